@@ -330,12 +330,12 @@ export function parseGgufHeader(src: ByteSource): GgufHeader {
   // each kv >= 8 (key len) + 4 (type) + 1 byte.
   if (nTensors * 32 > c.remaining) {
     throw new RangeError(
-      `Cannot parse GGUF tensor count at offset ${nTensorsAt}: ${nTensors} tensors cannot fit in the ${c.remaining} bytes left`,
+      `Cannot parse GGUF tensor count at offset ${nTensorsAt}: ${nTensors} tensors cannot fit in the ${c.remaining} bytes left (file truncated or count corrupt)`,
     );
   }
   if (nKv * 13 > c.remaining) {
     throw new RangeError(
-      `Cannot parse GGUF metadata count at offset ${nKvAt}: ${nKv} entries cannot fit in the ${c.remaining} bytes left`,
+      `Cannot parse GGUF metadata count at offset ${nKvAt}: ${nKv} entries cannot fit in the ${c.remaining} bytes left (file truncated or count corrupt)`,
     );
   }
 

@@ -1,0 +1,81 @@
+/**
+ * `crossval make-model`: generate a deterministic synthetic BitNet GGUF.
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+import { normalizeSpec, specToQuery, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
+import { humanBytes, printJson } from "./_output.ts";
+import { UsageError } from "./_errors.ts";
+
+/** Flags of `make-model` as commander parses them. */
+export interface MakeModelFlags {
+  preset: string;
+  arch: string;
+  type: string;
+  embedType?: string;
+  seed: string;
+  vocab?: string;
+  layers?: string;
+  embd?: string;
+  ff?: string;
+  heads?: string;
+  headsKv?: string;
+  ctx?: string;
+  scales?: boolean;
+  out: string;
+  json?: boolean;
+}
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`Invalid --${name} "${v}": expected a non-negative integer`);
+  return n;
+}
+
+/** Run `make-model`; returns the exit code. */
+export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
+  let spec: SynthSpec;
+  try {
+    spec = normalizeSpec({
+      preset: flags.preset as SynthSpec["preset"],
+      arch: flags.arch as SynthSpec["arch"],
+      type: flags.type as SynthSpec["type"],
+      embedType: (flags.embedType ?? "f16") as SynthSpec["embedType"],
+      seed: int("seed", flags.seed) ?? 1,
+      ...(flags.vocab ? { vocab: flags.vocab } : {}),
+      ...(flags.layers ? { layers: int("layers", flags.layers)! } : {}),
+      ...(flags.embd ? { embd: int("embd", flags.embd)! } : {}),
+      ...(flags.ff ? { ff: int("ff", flags.ff)! } : {}),
+      ...(flags.heads ? { heads: int("heads", flags.heads)! } : {}),
+      ...(flags.headsKv ? { headsKv: int("heads-kv", flags.headsKv)! } : {}),
+      ...(flags.ctx ? { ctx: int("ctx", flags.ctx)! } : {}),
+      ...(flags.scales ? { scales: true } : {}),
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+  const r = await writeSyntheticModel(flags.out, spec);
+  if (flags.json) {
+    printJson({
+      path: r.path,
+      sha256: r.sha256,
+      size_bytes: r.bytes,
+      spec: spec.vocab ? { ...spec } : specToQuery(spec),
+      config: r.config,
+      ms: Math.round(r.ms),
+    });
+  } else {
+    const c = r.config;
+    console.log(`${styleText("green", "wrote")} ${r.path} (${humanBytes(r.bytes)}, ${Math.round(r.ms)} ms)`);
+    console.log(`  sha256  ${r.sha256}`);
+    console.log(
+      `  ${c.arch}: ${c.nLayer} layers, ${c.nEmbd} hidden, ${c.nFf} ffn, ${c.nHead}/${c.nHeadKv} heads, ` +
+        `${c.nVocab} vocab, ${spec.type} weights, ${spec.embedType} embedding`,
+    );
+  }
+  return 0;
+}

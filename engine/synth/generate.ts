@@ -1,0 +1,238 @@
+/**
+ * Deterministic synthetic BitNet models: the same {@link SynthSpec} gives the same bytes (and SHA-256) on every
+ * machine. Tensors are produced one at a time and streamed to the file, so the 2b4t shape (1.2 GB) is written in
+ * seconds without holding the model in memory.
+ *
+ * Scales are chosen so the model is not degenerate (research: random tied-embedding models echo the last token):
+ * the embedding is small (std 0.02) next to the layer outputs (RMS ~1), so the residual stream is dominated by
+ * context-dependent attention/FFN outputs and greedy decoding produces varied tokens; the output norm is sized so
+ * logits have a std of about 2.5 whatever the hidden size.
+ *
+ * @module
+ */
+
+import type { GgufFile } from "../gguf/file.ts";
+import { type GgufKv, GgufValueType } from "../gguf/types.ts";
+import type { GgufSpec, GgufTensorSpec } from "../gguf/writer.ts";
+import { GgmlType } from "../quant/ggml_type.ts";
+import { f32ToBf16, f32ToF16 } from "../quant/fp16.ts";
+import { quantFormat } from "../quant/formats.ts";
+import { packI2S, packTq1_0, packTq2_0 } from "../quant/ternary.ts";
+import { type BitnetConfig, activationOf } from "../model/config.ts";
+import { bitnetManifest, projections } from "../model/manifest.ts";
+import { Rng } from "./prng.ts";
+import { shapeOf, type SynthEmbedType, type SynthSpec, type SynthWeightType, specToQuery } from "./spec.ts";
+import { trainSynthVocab } from "./vocab.ts";
+
+/** Bumped only when the generator's output changes on purpose (it changes every pinned hash). */
+export const SYNTH_FORMAT_VERSION = 1;
+
+const EMBD_STD = 0.02;
+const LOGIT_STD = 2.5;
+const QK_GAIN = 1.5;
+
+const WEIGHT_GGML: Record<SynthWeightType, number> = {
+  tq2_0: GgmlType.TQ2_0,
+  tq1_0: GgmlType.TQ1_0,
+  i2_s: GgmlType.I2_S,
+};
+const EMBED_GGML: Record<SynthEmbedType, number> = {
+  f16: GgmlType.F16,
+  bf16: GgmlType.BF16,
+  q8_0: GgmlType.Q8_0,
+  q6_k: GgmlType.Q6_K,
+};
+// llama.h `enum llama_ftype`: MOSTLY_TQ1_0 = 36, MOSTLY_TQ2_0 = 37; I2_S files from bitnet.cpp use 40 (its fork's
+// LLAMA_FTYPE_MOSTLY_I2_S). The value is informational.
+const FILE_TYPE: Record<SynthWeightType, number> = { tq2_0: 37, tq1_0: 36, i2_s: 40 };
+
+const str = (value: string): GgufKv => ({ type: GgufValueType.STRING, value });
+const u32 = (value: number): GgufKv => ({ type: GgufValueType.UINT32, value });
+const f32 = (value: number): GgufKv => ({ type: GgufValueType.FLOAT32, value });
+const bool = (value: boolean): GgufKv => ({ type: GgufValueType.BOOL, value });
+
+/** Tokenizer metadata: built-in trained vocabulary, or the `tokenizer.*` keys of another GGUF. */
+function tokenizerMetadata(spec: SynthSpec, vocabFile: GgufFile | undefined, padTo: number): [string, GgufKv][] {
+  if (vocabFile) {
+    const kvs: [string, GgufKv][] = [];
+    for (const [k, v] of vocabFile.header.metadata) if (k.startsWith("tokenizer.")) kvs.push([k, v]);
+    if (!kvs.some(([k]) => k === "tokenizer.ggml.tokens")) {
+      throw new RangeError(`Cannot reuse the vocabulary of "${vocabFile.path}": it has no tokenizer.ggml.tokens`);
+    }
+    return kvs;
+  }
+  const v = trainSynthVocab({ padTo });
+  void spec;
+  return [
+    ["tokenizer.ggml.model", str("gpt2")],
+    ["tokenizer.ggml.pre", str("llama-bpe")],
+    ["tokenizer.ggml.tokens", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.tokens } }],
+    ["tokenizer.ggml.token_type", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.INT32, items: v.types } }],
+    ["tokenizer.ggml.merges", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.merges } }],
+    ["tokenizer.ggml.bos_token_id", u32(v.bos)],
+    ["tokenizer.ggml.eos_token_id", u32(v.eos)],
+    ["tokenizer.ggml.eot_token_id", u32(v.eot)],
+    ["tokenizer.ggml.add_bos_token", bool(true)],
+    ["tokenizer.ggml.add_eos_token", bool(false)],
+  ];
+}
+
+/** Ternary codes (value + 1) with P(-1) = P(+1) = 1/4, P(0) = 1/2, four per random byte. */
+function ternaryCodes(rng: Rng, n: number): Uint8Array {
+  const raw = new Uint8Array(Math.ceil(n / 4));
+  rng.fillBytes(raw);
+  const codes = new Uint8Array(n);
+  const lut = [0, 1, 2, 1];
+  for (let i = 0; i < n; i++) codes[i] = lut[(raw[i >> 2]! >> ((i & 3) * 2)) & 3]!;
+  return codes;
+}
+
+function ternaryTensor(type: SynthWeightType, codes: Uint8Array, scale: number, rows: number, k: number): Uint8Array {
+  const ggml = WEIGHT_GGML[type];
+  const n = rows * k;
+  if (type === "i2_s") {
+    const dst = new Uint8Array(n / 4 + 32);
+    packI2S(codes, scale, dst);
+    return dst;
+  }
+  const blocks = n / 256;
+  const dst = new Uint8Array(blocks * (ggml === GgmlType.TQ2_0 ? 66 : 54));
+  const scales = new Float32Array(blocks).fill(scale);
+  if (type === "tq2_0") packTq2_0(codes, scales, dst);
+  else packTq1_0(codes, scales, dst);
+  return dst;
+}
+
+function embeddingTensor(spec: SynthSpec, e: number, v: number): Uint8Array {
+  // A 4096-entry table of normal samples, indexed by 12 random bits per value: fast and exactly reproducible.
+  const tableRng = new Rng(spec.seed, "token_embd.table");
+  const table = new Float32Array(4096);
+  for (let i = 0; i < table.length; i++) table[i] = EMBD_STD * tableRng.normal();
+  const rng = new Rng(spec.seed, "token_embd.weight");
+  const n = e * v;
+  if (spec.embedType === "f16" || spec.embedType === "bf16") {
+    const conv = spec.embedType === "f16" ? f32ToF16 : f32ToBf16;
+    const bits = new Uint16Array(4096);
+    for (let i = 0; i < 4096; i++) bits[i] = conv(table[i]!);
+    const out = new Uint16Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = rng.u32();
+      out[i] = bits[r & 4095]!;
+      if (i + 1 < n) out[i + 1] = bits[(r >>> 12) & 4095]!;
+    }
+    return new Uint8Array(out.buffer);
+  }
+  const fmt = quantFormat(EMBED_GGML[spec.embedType]);
+  const rowBytes = (e / fmt.blockSize) * fmt.typeSize;
+  const out = new Uint8Array(rowBytes * v);
+  const row = new Float32Array(e);
+  for (let r = 0; r < v; r++) {
+    for (let i = 0; i < e; i += 2) {
+      const x = rng.u32();
+      row[i] = table[x & 4095]!;
+      if (i + 1 < e) row[i + 1] = table[(x >>> 12) & 4095]!;
+    }
+    fmt.quantize(row, out.subarray(r * rowBytes, (r + 1) * rowBytes));
+  }
+  return out;
+}
+
+function normTensor(seed: number, name: string, n: number, center: number): Uint8Array {
+  const rng = new Rng(seed, name);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.fround(center * (1 + 0.1 * rng.normal()));
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * Describe a synthetic model as a GGUF spec whose tensors are generated lazily, in order.
+ *
+ * @param spec The model spec (normalize it first with `normalizeSpec`).
+ * @param opts.vocabFile An open GGUF whose tokenizer to reuse (required when `spec.vocab` is set).
+ * @returns The GGUF spec and the model's hyperparameters.
+ * @throws {RangeError} For impossible shapes.
+ */
+export function synthesizeModel(
+  spec: SynthSpec,
+  opts: { vocabFile?: GgufFile } = {},
+): { gguf: GgufSpec; config: BitnetConfig } {
+  const shape = shapeOf(spec);
+  const tokMeta = tokenizerMetadata(spec, opts.vocabFile, shape.vocab);
+  const tokens = tokMeta.find(([k]) => k === "tokenizer.ggml.tokens")![1].value as { items: unknown[] };
+  const config: BitnetConfig = {
+    arch: spec.arch,
+    nVocab: tokens.items.length,
+    nCtxTrain: shape.ctx,
+    nEmbd: shape.embd,
+    nLayer: shape.layers,
+    nFf: shape.ff,
+    nHead: shape.heads,
+    nHeadKv: shape.headsKv,
+    headDim: shape.embd / shape.heads,
+    nRot: shape.embd / shape.heads,
+    ropeFreqBase: shape.ropeBase,
+    ropeFreqScale: 1,
+    rmsEps: shape.eps,
+    activation: activationOf(spec.arch),
+  };
+  const p = `${spec.arch}.`;
+  const query = spec.vocab ? undefined : specToQuery(spec);
+  const metadata: [string, GgufKv][] = [
+    ["general.architecture", str(spec.arch)],
+    ["general.type", str("model")],
+    ["general.name", str(`crossval-synth-${spec.preset}`)],
+    ["general.file_type", u32(FILE_TYPE[spec.type])],
+    ["general.quantization_version", u32(2)],
+    ["crossval.synth.version", u32(SYNTH_FORMAT_VERSION)],
+    ...(query ? [["crossval.synth.spec", str(query)] as [string, GgufKv]] : []),
+    [`${p}vocab_size`, u32(config.nVocab)],
+    [`${p}context_length`, u32(config.nCtxTrain)],
+    [`${p}embedding_length`, u32(config.nEmbd)],
+    [`${p}block_count`, u32(config.nLayer)],
+    [`${p}feed_forward_length`, u32(config.nFf)],
+    [`${p}rope.dimension_count`, u32(config.nRot)],
+    [`${p}attention.head_count`, u32(config.nHead)],
+    [`${p}attention.head_count_kv`, u32(config.nHeadKv)],
+    [`${p}attention.layer_norm_rms_epsilon`, f32(config.rmsEps)],
+    [`${p}rope.freq_base`, f32(config.ropeFreqBase)],
+    ...tokMeta,
+  ];
+
+  const gains: Record<string, number> = { attn_q: QK_GAIN, attn_k: QK_GAIN };
+  const projShape = new Map(projections(config).map(([name, k, rows]) => [name, [k, rows] as const]));
+  const tensors: GgufTensorSpec[] = [];
+  for (const t of bitnetManifest(config)) {
+    if (!t.required && !spec.scales) continue;
+    const name = t.name;
+    const proj = name.match(/^blk\.\d+\.(\w+)\.(weight|scale)$/);
+    const kind = proj && projShape.has(proj[1]!) ? proj[2] : undefined;
+    let type: number;
+    let data: () => Uint8Array;
+    if (t.role === "embedding") {
+      type = EMBED_GGML[spec.embedType];
+      data = () => embeddingTensor(spec, config.nEmbd, config.nVocab);
+    } else if (t.role === "norm") {
+      type = GgmlType.F32;
+      const center = name === "output_norm.weight" ? LOGIT_STD / (EMBD_STD * Math.sqrt(config.nEmbd)) : 1;
+      data = () => normTensor(spec.seed, name, t.shape[0]!, center);
+    } else if (kind === "scale") {
+      type = GgmlType.F32;
+      data = () => new Uint8Array(new Float32Array([scaleTensorValue(spec.seed, name)]).buffer);
+    } else {
+      type = WEIGHT_GGML[spec.type];
+      const [k, rows] = projShape.get(proj![1]!)!;
+      // Per-tensor magnitude so each projection's output has RMS ~gain (inputs are RMS-normalized).
+      const base = (gains[proj![1]!] ?? 1) * Math.sqrt(2 / k);
+      const scaleName = name.replace(/\.weight$/, ".scale");
+      const s = spec.scales ? base / scaleTensorValue(spec.seed, scaleName) : base;
+      data = () => ternaryTensor(spec.type, ternaryCodes(new Rng(spec.seed, name), rows * k), s, rows, k);
+    }
+    tensors.push({ name, shape: t.shape, type, data });
+  }
+  return { gguf: { metadata, tensors }, config };
+}
+
+/** Value of an optional `.scale` tensor: in [0.5, 1.5), so the weight blocks carry the rest of the magnitude. */
+function scaleTensorValue(seed: number, name: string): number {
+  return Math.fround(0.5 + new Rng(seed, name).uniform());
+}
