@@ -17,6 +17,11 @@ export const PINNED_LLAMA = {
   release: "v0.5.0",
   /** Commit of the source bundle. */
   commit: "de3ff815ea7d559ee917f063901b8986f038abc6",
+  /**
+   * `LLAMA_VERSION_BASE` of that commit (`CMakeLists.txt`); `llama_version()` of the prebuilt library reports
+   * it with the `-dev` suffix because `LLAMA_BUILD_IS_DEV` defaults to ON.
+   */
+  version: "0.5.0",
 } as const;
 
 /** Paths of the shared libraries that make up one llama.cpp build. */
@@ -88,7 +93,15 @@ function locateUserBuild(root: string): LlamaLibraryLocation {
   }
   const dir = llama.slice(0, llama.lastIndexOf("/"));
   const includeDir = exists(`${root}/include/llama.h`) ? `${root}/include` : undefined;
-  return { source: "BITNET_CPP_DIR", dir, llama, ggml, ggmlBase, release: "custom", ...(includeDir ? { includeDir } : {}) };
+  return {
+    source: "BITNET_CPP_DIR",
+    dir,
+    llama,
+    ggml,
+    ggmlBase,
+    release: "custom",
+    ...(includeDir ? { includeDir } : {}),
+  };
 }
 
 /**

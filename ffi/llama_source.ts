@@ -75,13 +75,11 @@ export async function llamaSourceDir(opts: { cacheDir?: string } = {}): Promise<
     try {
       await Deno.rename(`${tmp}/src`, final);
     } catch (e) {
-      // Another process finished first: its copy is identical.
-      if (!(e instanceof Deno.errors.AlreadyExists) && !(e instanceof Deno.errors.NotEmpty)) {
-        try {
-          await Deno.stat(`${final}/.complete`);
-        } catch {
-          throw e;
-        }
+      // Another process finished first (rename onto a non-empty directory fails): its copy is identical.
+      try {
+        await Deno.stat(`${final}/.complete`);
+      } catch {
+        throw e;
       }
     }
     return final;

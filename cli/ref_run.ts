@@ -1,0 +1,158 @@
+/**
+ * `crossval ref-run`: run the llama.cpp reference on its own: greedy continuation of a prompt, its token ids and
+ * timings, plus the library and settings in effect. `--verbose` streams llama.cpp's own log to stderr (it is
+ * otherwise captured and only quoted in errors). `--json` prints one object instead.
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+import { printJson } from "./_output.ts";
+import { UsageError } from "./_errors.ts";
+import type { CppModel as CppModelType } from "../ffi/mod.ts";
+
+/** Flags of `ref-run` as commander parses them. */
+export interface RefRunFlags {
+  model: string;
+  prompt?: string;
+  promptFile?: string;
+  n: string;
+  threads?: string;
+  ctx?: string;
+  parity?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UsageError(`Invalid --${name} "${v}": expected an integer >= ${min}`);
+  }
+  return n;
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
+
+/** Run `ref-run`; returns the exit code. */
+export async function refRunCommand(flags: RefRunFlags): Promise<number> {
+  const n = int("n", flags.n, 0)!;
+  const threads = int("threads", flags.threads, 1);
+  const ctx = int("ctx", flags.ctx, 1);
+  if ((flags.prompt === undefined) === (flags.promptFile === undefined)) {
+    throw new UsageError("Give the prompt with exactly one of --prompt <text> or --prompt-file <file>");
+  }
+  let prompt: string;
+  if (flags.promptFile !== undefined) {
+    try {
+      prompt = await Deno.readTextFile(flags.promptFile);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new UsageError(`Cannot read --prompt-file "${flags.promptFile}": no such file`);
+      }
+      throw e;
+    }
+  } else prompt = flags.prompt!;
+
+  const { CppModel, llamaLog } = await import("../ffi/mod.ts");
+  const unsubscribe = flags.verbose
+    ? llamaLog().subscribe((l) => console.error(styleText("gray", `llama.cpp ${l.level}: ${l.text}`)))
+    : () => {};
+  try {
+    let model: CppModelType;
+    try {
+      model = await CppModel.load(flags.model, {
+        ...(threads !== undefined ? { threads } : {}),
+        ...(ctx !== undefined ? { ctx } : {}),
+        parity: flags.parity ?? false,
+      });
+    } catch (e) {
+      // A model llama.cpp cannot load is an environment problem for this command (exit 2), not a failed check.
+      if (e instanceof Error && !("exitCode" in e)) Object.assign(e, { exitCode: 2 });
+      throw e;
+    }
+    using m = model;
+    const info = m.info();
+    // Warm up as llama.cpp's own tools do (common_init_from_params: one decode, then clear the memory), so the
+    // first-call costs (buffer allocation, weight repacking) do not land in the prompt timing.
+    const promptIds = m.tokenize(prompt);
+    if (promptIds.length > 0) {
+      m.eval(promptIds.subarray(0, 1));
+      m.reset();
+    }
+    const r = m.generateGreedy(promptIds, n);
+    const t = r.timings;
+    if (flags.json) {
+      printJson({
+        model: flags.model,
+        prompt,
+        prompt_ids: [...r.promptIds],
+        ids: [...r.ids],
+        text: r.text,
+        stopped_at_eog: r.stoppedAtEog,
+        timings: {
+          load_ms: info.loadMs,
+          prompt_tokens: t.promptTokens,
+          prompt_ms: t.promptMs,
+          prompt_tok_per_s: t.promptTokPerS,
+          gen_decodes: t.genDecodes,
+          gen_ms: t.genMs,
+          gen_tok_per_s: Number.isFinite(t.genTokPerS) ? t.genTokPerS : null,
+        },
+        reference: {
+          backend: info.backend,
+          source: info.library.source,
+          release: info.library.release,
+          version: info.library.version,
+          ggml_version: info.library.ggmlVersion,
+          ggml_commit: info.library.ggmlCommit,
+          binding_commit: info.library.bindingCommit,
+          abi_check: info.library.abiCheck,
+          dir: info.library.dir,
+        },
+        settings: info.settings,
+        model_info: {
+          arch: info.arch,
+          name: info.name ?? null,
+          description: info.description,
+          n_vocab: info.nVocab,
+          n_ctx_train: info.nCtxTrain,
+          n_embd: info.nEmbd,
+          n_layer: info.nLayer,
+          n_params: info.nParams,
+        },
+      });
+      return 0;
+    }
+    const s = info.settings;
+    console.log(`${prompt}${styleText("bold", r.text)}`);
+    console.log();
+    console.log(`${styleText("gray", `prompt ids (${r.promptIds.length}):`)} ${[...r.promptIds].join(" ")}`);
+    console.log(
+      `${
+        styleText("gray", `generated ids (${r.ids.length}${r.stoppedAtEog ? ", stopped at end of generation" : ""}):`)
+      } ` +
+        [...r.ids].join(" "),
+    );
+    console.log(
+      `load ${fmt(info.loadMs, 0)} ms | prompt ${t.promptTokens} tok in ${fmt(t.promptMs)} ms = ` +
+        `${fmt(t.promptTokPerS, 0)} tok/s | generation ${t.genDecodes} decodes in ${fmt(t.genMs)} ms = ` +
+        `${fmt(t.genTokPerS, 0)} tok/s`,
+    );
+    console.log(
+      styleText(
+        "gray",
+        `llama.cpp ${info.library.version} (${info.library.release}, ggml ${info.library.ggmlVersion} ` +
+          `${info.library.ggmlCommit}, ${info.library.source}) on ${info.backend}, ${s.threads} threads, ` +
+          `ctx ${s.nCtx}, batch ${s.nBatch}, KV ${s.typeK}/${s.typeV}, flash attention ${s.flashAttn}` +
+          `${s.flashAttnResolved ? ` -> ${s.flashAttnResolved}` : ""}${s.parity ? " (parity mode)" : ""}`,
+      ),
+    );
+    return 0;
+  } finally {
+    unsubscribe();
+  }
+}
