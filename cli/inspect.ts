@@ -10,7 +10,7 @@ import { GgufFile } from "../engine/gguf/mod.ts";
 import { type BitnetConfig, configFromGguf } from "../engine/model/config.ts";
 import { llamaCppCompatibility, validateTensors } from "../engine/model/manifest.ts";
 import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
-import { sha256File } from "../lock/sha256.ts";
+import { sha256File } from "../lock/mod.ts";
 import { humanBytes, printJson, renderTable } from "./_output.ts";
 
 /** Flags of `inspect`. */

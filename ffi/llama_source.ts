@@ -7,18 +7,10 @@
  * @module
  */
 
+import { cacheRoot } from "../lock/cache_dir.ts";
 import { PINNED_LLAMA } from "./library.ts";
 
-/** Root of all bitnet-crossval caches: `BITNET_CACHE_DIR`, else `$XDG_CACHE_HOME/bitnet`, else `~/.cache/bitnet`. */
-export function cacheRoot(): string {
-  const explicit = Deno.env.get("BITNET_CACHE_DIR");
-  if (explicit) return explicit;
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return `${xdg}/bitnet`;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) throw new Error("Cannot locate a cache directory: HOME is not set. Set BITNET_CACHE_DIR.");
-  return `${home}/.cache/bitnet`;
-}
+export { cacheRoot } from "../lock/cache_dir.ts";
 
 async function run(cmd: string, args: string[], cwd: string): Promise<string> {
   let out: Deno.CommandOutput;

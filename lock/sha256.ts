@@ -65,25 +65,46 @@ export async function hashFilePrefix(
 }
 
 /**
- * SHA-256 of a whole file, streamed (constant memory).
+ * SHA-256 and size of a whole file, streamed (constant memory).
  *
  * @param path File to hash.
- * @param options Progress callback and abort signal (`length`/`hash` are ignored here).
- * @returns The digest as 64 lowercase hex digits and the file size read.
+ * @param options Progress callback and abort signal.
+ * @returns The digest as 64 lowercase hex digits and the number of bytes hashed.
  * @throws {Deno.errors.NotFound} When the file does not exist.
  * @example
  * ```ts
- * import { sha256File } from "./sha256.ts";
+ * import { digestFile } from "./sha256.ts";
  * const path = await Deno.makeTempFile();
- * console.log((await sha256File(path)).sha256); // e3b0c442... (the empty file)
+ * console.log(await digestFile(path)); // { sha256: "e3b0c442...", bytes: 0 }
  * ```
  */
-export async function sha256File(
+export async function digestFile(
   path: string,
   options: Pick<Sha256FileOptions, "onProgress" | "signal"> = {},
 ): Promise<{ sha256: string; bytes: number }> {
   const { hash, bytes } = await hashFilePrefix(path, { onProgress: options.onProgress, signal: options.signal });
   return { sha256: hash.digest("hex"), bytes };
+}
+
+/**
+ * SHA-256 of a whole file, streamed (constant memory).
+ *
+ * @param path File to hash.
+ * @param options Progress callback and abort signal.
+ * @returns 64 lowercase hex digits.
+ * @throws {Deno.errors.NotFound} When the file does not exist.
+ * @example
+ * ```ts
+ * import { sha256File } from "./sha256.ts";
+ * const path = await Deno.makeTempFile();
+ * console.log(await sha256File(path)); // e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+ * ```
+ */
+export async function sha256File(
+  path: string,
+  options: Pick<Sha256FileOptions, "onProgress" | "signal"> = {},
+): Promise<string> {
+  return (await digestFile(path, options)).sha256;
 }
 
 /** SHA-256 of the empty input; a lockfile entry with this hash must have size 0 (ollama#9846 saw it as a "model"). */

@@ -1,0 +1,43 @@
+/**
+ * The model fetcher: lockfile, content-addressed cache, resumable verified downloads, entry locks, and model
+ * resolution for the rest of the project.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultLockfilePath, fetchModels, Lockfile, resolveModel } from "./mod.ts";
+ * const report = await fetchModels(await Lockfile.load(defaultLockfilePath()), { tier: "ci" });
+ * const { path } = await resolveModel("ci-tiny");
+ * ```
+ *
+ * @module
+ */
+export { cacheRoot, type EnvReader, modelCacheDir } from "./cache_dir.ts";
+export {
+  CACHE_FILES,
+  cachedState,
+  type EntryPaths,
+  entryPaths,
+  type FileStamp,
+  type ModelMetadata,
+  readMetadata,
+} from "./cache.ts";
+export { availableBytes, isNoSpaceError } from "./disk_space.ts";
+export { type AcquireLockOptions, EntryLock, type LockMode, type LockOwner, type RecoveredLock } from "./entry_lock.ts";
+export {
+  type ChecksumMismatchDetails,
+  ChecksumMismatchError,
+  DownloadError,
+  InsufficientSpaceError,
+  LockfileError,
+  ModelNotProvisionedError,
+} from "./errors.ts";
+export type { FetchEvent, FetchReport, ModelReport, ModelStatus, ProgressPhase } from "./events.ts";
+export { fetchModel, type FetchModelOptions } from "./fetch_model.ts";
+export { fetchModels, type FetchOptions } from "./fetch_models.ts";
+export { defaultLockfilePath, type LockEntry, Lockfile, type LockfileJson, type Tier, TIERS } from "./lockfile.ts";
+export { type PartialSidecar, readSidecar } from "./partial.ts";
+export { type ResolvedModel, resolveModel, type ResolveModelOptions } from "./resolve_model.ts";
+export { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+export { digestFile, EMPTY_SHA256, sha256File, type Sha256FileOptions } from "./sha256.ts";
+export { needsNetwork, parseSource, type Source } from "./source.ts";
+export { extraEntries, verifyEntry, type VerifyOptions } from "./verify_cache.ts";
