@@ -74,7 +74,8 @@ class Cursor {
   #view = new DataView(this.#buf.buffer);
   #bufStart = 0;
   #pos = 0;
-  #decoder = new TextDecoder("utf-8", { fatal: false });
+  // ignoreBOM: a token may legitimately start with U+FEFF (llama-spm, gemma-4); the default would strip it.
+  #decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
   constructor(src: ByteSource) {
     this.#src = src;
