@@ -1,0 +1,159 @@
+/**
+ * `crossval validate [--tier ci]`: the one command that says whether this checkout is correct. It provisions the
+ * tier's models from the lockfile (the CI model is generated and verified by its pinned SHA-256), runs parity on
+ * each, writes the receipts (`ci/parity.json`), prints a short table and a final PASS/FAIL line (`--json`: the
+ * receipt summaries). Steps are a list: the benchmark joins it as another {@link ValidateStep}.
+ *
+ * Exit codes: 0 only when every step passed; 1 when a check failed; 2 when a step could not run (reference
+ * library missing, model not provisioned, ...) or for usage errors.
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+import type { ParityReceipt } from "../receipts/parity_receipt.ts";
+import { printJson, renderTable } from "./_output.ts";
+import { exitCodeOf, formatError } from "./_errors.ts";
+import { benchValidateStep } from "./bench.ts";
+import {
+  exitCodeOfStatus,
+  type ParityTarget,
+  progressLogger,
+  provisionTier,
+  receiptPath,
+  renderParitySummary,
+  runOptionsFromFlags,
+  runParityUsage,
+} from "./parity.ts";
+
+/** Flags of `validate` as commander parses them. */
+export interface ValidateFlags {
+  tier: string;
+  out: string;
+  steps?: string;
+  backend: string;
+  threads?: string;
+  timeout?: string;
+  lockfile?: string;
+  json?: boolean;
+}
+
+/** What one step reports for the final table. */
+export interface StepResult {
+  /** Step name (`parity`, later `bench`). */
+  readonly step: string;
+  /** Model. */
+  readonly model: string;
+  /** 0 pass, 1 fail, 2 not run. */
+  readonly code: number;
+  /** One-line detail. */
+  readonly detail: string;
+  /** Receipt path. */
+  readonly receipt: string;
+  /** Compact JSON for `--json`. */
+  readonly summary: unknown;
+}
+
+/** A validation step: runs on the provisioned models and reports one result per model. */
+export interface ValidateStep {
+  /** Name in the table. */
+  readonly name: string;
+  /** Run it. */
+  run(targets: readonly ParityTarget[], flags: ValidateFlags): Promise<StepResult[]>;
+}
+
+const parityStep: ValidateStep = {
+  name: "parity",
+  async run(targets, flags) {
+    const lib = await import("../parity/mod.ts");
+    const { writeJsonAtomic } = await import("../receipts/write.ts");
+    const base = runOptionsFromFlags(flags);
+    const out: StepResult[] = [];
+    for (const t of targets) {
+      if (!flags.json) console.error(`parity ${t.lockName ?? t.path}`);
+      const r: ParityReceipt = await runParityUsage(t.path, {
+        ...base,
+        lockName: t.lockName,
+        sha256: t.sha256,
+        onEvent: progressLogger(!flags.json),
+      });
+      const path = receiptPath(flags.out, t, targets.length);
+      await writeJsonAtomic(path, r);
+      if (!flags.json) console.log(renderParitySummary(r, path));
+      const s = r.checks.logits.summary;
+      out.push({
+        step: "parity",
+        model: t.lockName ?? t.path,
+        code: exitCodeOfStatus(r.status),
+        detail: r.status === "pass"
+          ? `min cos ${s?.cosine_min?.toFixed(5)}, KLD mean ${s?.kld.mean?.toExponential(1)}, top-1 ` +
+            `${((s?.same_top.p ?? 0) * 100).toFixed(1)}%, greedy ${r.metrics.greedy_steps_compared} steps`
+          : r.reasons[0]?.message.split("\n")[0] ?? r.status,
+        receipt: path,
+        summary: lib.summarizeParityReceipt(r),
+      });
+    }
+    return out;
+  },
+};
+
+/** The steps of `validate`, in order. The benchmark issue appends its step here. */
+export const VALIDATE_STEPS: readonly ValidateStep[] = [parityStep, benchValidateStep];
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** Run `validate`; returns the exit code. */
+export async function validateCommand(flags: ValidateFlags): Promise<number> {
+  runOptionsFromFlags(flags); // flag errors before any work
+  const log = (line: string) => {
+    if (!flags.json) console.error(line);
+  };
+  const targets = await provisionTier(flags.tier, flags.lockfile, log);
+  const results: StepResult[] = [];
+  for (const step of VALIDATE_STEPS) {
+    try {
+      results.push(...await step.run(targets, flags));
+    } catch (e) {
+      // A step that cannot run is reported in the table with its fix; the other steps still run.
+      const message = e instanceof Error ? e.message : String(e);
+      if (!flags.json) console.error(formatError(e));
+      results.push({
+        step: step.name,
+        model: "-",
+        code: exitCodeOf(e),
+        detail: message.split("\n")[0],
+        receipt: "-",
+        summary: { error: message },
+      });
+    }
+  }
+  const code = results.reduce((c, r) => Math.max(c, r.code), 0);
+  if (flags.json) {
+    printJson({
+      status: code === 0 ? "pass" : code === 1 ? "fail" : "not_run",
+      tier: flags.tier,
+      steps: results.map((r) => ({ step: r.step, model: r.model, receipt: r.receipt, summary: r.summary })),
+    });
+    return code;
+  }
+  const word = (
+    c: number,
+  ) => (c === 0 ? styleText("green", "PASS") : c === 1 ? styleText("red", "FAIL") : styleText("yellow", "NOT RUN"));
+  // One row per step and model once there is more than one (the benchmark joins here).
+  if (results.length > 1) {
+    console.log(
+      renderTable(
+        ["step", "model", "status", "detail", "receipt"],
+        results.map((r) => [r.step, r.model, word(r.code), clip(r.detail, 72), r.receipt]),
+      ),
+    );
+  }
+  console.log(
+    code === 0
+      ? styleText("green", "VALIDATE PASS")
+      : code === 1
+      ? styleText("red", "VALIDATE FAIL")
+      : styleText("yellow", "VALIDATE NOT RUN (see above for the fix)"),
+  );
+  return code;
+}

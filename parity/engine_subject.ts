@@ -1,0 +1,149 @@
+/**
+ * {@link EngineSubject}: our engine as one side of a parity run. Logits and greedy steps run on a plain engine
+ * instance (no hook in the measured path); intermediates come from a second instance loaded with the `onTensor`
+ * hook on first use, so timings are never polluted by the capture.
+ *
+ * @module
+ */
+
+import { Engine, type EngineOptions } from "../engine/engine.ts";
+import type { Faults } from "../engine/model/faults.ts";
+import type { EngineInfoJson } from "../receipts/parity_receipt.ts";
+import type { EngineParitySubject, NamedTensor, TokenizeVariant } from "./subject.ts";
+
+/** Options of {@link EngineSubject.open}. */
+export interface EngineSubjectOptions {
+  /** Kernel backend (default `wasm`). */
+  readonly backend?: "wasm" | "ref";
+  /** Threads (default: the engine's default). */
+  readonly threads?: number;
+  /** Context length (default: the engine's default). */
+  readonly nCtx?: number;
+  /** TEST-ONLY fault injection, recorded in the receipt (a receipt with faults never verifies). */
+  readonly faults?: Faults;
+}
+
+/** Our engine, adapted to {@link EngineParitySubject}. */
+export class EngineSubject implements EngineParitySubject, Disposable {
+  readonly #path: string;
+  readonly #opts: EngineSubjectOptions;
+  readonly #engine: Engine;
+  #captureEngine: Engine | undefined;
+  #captured = new Map<string, NamedTensor>();
+
+  private constructor(path: string, opts: EngineSubjectOptions, engine: Engine) {
+    this.#path = path;
+    this.#opts = opts;
+    this.#engine = engine;
+  }
+
+  /**
+   * Load the model into our engine.
+   *
+   * @param path GGUF path.
+   * @param opts Backend, threads, context, faults.
+   * @returns The subject; close it when done.
+   * @throws Whatever `Engine.load` throws (missing file, unsupported model).
+   * @example
+   * ```ts ignore
+   * import { EngineSubject } from "./engine_subject.ts";
+   * using eng = await EngineSubject.open("tiny.gguf", { backend: "ref" });
+   * console.log(eng.nVocab);
+   * ```
+   */
+  static async open(path: string, opts: EngineSubjectOptions = {}): Promise<EngineSubject> {
+    return new EngineSubject(path, opts, await Engine.load(path, EngineSubject.#loadOptions(opts)));
+  }
+
+  static #loadOptions(opts: EngineSubjectOptions): EngineOptions {
+    return {
+      backend: opts.backend ?? "wasm",
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}),
+      ...(opts.faults ? { faults: opts.faults } : {}),
+    };
+  }
+
+  /** Logit row length. */
+  get nVocab(): number {
+    return this.#engine.config.nVocab;
+  }
+
+  /** Context length. */
+  get nCtx(): number {
+    return this.#engine.info().nCtx;
+  }
+
+  /** Tokenize. */
+  tokenize(text: string, v: TokenizeVariant): Int32Array {
+    return this.#engine.tokenize(text, { addSpecial: v.addSpecial, parseSpecial: v.parseSpecial });
+  }
+
+  /** Token text with special tokens rendered. */
+  piece(id: number): string {
+    return this.#engine.tokenizer.tokenToPiece(id, { special: true });
+  }
+
+  /** `[n][V]` logits of a fresh sequence. */
+  evalAll(ids: Int32Array): Float32Array {
+    return this.#engine.eval(ids, { positions: "all" });
+  }
+
+  /** Fresh sequence, last logits (a copy). */
+  begin(ids: Int32Array): Float32Array {
+    return this.#engine.eval(ids, { positions: "last" });
+  }
+
+  /** Append one token, its logits (a copy: the engine's view is overwritten by the next call). */
+  step(id: number): Float32Array {
+    return this.#engine.decode([id]).slice();
+  }
+
+  /** Intermediates of evaluating `ids` with logits for every position. */
+  async capture(ids: Int32Array): Promise<ReadonlyMap<string, NamedTensor>> {
+    this.#captureEngine ??= await Engine.load(this.#path, {
+      ...EngineSubject.#loadOptions(this.#opts),
+      onTensor: (name, data, info) => {
+        // Chunks of a long input call the hook once per chunk: append their rows.
+        const prev = this.#captured.get(name);
+        if (prev && prev.cols === info.cols) {
+          const joined = new Float32Array(prev.data.length + data.length);
+          joined.set(prev.data);
+          joined.set(data, prev.data.length);
+          this.#captured.set(name, { rows: prev.rows + info.rows, cols: info.cols, data: joined });
+        } else {
+          this.#captured.set(name, { rows: info.rows, cols: info.cols, data: data.slice() });
+        }
+      },
+    });
+    this.#captured = new Map();
+    this.#captureEngine.eval(ids, { positions: "all" });
+    const out = this.#captured;
+    this.#captured = new Map();
+    return out;
+  }
+
+  /** Backend, threads, kernels that ran so far, faults. */
+  describe(): Omit<EngineInfoJson, "ran" | "error"> {
+    const info = this.#engine.info();
+    return {
+      backend: info.backend,
+      threads: info.threads,
+      n_ctx: info.nCtx,
+      kernels: this.#engine.kernels(),
+      tokenizer_sha256: this.#engine.tokenizer.identity.sha256,
+      faults: { ...info.faults },
+    };
+  }
+
+  /** Stop both engine instances. */
+  close(): void {
+    this.#engine.close();
+    this.#captureEngine?.close();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

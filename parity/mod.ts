@@ -1,0 +1,81 @@
+/**
+ * The parity harness: our engine against llama.cpp on tokenization, logits at every position, greedy decoding
+ * and op-by-op localization, producing receipts that cannot claim more than their numbers show.
+ *
+ * @example
+ * ```ts ignore
+ * import { runParityOnModel } from "./mod.ts";
+ * const receipt = await runParityOnModel("tiny.gguf");
+ * console.log(receipt.status);
+ * ```
+ *
+ * @module
+ */
+export { type AssembleInput, assembleReceipt, type UnrunInput, unrunReceipt } from "./assemble.ts";
+export { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
+export { EngineSubject, type EngineSubjectOptions } from "./engine_subject.ts";
+export {
+  DEFAULT_THRESHOLDS,
+  isExcusedTie,
+  judgeGreedy,
+  judgeLocalization,
+  judgeLogits,
+  judgeOverall,
+  judgeTokenization,
+  LAYER_TENSOR_KINDS,
+  localizedStatus,
+  OUTPUT_TENSOR_KINDS,
+  type OverallInputs,
+  summarizeLogitsRows,
+  type TieEvidence,
+  type Verdict,
+} from "./gates.ts";
+export { compareGreedy, describeDivergence } from "./greedy.ts";
+export { type ParityEvent, runParity, type RunParityOptions } from "./harness.ts";
+export {
+  graphOrder,
+  inputsOf,
+  LocalizationAccumulator,
+  type LocalizationContext,
+  localizationNotRun,
+  type OpInputs,
+  parseTensorName,
+  rowNmse,
+} from "./localize.ts";
+export { compareLogitRow, compareLogitRows, rankOf, topEntries, topGap } from "./logits.ts";
+export {
+  argmax,
+  cosineSimilarity,
+  klDivergence,
+  klDivergenceLogProbs,
+  logSoftmax,
+  maxAbsDiff,
+  nmse,
+  type Numbers,
+  percentile,
+  type Proportion,
+  proportion,
+  rms,
+  summarize,
+  type Summary,
+  topK,
+} from "./metrics.ts";
+export { describeModelFile, type ModelFacts, vocabHash } from "./model_facts.ts";
+export { DEFAULT_PROMPTS, GGML_VOCAB_TEST_SEPARATOR, type ParityPrompt, parsePromptFile } from "./prompts.ts";
+export {
+  calibrate,
+  type CalibrateOptions,
+  CALIBRATION_FAULTS,
+  CALIBRATION_MODELS,
+  calibrationLine,
+} from "./calibrate.ts";
+export { type ParityRunOptions, runParityOnModel } from "./run_model.ts";
+export { type ParitySummary, summarizeParityReceipt } from "./summary.ts";
+export type {
+  EngineParitySubject,
+  NamedTensor,
+  ParitySubject,
+  ReferenceParitySubject,
+  TokenizeVariant,
+} from "./subject.ts";
+export { firstDifference, type PieceLookup, tokenizationCase, TOKENIZE_VARIANTS } from "./tokenization.ts";

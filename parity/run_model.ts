@@ -1,0 +1,145 @@
+/**
+ * {@link runParityOnModel}: the whole parity run for one model file, as `crossval parity` and `crossval validate`
+ * need it: read the file's facts, load our engine and llama.cpp (parity mode, same threads), run the harness, and
+ * always return a receipt, also when a side cannot be loaded: a reference that cannot load makes the receipt
+ * `not_run` (never a pass), an engine that cannot load makes it `fail`.
+ *
+ * @module
+ */
+
+import type { Faults } from "../engine/model/faults.ts";
+import { machineInfo, toolInfo } from "../receipts/provenance.ts";
+import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
+import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
+import { CppSubject } from "./cpp_subject.ts";
+import { EngineSubject } from "./engine_subject.ts";
+import { DEFAULT_THRESHOLDS } from "./gates.ts";
+import { type ParityEvent, runParity } from "./harness.ts";
+import { describeModelFile } from "./model_facts.ts";
+import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
+
+/** Options of {@link runParityOnModel}. */
+export interface ParityRunOptions {
+  /** Prompts (default {@link DEFAULT_PROMPTS}). */
+  readonly prompts?: readonly ParityPrompt[];
+  /** Greedy steps per prompt (default 32). */
+  readonly steps?: number;
+  /** Our engine's kernel backend (default `wasm`). */
+  readonly backend?: "wasm" | "ref";
+  /**
+   * Threads for both sides (default 1). Parity checks correctness, not speed; on a shared 2-core CI machine,
+   * llama.cpp's spinning thread pool with 2 threads was measured 10-500× slower than with 1 (docs/parity.md).
+   */
+  readonly threads?: number;
+  /** Context length for both sides (default 512; prompt + steps must fit). */
+  readonly nCtx?: number;
+  /** Budget for all reference calls, ms (default 300000). */
+  readonly referenceTimeoutMs?: number;
+  /** Gates (default {@link DEFAULT_THRESHOLDS}). */
+  readonly thresholds?: ParityThresholds;
+  /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
+  readonly cppDir?: string;
+  /** Lockfile name of the model, for the receipt. */
+  readonly lockName?: string | null;
+  /** SHA-256 already verified by the fetcher (skips hashing). */
+  readonly sha256?: string | null;
+  /** TEST-ONLY fault injection into our engine; the receipt records it and never verifies. */
+  readonly faults?: Faults;
+  /** Progress. */
+  readonly onEvent?: (e: ParityEvent) => void;
+}
+
+/**
+ * Run parity on one model file.
+ *
+ * @param path GGUF path.
+ * @param opts Prompts, steps, backend, threads, context, budget, gates, provenance hints.
+ * @returns The receipt (`pass`, `fail` or `not_run`), never thrown away because a side failed to load.
+ * @throws {Deno.errors.NotFound} When the model file does not exist (fix: `crossval fetch --tier ci`).
+ * @throws {SyntaxError} When the file is not GGUF.
+ * @throws {RangeError} When a prompt plus the steps does not fit the context.
+ * @example
+ * ```ts ignore
+ * import { runParityOnModel } from "./run_model.ts";
+ * const receipt = await runParityOnModel("tiny.gguf", { steps: 8 });
+ * console.log(receipt.status, receipt.reasons);
+ * ```
+ */
+export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
+  let facts;
+  try {
+    facts = await describeModelFile(path, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(
+        `Cannot run parity on "${path}": file not found. Provision the CI model with: crossval fetch --tier ci ` +
+          `(or generate one: crossval make-model --out <file>)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  const threads = opts.threads ?? 1;
+  const nCtx = opts.nCtx ?? 512;
+  const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
+  const prompts = opts.prompts ?? DEFAULT_PROMPTS;
+  const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
+  const [tool, machine] = [await toolInfo(), machineInfo()];
+
+  let engine: EngineSubject | undefined, reference: CppSubject | undefined;
+  let engineError: EngineInfoJson["error"] = null, referenceError: ReferenceInfo["error"] = null;
+  try {
+    try {
+      engine = await EngineSubject.open(path, {
+        backend: opts.backend ?? "wasm",
+        threads,
+        nCtx,
+        ...(opts.faults ? { faults: opts.faults } : {}),
+      });
+    } catch (e) {
+      engineError = { message: `our engine could not load "${path}": ${(e as Error).message}` };
+    }
+    try {
+      reference = await CppSubject.open(path, {
+        threads,
+        nCtx,
+        ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
+      });
+    } catch (e) {
+      const err = e as Error;
+      referenceError = err.name === "LibraryLoadError"
+        ? { kind: "library_missing", message: err.message }
+        : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+    }
+    if (!engine || !reference) {
+      return unrunReceipt({
+        prompts,
+        steps: opts.steps ?? 32,
+        thresholds,
+        engine: engine ? engine.describe() : { ...ENGINE_NOT_LOADED, faults: { ...(opts.faults ?? {}) } },
+        engineError,
+        reference: reference ? reference.describe() : REFERENCE_NOT_LOADED,
+        referenceError,
+        timeoutMs: referenceTimeoutMs,
+        model: facts.model,
+        tokenizer: facts.tokenizer,
+        tool,
+        machine,
+        timestamp: new Date().toISOString(),
+      });
+    }
+    return await runParity(engine, reference, prompts, {
+      model: facts.model,
+      tokenizer: facts.tokenizer,
+      ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
+      thresholds,
+      referenceTimeoutMs,
+      tool,
+      machine,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    });
+  } finally {
+    engine?.close();
+    reference?.close();
+  }
+}

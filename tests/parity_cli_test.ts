@@ -1,0 +1,79 @@
+/**
+ * The commands end to end, as a user runs them: `validate` provisions the CI model into a fresh cache, runs
+ * parity, writes the receipt and exits 0 with PASS; `receipt verify` accepts it and rejects a hand-edited copy
+ * (exit 1, naming the violation); `parity` exits 2 when the reference cannot run and for bad flags.
+ * Needs the llama.cpp library.
+ */
+import assert from "node:assert/strict";
+import { fixtureModel } from "./_fixtures.ts";
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+async function crossval(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("validate provisions the CI model, passes, writes a receipt that verifies; an edited copy does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crossval-validate-" });
+  try {
+    const out = `${dir}/ci/parity.json`;
+    const v = await crossval(["validate", "--steps", "8", "--out", out], { BITNET_MODEL_CACHE_DIR: `${dir}/cache` });
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /VALIDATE PASS/);
+    assert.match(v.stdout, /tokenization\s*│\s*PASS/);
+    assert.match(v.stdout, /min cos/);
+    assert.match(v.stdout, new RegExp(`receipt: ${out}`));
+
+    const ok = await crossval(["receipt", "verify", out]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+
+    const r = JSON.parse(await Deno.readTextFile(out));
+    r.checks.logits.rows[0].kld = 1;
+    await Deno.writeTextFile(`${dir}/edited.json`, JSON.stringify(r));
+    const bad = await crossval(["receipt", "verify", "--json", `${dir}/edited.json`]);
+    assert.equal(bad.code, 1);
+    const report = JSON.parse(bad.stdout);
+    assert.equal(report.valid, false);
+    assert.ok(report.problems.some((p: { path: string }) => p.path === "/checks/logits/status"), bad.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parity exits 2 (not run) when llama.cpp cannot run the model, and says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crossval-parity-" });
+  try {
+    const r = await crossval([
+      "parity",
+      "--model",
+      await fixtureModel({ layers: 2, type: "i2_s" }),
+      "--steps",
+      "2",
+      "--out",
+      `${dir}/p.json`,
+    ]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /NOT RUN/);
+    const receipt = JSON.parse(await Deno.readTextFile(`${dir}/p.json`));
+    assert.equal(receipt.status, "not_run");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parity rejects --model with --tier, and a missing model file, as usage errors (exit 2)", async () => {
+  const both = await crossval(["parity", "--model", "x.gguf", "--tier", "ci"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /exactly one of --model/);
+  const missing = await crossval(["parity", "--model", "/nonexistent/model.gguf"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /Cannot find model/);
+});
