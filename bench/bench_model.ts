@@ -1,0 +1,145 @@
+/**
+ * {@link benchModelFile}: the whole benchmark of one model file: load it into our engine and into llama.cpp with the
+ * same thread count and context, describe the file, run {@link runBench}, close both. And {@link benchModelInfo},
+ * the receipt's model block, for callers that drive `runBench` with their own subjects.
+ *
+ * @module
+ */
+
+import { Engine } from "../engine/engine.ts";
+import { GgufFile } from "../engine/gguf/mod.ts";
+import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
+import { CppModel } from "../ffi/mod.ts";
+import { sha256File } from "../lock/sha256.ts";
+import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
+import { parseTestName, testTokenCount } from "./measure.ts";
+import { type BenchEvent, runBench } from "./run_bench.ts";
+import { cppBenchSubject, engineBenchSubject } from "./subject.ts";
+
+/** Options of {@link benchModelFile}. */
+export interface BenchModelOptions {
+  /** Receipt name (default: the file name without `.gguf`). */
+  readonly name?: string;
+  /** Lockfile name when the file came from the lockfile. */
+  readonly lockName?: string | null;
+  /** SHA-256 already verified (the lockfile's, after a fetch); hashed from the file otherwise. */
+  readonly sha256?: string | null;
+  /** Our engine's kernel backend (default `wasm`). */
+  readonly backend?: "wasm" | "ref";
+  /** Threads for both engines (default: the core count). */
+  readonly threads?: number;
+  /** Tests (default `["pp64", "tg32"]`). */
+  readonly tests?: readonly string[];
+  /** Measured repetitions (default 5). */
+  readonly reps?: number;
+  /** Warmup repetitions (default 1). */
+  readonly warmup?: number;
+  /** Token-id seed (default 1). */
+  readonly seed?: number;
+  /** Progress events, including `load` events for each engine. */
+  readonly onEvent?: (event: BenchEvent | BenchLoadEvent) => void;
+}
+
+/** Emitted by {@link benchModelFile} when an engine finished loading. */
+export interface BenchLoadEvent {
+  /** Event type. */
+  readonly type: "load";
+  /** Which engine. */
+  readonly side: "engine" | "reference";
+  /** Milliseconds to load. */
+  readonly ms: number;
+}
+
+/** Default tests: a short prompt and a short generation, small enough for CI on two cores. */
+export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
+
+/**
+ * The receipt's model block: file facts (hash, size, weight and embedding types from the GGUF) and llama.cpp's view
+ * of the model (description, parameter count, sizes).
+ *
+ * @param path GGUF path.
+ * @param cpp The model loaded by llama.cpp.
+ * @param opts `lockName`; `sha256` when already verified (skips hashing).
+ * @returns The model block.
+ * @throws {Deno.errors.NotFound} When the file does not exist.
+ * @throws {SyntaxError} When the file is not GGUF.
+ * @example
+ * ```ts ignore
+ * import { benchModelInfo } from "./bench_model.ts";
+ * using cpp = await CppModel.load("tiny.gguf");
+ * console.log((await benchModelInfo("tiny.gguf", cpp)).n_params);
+ * ```
+ */
+export async function benchModelInfo(
+  path: string,
+  cpp: CppModel,
+  opts: { readonly lockName?: string | null; readonly sha256?: string | null } = {},
+): Promise<BenchModelInfo> {
+  const sha256 = opts.sha256 ?? await sha256File(path);
+  const size_bytes = (await Deno.stat(path)).size;
+  using f = GgufFile.open(path);
+  const weights = new Set<string>();
+  for (const t of f.tensors) {
+    if (/^blk\.\d+\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name)) {
+      weights.add(ggmlTypeName(t.type).toUpperCase());
+    }
+  }
+  const emb = f.tensor("token_embd.weight");
+  const info = cpp.info();
+  return {
+    path,
+    lock_name: opts.lockName ?? null,
+    sha256,
+    size_bytes,
+    arch: info.arch,
+    description: info.description,
+    n_params: info.nParams,
+    n_vocab: info.nVocab,
+    n_embd: info.nEmbd,
+    n_layer: info.nLayer,
+    weight_type: [...weights].sort().join("+") || "none",
+    embedding_type: emb ? ggmlTypeName(emb.type).toUpperCase() : "none",
+  };
+}
+
+/**
+ * Benchmark one model file on both engines and return the receipt.
+ *
+ * @param path GGUF path.
+ * @param opts Name, hash, backend, threads, tests, repetitions, progress.
+ * @returns The bench receipt.
+ * @throws {RangeError} For invalid tests or options.
+ * @throws {LibraryLoadError} When llama.cpp cannot be loaded.
+ * @throws Whatever `Engine.load` or `CppModel.load` throw for an unreadable or unsupported model.
+ * @example
+ * ```ts ignore
+ * import { benchModelFile } from "./bench_model.ts";
+ * const receipt = await benchModelFile("tiny.gguf", { threads: 2, tests: ["pp64", "tg32"], reps: 5 });
+ * console.log(receipt.tokens_per_second, receipt.results[0].ratio?.median);
+ * ```
+ */
+export async function benchModelFile(path: string, opts: BenchModelOptions = {}): Promise<BenchReceipt> {
+  const tests = (opts.tests ?? DEFAULT_BENCH_TESTS).map(parseTestName);
+  const nCtx = Math.max(...tests.map(testTokenCount));
+  const threads = opts.threads ?? navigator.hardwareConcurrency;
+  const emit = opts.onEvent ?? (() => {});
+  let t = performance.now();
+  using cpp = await CppModel.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
+  emit({ type: "load", side: "reference", ms: performance.now() - t });
+  t = performance.now();
+  using engine = await Engine.load(path, { backend: opts.backend ?? "wasm", threads, nCtx });
+  emit({ type: "load", side: "engine", ms: performance.now() - t });
+  const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
+  // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
+  const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
+  const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
+  return await runBench(engineBenchSubject(engine), cppBenchSubject(cpp), {
+    name,
+    model,
+    tests: tests.map((x) => x.name),
+    ...(opts.reps !== undefined ? { reps: opts.reps } : {}),
+    ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    onEvent: emit,
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Benchmarks: our engine against llama.cpp, measured interleaved on the same model and threads (`runBench`,
+ * `benchModelFile`), the engine-agnostic measurement loop (`timeRepetition`), and the statistics used by the
+ * receipts and the regression gate.
+ *
+ * @example
+ * ```ts ignore
+ * import { benchModelFile } from "./mod.ts";
+ * const receipt = await benchModelFile("tiny.gguf", { threads: 2, tests: ["pp64", "tg32"], reps: 5 });
+ * console.log(receipt.tokens_per_second, receipt.results.map((r) => r.ratio?.median));
+ * ```
+ *
+ * @module
+ */
+export {
+  type BenchLoadEvent,
+  benchModelFile,
+  benchModelInfo,
+  type BenchModelOptions,
+  DEFAULT_BENCH_TESTS,
+} from "./bench_model.ts";
+export {
+  type BenchTest,
+  parseTestName,
+  type Repetition,
+  repetitionTokens,
+  testTokenCount,
+  timeRepetition,
+} from "./measure.ts";
+export { Prng } from "./prng.ts";
+export { type BenchEvent, type BenchSide, runBench, type RunBenchOptions } from "./run_bench.ts";
+export {
+  bootstrapMedianCi,
+  bootstrapMedianRatioCi,
+  type BootstrapOptions,
+  type Interval,
+  mannWhitneyU,
+  mean,
+  median,
+  quantile,
+  type RankTest,
+  type SampleStats,
+  sampleStddev,
+  summarize,
+} from "./stats.ts";
+export {
+  type BenchSubject,
+  cppBenchSubject,
+  engineBenchSubject,
+  type SubjectInfo,
+  type SubjectLibrary,
+} from "./subject.ts";

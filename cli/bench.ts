@@ -1,0 +1,311 @@
+/**
+ * `crossval bench [--model M | --tier T] [--pp N] [--tg N] [--reps R] [--threads T] [--json]`: measure our engine
+ * and llama.cpp on the same model and threads, repetitions interleaved, print a llama-bench-style table (`t/s` as
+ * mean ± stddev, plus the median, per engine, and the engine/llama.cpp ratio of medians of the interleaved pairs
+ * with its 95% interval), and write one receipt per model to `<out-dir>/bench_<name>.json`. Each receipt is
+ * verified right after it is written.
+ *
+ * Also the benchmark step of `crossval validate` ({@link benchValidateStep}): the tier's models are benchmarked,
+ * the receipts verified, and compared with `docs/baselines/latest-cpu.json` when that baseline exists.
+ *
+ * Exit codes: 0 measured and valid; 1 a receipt fails verification (e.g. llama.cpp did not complete); 2 usage or
+ * environment errors (model not provisioned, llama.cpp library missing).
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+import type { BenchReceipt } from "../receipts/bench_receipt.ts";
+import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
+import { humanBytes, printJson, renderTable } from "./_output.ts";
+import { UsageError } from "./_errors.ts";
+import type { StepResult, ValidateFlags, ValidateStep } from "./validate.ts";
+
+/** Flags of `bench` as commander parses them. */
+export interface BenchFlags {
+  model?: string;
+  tier?: string;
+  pp: string;
+  tg: string;
+  reps: string;
+  warmup: string;
+  threads?: string;
+  backend: string;
+  seed: string;
+  outDir: string;
+  lockfile?: string;
+  json?: boolean;
+}
+
+/** A model to benchmark. */
+interface Target {
+  readonly path: string;
+  readonly lockName: string | null;
+  readonly sha256: string | null;
+}
+
+function int(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UsageError(`Invalid --${name} "${v}": expected an integer >= ${min}`);
+  }
+  return n;
+}
+
+/** `--pp 64,128 --tg 32` -> `["pp64", "pp128", "tg32"]`; 0 drops that kind (llama-bench's `-p 0`). */
+export function testsFromFlags(pp: string, tg: string): string[] {
+  const list = (flag: string, kind: string, v: string) =>
+    v.split(",").map((x) => int(flag, x.trim(), 0)).filter((n) => n > 0).map((n) => `${kind}${n}`);
+  const tests = [...list("pp", "pp", pp), ...list("tg", "tg", tg)];
+  if (tests.length === 0) {
+    throw new UsageError("Nothing to measure: --pp and --tg are both 0. Pass e.g. --pp 64 --tg 32");
+  }
+  return tests;
+}
+
+async function resolveTarget(model: string, lockfile: string | undefined): Promise<Target> {
+  try {
+    if ((await Deno.stat(model)).isFile) return { path: model, lockName: null, sha256: null };
+  } catch {
+    // not a file: a lockfile name
+  }
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(model)) {
+    throw new UsageError(
+      `Cannot find model "${model}": no such file, and it is not a lockfile model name. Check the path.`,
+    );
+  }
+  const { resolveModel } = await import("../lock/mod.ts");
+  const r = await resolveModel(model, lockfile ? { lockfile } : {});
+  return { path: r.path, lockName: r.entry?.name ?? model, sha256: r.sha256 };
+}
+
+const f1 = (x: number) => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toPrecision(3));
+
+/**
+ * The llama-bench-style table of one or more receipts.
+ *
+ * @param receipts Bench receipts.
+ * @returns The table, then one line naming the machine and the runtimes.
+ */
+export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
+  const rows: (string | number)[][] = [];
+  for (const r of receipts) {
+    for (const res of r.results) {
+      const side = (x: typeof res.engine) =>
+        x ? [`${f1(x.avg_ts)} ± ${f1(x.stddev_ts)}`, f1(x.stats_ts.median)] : ["not run", ""];
+      const q = res.ratio;
+      rows.push([
+        r.name,
+        humanBytes(r.model.size_bytes),
+        `${(r.model.n_params / 1e6).toFixed(2)} M`,
+        r.backend,
+        r.settings.threads,
+        res.test,
+        ...side(res.engine),
+        ...side(res.reference),
+        q ? `${q.median.toFixed(2)} [${q.low.toFixed(2)}, ${q.high.toFixed(2)}]` : "",
+      ]);
+    }
+  }
+  const m = receipts[0]?.machine;
+  const head = [
+    "model",
+    "size",
+    "params",
+    "backend",
+    "threads",
+    "test",
+    "engine t/s",
+    "median",
+    "llama.cpp t/s",
+    "median",
+    "engine/llama.cpp [95% CI]",
+  ];
+  const machine = m
+    ? `machine: ${m.cpu}, ${m.cores} cores, ${
+      humanBytes(m.memory_bytes)
+    }, ${m.os}, Deno ${m.runtime.deno} (V8 ${m.runtime.v8}), ` +
+      `fingerprint ${m.fingerprint}; llama.cpp ${receipts[0].reference.release ?? receipts[0].reference.version} ${
+        receipts[0].reference.backend
+      }; ` +
+      `${receipts[0].settings.reps} reps, interleaved`
+    : "";
+  return `${renderTable(head, rows)}\n${machine}`;
+}
+
+function progress(enabled: boolean): (e: BenchEvent | BenchLoadEvent) => void {
+  return (e) => {
+    if (!enabled) return;
+    if (e.type === "load") {
+      console.error(`  loaded ${e.side === "engine" ? "engine" : "llama.cpp"} in ${e.ms.toFixed(0)} ms`);
+    } else if (e.type === "test_done") {
+      console.error(
+        `  ${e.test}: engine ${e.engine_median_ts?.toFixed(1) ?? "not run"} t/s, llama.cpp ${
+          e.reference_median_ts?.toFixed(1) ?? "not run"
+        } t/s (medians)`,
+      );
+    } else if (e.type === "error") console.error(`  ${styleText("red", "error")} ${e.side} ${e.test}: ${e.message}`);
+  };
+}
+
+/** Benchmark targets, write and verify receipts; returns receipts, their paths and problems. */
+async function benchTargets(
+  targets: readonly Target[],
+  o: {
+    tests: string[];
+    reps: number;
+    warmup: number;
+    threads?: number;
+    backend: "wasm" | "ref";
+    seed: number;
+    outDir: string;
+    log: boolean;
+  },
+): Promise<{ receipt: BenchReceipt; path: string; problems: { path: string; code: string; message: string }[] }[]> {
+  const { benchModelFile } = await import("../bench/mod.ts");
+  const { writeJsonAtomic } = await import("../receipts/write.ts");
+  const { verifyReceipt } = await import("../receipts/verify.ts");
+  const out = [];
+  for (const t of targets) {
+    if (o.log) console.error(`bench ${t.lockName ?? t.path}`);
+    const receipt = await benchModelFile(t.path, {
+      ...(t.lockName ? { name: t.lockName } : {}),
+      lockName: t.lockName,
+      sha256: t.sha256,
+      backend: o.backend,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      tests: o.tests,
+      reps: o.reps,
+      warmup: o.warmup,
+      seed: o.seed,
+      onEvent: progress(o.log),
+    });
+    const path = `${o.outDir.replace(/\/+$/, "")}/bench_${receipt.name}.json`;
+    await writeJsonAtomic(path, receipt);
+    out.push({ receipt, path, problems: verifyReceipt(JSON.parse(JSON.stringify(receipt))) });
+  }
+  return out;
+}
+
+/** Run `bench`; returns the exit code. */
+export async function benchCommand(flags: BenchFlags): Promise<number> {
+  if (flags.model !== undefined && flags.tier !== undefined) {
+    throw new UsageError("Pass at most one of --model <gguf|name> or --tier <tier>");
+  }
+  const tests = testsFromFlags(flags.pp, flags.tg);
+  const reps = int("reps", flags.reps, 1), warmup = int("warmup", flags.warmup, 0), seed = int("seed", flags.seed, 0);
+  const threads = flags.threads !== undefined ? int("threads", flags.threads, 1) : undefined;
+  if (flags.backend !== "wasm" && flags.backend !== "ref") {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  }
+  const log = !flags.json;
+  let targets: Target[];
+  if (flags.model !== undefined) targets = [await resolveTarget(flags.model, flags.lockfile)];
+  else {
+    const { provisionTier } = await import("./parity.ts");
+    targets = await provisionTier(flags.tier ?? "ci", flags.lockfile, (line) => log && console.error(line));
+  }
+  const done = await benchTargets(targets, {
+    tests,
+    reps,
+    warmup,
+    ...(threads !== undefined ? { threads } : {}),
+    backend: flags.backend,
+    seed,
+    outDir: flags.outDir,
+    log,
+  });
+  const invalid = done.filter((d) => d.problems.length);
+  if (flags.json) {
+    printJson(done.length === 1 ? done[0].receipt : done.map((d) => d.receipt));
+    return invalid.length ? 1 : 0;
+  }
+  console.log(renderBenchTable(done.map((d) => d.receipt)));
+  for (const d of done) console.log(`receipt: ${d.path}`);
+  for (const d of invalid) {
+    console.log(`${styleText("red", "✗")} ${d.path} fails verification:`);
+    for (const p of d.problems) console.log(`    ${p.path || "/"} [${p.code}] ${p.message}`);
+  }
+  return invalid.length ? 1 : 0;
+}
+
+/**
+ * The benchmark step of `crossval validate`: benchmark each provisioned model (pp64 and tg32, 5 repetitions,
+ * `--threads` or 1 thread), write `bench_<name>.json` beside the parity receipt, verify it (an invalid receipt fails
+ * the step), and compare it with `docs/baselines/latest-cpu.json` when that exists. The verdicts are printed, not
+ * failed: `crossval baselines verify` is the gate.
+ */
+export const benchValidateStep: ValidateStep = {
+  name: "bench",
+  async run(targets, flags: ValidateFlags): Promise<StepResult[]> {
+    const threads = flags.threads !== undefined ? int("threads", flags.threads, 1) : 1;
+    const outDir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
+    const backend = flags.backend === "ref" ? "ref" : "wasm";
+    const done = await benchTargets(targets, {
+      tests: ["pp64", "tg32"],
+      reps: 5,
+      warmup: 1,
+      threads,
+      backend,
+      seed: 1,
+      outDir,
+      log: !flags.json,
+    });
+    if (!flags.json) console.log(renderBenchTable(done.map((d) => d.receipt)));
+    const baselinePath = new URL("../docs/baselines/latest-cpu.json", import.meta.url).pathname;
+    let comparison: import("../receipts/baseline_compare.ts").BaselineComparison | null = null;
+    try {
+      const baseline = JSON.parse(await Deno.readTextFile(baselinePath));
+      const { verifyBaseline } = await import("../receipts/baseline.ts");
+      if (verifyBaseline(baseline).length === 0) {
+        const { compareToBaseline } = await import("../receipts/baseline_compare.ts");
+        comparison = compareToBaseline(baseline, done.filter((d) => d.problems.length === 0).map((d) => d.receipt));
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return done.map(({ receipt, path, problems }) => {
+      const mine = comparison?.verdicts.filter((v) => v.id.startsWith(`${receipt.name}/`)) ?? [];
+      const regressed = mine.filter((v) => v.verdict === "regression");
+      // One cell of validate's table (clipped at 72 characters): engine medians, engine/llama.cpp ratios.
+      const perf = receipt.results
+        .map((x) =>
+          `${x.test} ${x.engine ? x.engine.stats_ts.median.toFixed(0) : "-"} t/s ${
+            x.ratio ? x.ratio.median.toFixed(2) : "-"
+          }x`
+        )
+        .join(", ");
+      const vs = comparison === null
+        ? "no baseline"
+        : mine.length === 0
+        ? "not in baseline"
+        : `baseline ${[...new Set(mine.map((v) => v.verdict === "regression" ? "REGRESSION" : v.verdict))].join("/")}`;
+      return {
+        step: "bench",
+        model: receipt.name,
+        // A regression is reported, not failed here: the gate is `crossval baselines verify` (criterion's FAQ: CI
+        // runners are too noisy for a performance verdict to fail the main job).
+        code: problems.length ? 1 : 0,
+        detail: problems.length ? `invalid receipt: ${problems[0].code}: ${problems[0].message}` : `${perf}; ${vs}`,
+        receipt: path,
+        summary: {
+          tokens_per_second: receipt.tokens_per_second,
+          latency_ms: receipt.latency_ms,
+          results: receipt.results.map((x) => ({
+            test: x.test,
+            engine_median_ts: x.engine?.stats_ts.median ?? null,
+            reference_median_ts: x.reference?.stats_ts.median ?? null,
+            ratio: x.ratio?.median ?? null,
+          })),
+          problems,
+          baseline: comparison
+            ? {
+              status: regressed.length ? "fail" : "pass",
+              verdicts: mine.map((v) => ({ id: v.id, verdict: v.verdict, reason: v.reason })),
+            }
+            : null,
+        },
+      };
+    });
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * `crossval bench` and `crossval baselines` end to end, as a user runs them: a real benchmark of a generated tiny
+ * model writes a receipt that `crossval receipt verify` accepts; the table has llama-bench's shape; fabricated
+ * receipts cannot become a baseline; usage and environment mistakes exit 2 with the fix.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { fixtureModel } from "./_fixtures.ts";
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+const model = await fixtureModel();
+const dir = await Deno.makeTempDir({ prefix: "crossval-bench-cli-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+const small = ["--threads", "1", "--pp", "16", "--tg", "4", "--reps", "3", "--warmup", "1"];
+
+Deno.test("crossval bench --json writes a receipt that crossval receipt verify accepts", async () => {
+  const r = await cli("bench", "--model", model, ...small, "--out-dir", `${dir}/a`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const printed = JSON.parse(r.stdout);
+  const name = model.slice(model.lastIndexOf("/") + 1).replace(/\.gguf$/, "");
+  const file = `${dir}/a/bench_${name}.json`;
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(file)), printed);
+  assert.deepEqual(printed.settings.tests, ["pp16", "tg4"]);
+  assert.equal(printed.settings.threads, 1);
+  const v = await cli("receipt", "verify", file);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+});
+
+Deno.test("crossval bench prints a llama-bench-style table for both engines and names the machine", async () => {
+  const r = await cli("bench", "--model", model, ...small, "--out-dir", `${dir}/b`);
+  assert.equal(r.code, 0, r.stderr);
+  for (const h of ["test", "engine t/s", "llama.cpp t/s", "median", "engine/llama.cpp", "pp16", "tg4"]) {
+    assert.ok(r.stdout.includes(h), `missing "${h}":\n${r.stdout}`);
+  }
+  assert.match(r.stdout, /\d+(\.\d+)? ± \d+(\.\d+)?/);
+  assert.match(r.stdout, /machine: .+ cores, .+fingerprint [0-9a-f]+/);
+});
+
+Deno.test("crossval baselines gen refuses a fabricated receipt, naming the violation", async () => {
+  const r = await cli("bench", "--model", model, ...small, "--out-dir", `${dir}/c`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const receipt = JSON.parse(r.stdout);
+  receipt.tokens_per_second *= 2;
+  await Deno.writeTextFile(`${dir}/c/bench_${receipt.name}.json`, JSON.stringify(receipt));
+  const g = await cli("baselines", "gen", "--receipts", `${dir}/c`, "--out", `${dir}/c-out`);
+  assert.equal(g.code, 1);
+  assert.match(g.stderr, /fails verification \(headline_inconsistent/);
+  const v = await cli("receipt", "verify", `${dir}/c/bench_${receipt.name}.json`);
+  assert.equal(v.code, 1);
+  assert.match(v.stdout, /headline_inconsistent/);
+});
+
+Deno.test("usage and environment mistakes exit 2 with the fix", async () => {
+  const none = await cli("bench", "--model", model, "--pp", "0", "--tg", "0");
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /Nothing to measure/);
+  const both = await cli("bench", "--model", model, "--tier", "ci");
+  assert.equal(both.code, 2);
+  const missing = await cli("bench", "--model", `${dir}/nowhere/x.gguf`);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /Cannot find model/);
+  const noReceipts = await cli("baselines", "verify", "--baseline", `${dir}/none.json`, "--receipts", `${dir}/empty`);
+  assert.equal(noReceipts.code, 2);
+  assert.match(noReceipts.stderr, /crossval bench && crossval baselines gen/);
+  await Deno.writeTextFile(`${dir}/bad-baseline.json`, JSON.stringify({ kind: "baseline" }));
+  const bad = await cli("baselines", "verify", "--baseline", `${dir}/bad-baseline.json`, "--receipts", `${dir}/a`);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /is not valid/);
+});
