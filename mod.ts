@@ -1,8 +1,16 @@
 /**
  * bitnet-crossval: run BitNet b1.58 ternary models with our own engine and prove it against llama.cpp.
  *
- * The library surface, by folder: GGUF and quant formats, synthetic models and the model manifest (`engine/`),
- * the llama.cpp bridge (`ffi/`), the model fetcher (`lock/`), and receipt provenance (`receipts/`).
+ * The public library, by folder, named one by one (each folder's `mod.ts` has more for specialists):
+ * - `engine/`: {@link Engine} (load, tokenize, eval, generate), {@link GgufFile}, {@link Tokenizer}, the GGML type
+ *   table and ternary formats, deterministic synthetic models ({@link writeSyntheticModel}), the BitNet config.
+ * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}).
+ * - `lock/`: the lockfile and model fetcher ({@link Lockfile}, {@link fetchModels}, {@link resolveModel}).
+ * - `parity/`: the parity harness ({@link runParityOnModel}, {@link runParity}).
+ * - `bench/`: benchmarks ({@link benchModelFile}, {@link runBench}).
+ * - `receipts/`: receipt types, provenance and verification ({@link verifyReceipt}, {@link compareToBaseline}).
+ *
+ * Run as a program (`deno run -A jsr:@bitnet/crossval <command>`), this module is the `crossval` CLI.
  *
  * @example Describe a generated model
  * ```ts
@@ -15,11 +23,266 @@
  * @module
  */
 
-export * from "./engine/gguf/mod.ts";
-export * from "./engine/quant/mod.ts";
-export * from "./engine/synth/mod.ts";
-export * from "./engine/model/config.ts";
-export * from "./engine/model/manifest.ts";
-export * from "./ffi/mod.ts";
-export * from "./lock/mod.ts";
-export * from "./receipts/provenance.ts";
+// --- engine/: our engine, formats, tokenizer, synthetic models ---
+export {
+  Engine,
+  type EngineInfo,
+  type EngineOptions,
+  type EvalOptions as EngineEvalOptions,
+  type GeneratedToken,
+  type GenerateOptions,
+  type GenerationResult,
+  type GenerationTimings,
+  type TokenizeOptions as EngineTokenizeOptions,
+} from "./engine/engine.ts";
+export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
+export { type KernelRecord, KernelRecorder } from "./engine/recorder.ts";
+export { type BackendKind } from "./engine/backends/mod.ts";
+export {
+  FAULT_NAMES,
+  type Faults,
+  type ProjectionName,
+  type TensorHook,
+  type TensorHookInfo,
+} from "./engine/model/mod.ts";
+export {
+  GGML_MAX_DIMS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  type GgufArray,
+  GgufFile,
+  type GgufHeader,
+  type GgufKv,
+  type GgufScalar,
+  type GgufSpec,
+  type GgufTensorInfo,
+  type GgufTensorSpec,
+  GgufValueType,
+  type GgufValueTypeId,
+} from "./engine/gguf/mod.ts";
+export {
+  dequantizeI2S,
+  dequantizeTq1_0,
+  dequantizeTq2_0,
+  ggmlTensorBytes,
+  GgmlType,
+  ggmlTypeByName,
+  type GgmlTypeId,
+  type GgmlTypeInfo,
+  ggmlTypeInfo,
+  ggmlTypeName,
+  QUANT_FORMATS,
+  type QuantFormat,
+  quantFormat,
+  quantizeI2S,
+  quantizeTq1_0,
+  quantizeTq2_0,
+} from "./engine/quant/mod.ts";
+export {
+  normalizeSpec,
+  PRESETS,
+  shapeOf,
+  specFromQuery,
+  specToQuery,
+  SYNTH_FORMAT_VERSION,
+  type SynthEmbedType,
+  synthesizeModel,
+  type SynthEvent,
+  type SynthPreset,
+  type SynthResult,
+  type SynthShape,
+  type SynthSpec,
+  type SynthWeightType,
+  writeSyntheticModel,
+} from "./engine/synth/mod.ts";
+export {
+  type BitnetArch,
+  type BitnetConfig,
+  configFromGguf,
+  type FfnActivation,
+  type LlamaCppCompatibility,
+  llamaCppCompatibility,
+  type ManifestProblem,
+  type TensorRole,
+  type TensorSpec,
+  validateTensors,
+} from "./engine/model/mod.ts";
+export {
+  type DetokenizeOptions as TokenizerDetokenizeOptions,
+  type EncodeOptions as TokenizerEncodeOptions,
+  type PieceOptions,
+  preTokenize,
+  type PreTokenizeOptions,
+  type PreTypeInfo,
+  type SpecialIds,
+  StreamDecoder,
+  type StreamDecoderOptions,
+  Tokenizer,
+  type TokenizerIdentity,
+  type Vocab,
+  type VocabKind,
+} from "./engine/tokenizer/mod.ts";
+
+// --- ffi/: the llama.cpp reference ---
+export {
+  type CapturedTensor,
+  type CaptureResult,
+  CppModel,
+  type CppModelInfo,
+  type CppModelOptions,
+  type CppModelSettings,
+  type DetokenizeOptions as CppDetokenizeOptions,
+  type EvalOptions as CppEvalOptions,
+  type EvalResult as CppEvalResult,
+  findLlamaNpmPackage,
+  type GreedyOptions as CppGreedyOptions,
+  type GreedyResult as CppGreedyResult,
+  type GreedyTimings as CppGreedyTimings,
+  LibraryLoadError,
+  type LlamaDevice,
+  LlamaLibrary,
+  type LlamaLibraryInfo,
+  type LlamaLibraryLocation,
+  LlamaLog,
+  type LlamaLogLevel,
+  type LlamaLogLine,
+  locateLlamaLibrary,
+  PINNED_LLAMA,
+  type TensorFilter,
+  type TokenizeOptions as CppTokenizeOptions,
+} from "./ffi/mod.ts";
+
+// --- lock/: lockfile, cache, fetcher ---
+export {
+  type AcquireLockOptions,
+  cacheRoot,
+  ChecksumMismatchError,
+  defaultLockfilePath,
+  DownloadError,
+  type EnvReader,
+  type FetchEvent,
+  type FetchModelOptions,
+  fetchModels,
+  type FetchOptions,
+  type FetchReport,
+  InsufficientSpaceError,
+  type LockEntry,
+  Lockfile,
+  LOCKFILE_NAME,
+  LockfileError,
+  type LockfileJson,
+  type LockMode,
+  type LockOwner,
+  modelCacheDir,
+  ModelNotProvisionedError,
+  type ModelReport,
+  type ModelStatus,
+  type ProgressPhase,
+  type ResolvedModel,
+  resolveModel,
+  type ResolveModelOptions,
+  type RetryPolicy,
+  type Source,
+  type Tier,
+  TIERS,
+} from "./lock/mod.ts";
+
+// --- parity/: our engine against llama.cpp ---
+export {
+  DEFAULT_PROMPTS,
+  DEFAULT_THRESHOLDS,
+  type EngineParitySubject,
+  type NamedTensor,
+  type ParityEvent,
+  type ParityPrompt,
+  type ParityRunOptions,
+  type ParitySubject,
+  type ParitySummary,
+  parsePromptFile,
+  type ReferenceParitySubject,
+  runParity,
+  runParityOnModel,
+  type RunParityOptions,
+  summarizeParityReceipt,
+  type TokenizeVariant,
+} from "./parity/mod.ts";
+
+// --- bench/: measurements ---
+export {
+  type BenchEvent,
+  type BenchLoadEvent,
+  benchModelFile,
+  type BenchModelOptions,
+  type BenchSide,
+  type BenchSubject,
+  type BenchTest,
+  DEFAULT_BENCH_TESTS,
+  type Interval,
+  runBench,
+  type RunBenchOptions,
+  type SubjectInfo,
+  type SubjectLibrary,
+} from "./bench/mod.ts";
+
+// --- receipts/: what a run proves, and checking it ---
+export {
+  type Baseline,
+  type BaselineComparison,
+  type BaselineEntry,
+  type BaselineSide,
+  type BenchEngineInfo,
+  type BenchmarkVerdict,
+  type BenchModelInfo,
+  type BenchReceipt,
+  type BenchRecord,
+  type BenchReferenceInfo,
+  type BenchResult,
+  type BenchSettings,
+  type ChangeEstimate,
+  type CompareOptions,
+  compareToBaseline,
+  type EngineInfoJson,
+  generateBaseline,
+  type GenerateBaselineOptions,
+  type GreedyCheck,
+  type GreedyDivergence,
+  type GreedyPrompt,
+  type LocalizationCheck,
+  type LocalizedTensor,
+  type LogitsCheck,
+  type LogitsRow,
+  type LogitsSummary,
+  type MachineInfo,
+  machineInfo,
+  type ModelInfoJson,
+  type PairedRatio,
+  PARITY_SCHEMA_VERSION,
+  type ParityMetrics,
+  type ParityReason,
+  type ParityReceipt,
+  type ParityStatus,
+  type ParityThresholds,
+  type ReasonCheck,
+  type ReceiptProblem,
+  type ReceiptPrompt,
+  type ReferenceInfo,
+  type StatsJson,
+  type SummaryJson,
+  type TokenDiff,
+  type TokenizationCase,
+  type TokenizationCheck,
+  type TokenizerIdentity as ReceiptTokenizerIdentity,
+  type ToolInfo,
+  toolInfo,
+  type TopEntry,
+  type Verdict,
+  verifyBaseline,
+  verifyReceipt,
+  writeJsonAtomic,
+} from "./receipts/mod.ts";
+
+if (import.meta.main) {
+  // `deno run -A jsr:@bitnet/crossval fetch`: the package's default entry doubles as the CLI.
+  const { main } = await import("./cli/main.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -10,9 +10,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { exitCodeOf, formatError } from "./_errors.ts";
 
-/** Every adapter returns the process exit code. */
-type Adapter = Promise<number>;
-
 let exitCode = 0;
 function done(code: number): void {
   exitCode = Math.max(exitCode, code);
@@ -20,7 +17,6 @@ function done(code: number): void {
 
 const program = new Command("crossval")
   .description("Run BitNet b1.58 ternary models with our own engine and prove it against llama.cpp")
-  .version("0.1.0", "-V, --version", "print the version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -43,16 +39,171 @@ program.command("make-model")
   .option("--scales", "also write per-tensor .scale tensors")
   .requiredOption("--out <file>", "output path")
   .option("--json", "machine-readable output")
-  .action(async (opts): Adapter => done(await (await import("./make_model.ts")).makeModelCommand(opts)));
+  .action(async (opts) => done(await (await import("./make_model.ts")).makeModelCommand(opts)));
 
 program.command("inspect")
   .description("Describe a GGUF model and validate it against its architecture's tensor manifest")
   .argument("<model>", "GGUF file")
   .option("--no-hash", "skip the SHA-256 of the file")
   .option("--json", "machine-readable output")
-  .action(async (model: string, opts): Adapter => done(await (await import("./inspect.ts")).inspectCommand(model, opts)));
+  .action(async (model: string, opts) => done(await (await import("./inspect.ts")).inspectCommand(model, opts)));
+
+program.command("run")
+  .description("Generate text with our engine, streaming it, then print prompt and generation tokens/s")
+  .requiredOption("--model <gguf>", "BitNet GGUF model")
+  .requiredOption("--prompt <text>", "prompt text")
+  .option("-n, --n <tokens>", "tokens to generate", "32")
+  .option("--greedy", "always take the most likely token (the default)")
+  .option("--temp <t>", "sample at this temperature (0 = greedy)")
+  .option("--top-k <k>", "sample among the k most likely tokens (0 = all; default 40 when sampling)")
+  .option("--top-p <p>", "sample from the smallest set reaching probability p (default 0.95 when sampling)")
+  .option("--seed <n>", "sampling seed (default random, printed)")
+  .option("--threads <n>", "kernel threads (default: core count)")
+  .addOption(new Option("--backend <backend>", "kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .option("--ctx <n>", "context length (default: min(training context, 4096))")
+  .option("--json", "machine-readable output")
+  .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
+
+program.command("ref-run")
+  .description("Run the llama.cpp reference alone: greedy continuation, token ids and timings")
+  .requiredOption("--model <gguf>", "GGUF model")
+  .option("--prompt <text>", "prompt text")
+  .option("--prompt-file <file>", "read the prompt from a file")
+  .option("-n, --n <tokens>", "tokens to generate", "32")
+  .option("--threads <n>", "llama.cpp threads (default: core count)")
+  .option("--ctx <n>", "context length (default: min(training context, 4096))")
+  .option("--parity", "F32 KV cache and no flash attention, as the parity harness runs it")
+  .option("--verbose", "stream llama.cpp's own log to stderr")
+  .option("--json", "machine-readable output")
+  .action(async (opts) => done(await (await import("./ref_run.ts")).refRunCommand(opts)));
+
+program.command("fetch")
+  .description("Fetch the lockfile's models into the cache, verified by SHA-256 (resumable; idempotent)")
+  .addOption(new Option("--tier <tier>", "only this tier").choices(["ci", "integration", "bench"]))
+  .option("--model <name>", "only this model (a lockfile name)")
+  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option("--cache-dir <dir>", "cache root (default: BITNET_MODEL_CACHE_DIR or ~/.cache/bitnet/models)")
+  .option("--verify-only", "re-hash cached models; report missing, corrupt and extra entries (exit 1 if any)")
+  .option("--force", "discard cached copies and partial downloads, fetch again")
+  .option("--offline", "make no network requests (also BITNET_OFFLINE=1); generated and file models still work")
+  .option("--json", "NDJSON events and a final report on stdout (the default when stdout is not a terminal)")
+  .action(async (opts) => done(await (await import("./fetch.ts")).fetchCommand(opts)));
+
+program.command("tokenize")
+  .description("Tokenize with our tokenizer (llama.cpp-exact); --inp runs a llama.cpp test-vector .inp file")
+  .requiredOption("--model <gguf>", "GGUF model or vocabulary (e.g. ggml-vocab-llama-bpe.gguf)")
+  .option("--text <text>", "text to tokenize")
+  .option("--file <file>", "tokenize this file's bytes")
+  .option("--inp <file>", "llama.cpp .inp vector file: print one line of ids per case, as in its .out file")
+  .option("--add-special", "add BOS/EOS as the vocabulary asks (llama.cpp add_special)")
+  .option("--parse-special", "recognise control-token texts such as <|eot_id|> (llama.cpp parse_special)")
+  .option("--json", "machine-readable output")
+  .action(async (opts) => done(await (await import("./tokenize.ts")).tokenizeCommand(opts)));
+
+program.command("parity")
+  .description(
+    "Compare our engine with llama.cpp: tokens, logits at every position, greedy decode, op-by-op localization",
+  )
+  .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
+  .addOption(
+    new Option("--tier <tier>", "every model of this lockfile tier (provisioned first)").choices([
+      "ci",
+      "integration",
+      "bench",
+    ]),
+  )
+  .option("--prompts <file>", "prompts: JSON array, llama.cpp .inp file, or one per line (default: built-in set)")
+  .option("--steps <n>", "greedy steps per prompt", "32")
+  .option("--out <file>", "receipt path", "ci/parity.json")
+  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .option("--threads <n>", "threads for both engines (default 1: parity checks correctness, not speed)")
+  .option("--ctx <n>", "context length for both engines (default 512)")
+  .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
+  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option("--json", "print the receipt as JSON")
+  .action(async (opts) => done(await (await import("./parity.ts")).parityCommand(opts)));
+
+program.command("parity-calibrate", { hidden: true })
+  .description("Calibration runs behind docs/parity.md (one JSON line per run)")
+  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .option("--faults", "run the injected-fault set instead of the model set")
+  .option("--out <file>", "also write the JSON lines here")
+  .action(async (opts) => done(await (await import("./parity.ts")).parityCalibrateCommand(opts)));
+
+program.command("validate")
+  .description("Provision the CI model, run parity, write receipts, print PASS/FAIL (exit 0 only when all passed)")
+  .addOption(
+    new Option("--tier <tier>", "lockfile tier to validate").choices(["ci", "integration", "bench"]).default("ci"),
+  )
+  .option("--out <file>", "parity receipt path", "ci/parity.json")
+  .option("--steps <n>", "greedy steps per prompt (default 32)")
+  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .option("--threads <n>", "threads for both engines (default 1)")
+  .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
+  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option("--json", "print the receipt summaries as JSON")
+  .action(async (opts) => done(await (await import("./validate.ts")).validateCommand(opts)));
+
+program.command("receipt")
+  .description("Work with receipts")
+  .command("verify")
+  .description(
+    "Check receipts: schema, status recomputed from their own numbers, honest compute (exit 1 on any problem)",
+  )
+  .argument("<files...>", "receipt JSON files")
+  .option("--json", "machine-readable output")
+  .action(async (files: string[], opts) =>
+    done(await (await import("./receipt.ts")).receiptVerifyCommand(files, opts))
+  );
+
+program.command("bench")
+  .description("Benchmark our engine and llama.cpp (same model, threads, token ids; interleaved) and write receipts")
+  .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
+  .addOption(new Option("--tier <tier>", "every model of this lockfile tier (default ci)").choices(["ci", "integration", "bench"]))
+  .option("--pp <n,...>", "prompt-processing tests: prompt lengths (0: none)", "64")
+  .option("--tg <n,...>", "generation tests: tokens generated (0: none)", "32")
+  .option("--reps <n>", "measured repetitions per test and engine", "5")
+  .option("--warmup <n>", "unmeasured repetitions first", "1")
+  .option("--threads <n>", "threads for both engines (default: core count)")
+  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .option("--seed <n>", "seed of the random token ids", "1")
+  .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
+  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option("--json", "print the receipts as JSON")
+  .action(async (opts) => done(await (await import("./bench.ts")).benchCommand(opts)));
+
+const baselines = program.command("baselines").description("Performance baselines from bench receipts, and the regression gate");
+baselines.command("gen")
+  .description("Aggregate verified bench receipts into <out>/YYYYMMDD-cpu.json and <out>/latest-cpu.json")
+  .option("--receipts <dir>", "directory of bench_*.json receipts", "ci")
+  .option("--out <dir>", "baseline directory", "docs/baselines")
+  .option("--json", "machine-readable output")
+  .action(async (opts) => done(await (await import("./baselines.ts")).baselinesGenCommand(opts)));
+baselines.command("verify")
+  .description("Compare bench receipts with a baseline: exit 1 on a significant regression > threshold")
+  .option("--baseline <file>", "baseline file", "docs/baselines/latest-cpu.json")
+  .option("--receipts <dir>", "directory of bench_*.json receipts", "ci")
+  .option("--threshold <fraction>", "smallest change that counts", "0.10")
+  .option("--confidence <level>", "confidence of the test and intervals", "0.95")
+  .option("--json", "machine-readable output")
+  .action(async (opts) => done(await (await import("./baselines.ts")).baselinesVerifyCommand(opts)));
 
 // --- end of commands ---
+
+// `crossval --version [--json]` (cli/version.ts): our version, Deno/V8/TypeScript, the pinned llama.cpp and the
+// kernel build hash. Program options are positional (only before a command) so that `--json` stays each command's
+// own; excess arguments are allowed here (set after the commands, which must not inherit it) to report an unknown
+// command as such.
+program
+  .enablePositionalOptions()
+  .allowExcessArguments()
+  .option("-V, --version", "print the version, Deno/V8, the pinned llama.cpp release and the kernel build hash")
+  .option("--json", "with --version: as JSON")
+  .action(async (opts: { version?: boolean; json?: boolean }, cmd: Command) => {
+    if (cmd.args.length) cmd.error(`error: unknown command '${cmd.args[0]}'`, { code: "commander.unknownCommand" });
+    if (!opts.version) cmd.help({ error: true });
+    done(await (await import("./version.ts")).versionCommand(opts));
+  });
 
 /**
  * Run the CLI with the given arguments.

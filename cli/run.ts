@@ -1,0 +1,110 @@
+/**
+ * `crossval run`: generate text with our engine, streaming it as it comes, then report prompt and generation
+ * speed. `--json` prints one object instead: ids, text, timings, tokens/s, backend, threads, kernels.
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+import { printJson } from "./_output.ts";
+import { UsageError } from "./_errors.ts";
+
+/** Flags of `run` as commander parses them. */
+export interface RunFlags {
+  model: string;
+  prompt: string;
+  n: string;
+  greedy?: boolean;
+  temp?: string;
+  topK?: string;
+  topP?: string;
+  seed?: string;
+  threads?: string;
+  backend: string;
+  ctx?: string;
+  json?: boolean;
+}
+
+function num(name: string, v: string | undefined, check: (n: number) => boolean, expect: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || !check(n)) {
+    throw new UsageError(`Invalid --${name} "${v}": expected ${expect}`);
+  }
+  return n;
+}
+
+/** Run `run`; returns the exit code. */
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const maxTokens = num("n", flags.n, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0")!;
+  const threads = num("threads", flags.threads, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1");
+  const nCtx = num("ctx", flags.ctx, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1");
+  const temperature = num("temp", flags.temp, (n) => n >= 0, "a number >= 0");
+  const topK = num("top-k", flags.topK, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
+  const topP = num("top-p", flags.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]");
+  const seed = num(
+    "seed",
+    flags.seed,
+    (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,
+    "an unsigned 32-bit integer",
+  );
+  const sampled = temperature !== undefined || topK !== undefined || topP !== undefined || seed !== undefined;
+  if (flags.greedy && sampled) {
+    throw new UsageError("--greedy cannot be combined with --temp/--top-k/--top-p/--seed: pick one decoding mode");
+  }
+  if (flags.backend !== "wasm" && flags.backend !== "ref") {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  }
+  // Sampling flags without --temp sample at llama.cpp's default temperature (0.8).
+  const greedy = !sampled || temperature === 0;
+
+  const { Engine } = await import("../engine/engine.ts");
+  using engine = await Engine.load(flags.model, { backend: flags.backend, threads, nCtx });
+  const info = engine.info();
+  const stream = engine.stream(flags.prompt, {
+    maxTokens,
+    ...(greedy ? { greedy: true } : { greedy: false, temperature: temperature ?? 0.8, topK, topP, seed }),
+  });
+  const enc = new TextEncoder();
+  const tty = !flags.json;
+  if (tty) Deno.stdout.writeSync(enc.encode(flags.prompt));
+  let r = await stream.next();
+  while (!r.done) {
+    if (tty && r.value.text) Deno.stdout.writeSync(enc.encode(r.value.text));
+    r = await stream.next();
+  }
+  const res = r.value;
+  const t = res.timings;
+  if (flags.json) {
+    printJson({
+      model: flags.model,
+      prompt: flags.prompt,
+      prompt_ids: [...res.promptIds],
+      ids: [...res.ids],
+      text: res.text,
+      stopped_at_eog: res.stoppedAtEog,
+      sampling: res.sampling,
+      timings: {
+        load_ms: info.loadMs,
+        prompt_tokens: t.promptTokens,
+        prompt_ms: t.promptMs,
+        gen_decodes: t.genDecodes,
+        gen_ms: t.genMs,
+      },
+      tokens_per_second: { prompt: t.promptTokPerS, gen: Number.isNaN(t.genTokPerS) ? null : t.genTokPerS },
+      backend: info.backend,
+      threads: info.threads,
+      weight_type: info.weightType,
+      embedding_type: info.embeddingType,
+      kernels: engine.kernels(),
+    });
+  } else {
+    const gen = Number.isNaN(t.genTokPerS) ? "n/a" : `${t.genTokPerS.toFixed(1)} tok/s`;
+    console.error(
+      `\n${styleText("dim", "---")}\nprompt: ${t.promptTokens} tokens, ${t.promptTokPerS.toFixed(1)} tok/s | ` +
+        `generation: ${res.ids.length} tokens, ${gen} | ${info.backend} backend, ${info.threads} thread(s)` +
+        (res.sampling.greedy ? ", greedy" : `, temp ${res.sampling.temperature}, seed ${res.sampling.seed}`),
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * The RoPE cos/sin table, computed exactly as ggml's CPU backend builds its rope cache
+ * (`ggml/src/ggml-cpu/ops.cpp`, `ggml_rope_cache_init` and `ggml_compute_forward_rope_flt`):
+ *
+ * - `theta_scale = powf(freq_base, -2.0f/n_dims)` in f32;
+ * - per position `p`: `theta = (float)p`, then for each pair `theta *= theta_scale` (repeated f32 products, not
+ *   `p * theta_scale^j`);
+ * - `cos = cosf(freq_scale * theta)`, `sin = sinf(freq_scale * theta)` (YaRN off: `ext_factor = 0`,
+ *   `attn_factor = 1`, as llama.cpp sets them for bitnet), with glibc's `cosf`/`sinf` reproduced bit for bit
+ *   (`sincosf.ts`; a correctly rounded cosine differs from glibc's in ~3% of angles).
+ *
+ * Layout (kernels-wasm/ABI.md): `[n_pos][R]`, each row holding R/2 cosines then R/2 sines.
+ *
+ * @module
+ */
+
+import { cosf, sinf } from "./sincosf.ts";
+
+const fr = Math.fround;
+
+/** Options of {@link ropeTable}. */
+export interface RopeTableOptions {
+  /** First position of the table. Default 0. */
+  readonly pos0?: number;
+  /** R: rotated dimensions per head (even). */
+  readonly nRot: number;
+  /** `rope.freq_base`. */
+  readonly freqBase: number;
+  /** Frequency scale (1 / linear factor). Default 1. */
+  readonly freqScale?: number;
+}
+
+/**
+ * Fill a RoPE table for consecutive positions.
+ *
+ * @param dest Destination of `n_pos * R` floats; `n_pos = dest.length / R` positions are written.
+ * @param opts Rotation parameters.
+ * @returns `dest`.
+ * @throws {RangeError} When R is not even or `dest` is not a whole number of rows.
+ * @example
+ * ```ts
+ * import { ropeTable } from "./rope.ts";
+ * const t = ropeTable(new Float32Array(2 * 4), { nRot: 4, freqBase: 10000 });
+ * console.log(t[4], t[6]); // position 1: cosf(1), sinf(1): 0.5403022766113281 0.8414709568023682
+ * ```
+ */
+export function ropeTable(dest: Float32Array, opts: RopeTableOptions): Float32Array {
+  const nRot = opts.nRot;
+  if (nRot <= 0 || nRot % 2 !== 0 || dest.length % nRot !== 0) {
+    throw new RangeError(
+      `Cannot build a RoPE table with nRot=${nRot} into ${dest.length} floats: nRot must be even and divide the length`,
+    );
+  }
+  const half = nRot / 2;
+  const thetaScale = fr(Math.pow(fr(opts.freqBase), fr(-2 / nRot)));
+  const freqScale = fr(opts.freqScale ?? 1);
+  const nPos = dest.length / nRot;
+  const pos0 = opts.pos0 ?? 0;
+  for (let i = 0; i < nPos; i++) {
+    let theta = fr(pos0 + i);
+    const row = i * nRot;
+    for (let j = 0; j < half; j++) {
+      const t = fr(freqScale * theta);
+      dest[row + j] = cosf(t);
+      dest[row + half + j] = sinf(t);
+      theta = fr(theta * thetaScale);
+    }
+  }
+  return dest;
+}
