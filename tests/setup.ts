@@ -17,5 +17,5 @@ const src = await llamaSourceDir();
 // The CI tier is generated locally and verified against its pinned hash: tests that resolve "ci-tiny" find it.
 const report = await fetchModels(await Lockfile.load(defaultLockfilePath()), { tier: "ci" });
 if (!report.ok) throw new Error(`Cannot provision the CI model: ${JSON.stringify(report.models)}`);
-await ensureToolchain({ log: (line: string) => console.error(`setup: ${line}`) });
+await ensureToolchain();
 console.error(`setup: llama.cpp source at ${src}; toolchain ready (${Math.round(performance.now() - t0)} ms)`);

@@ -1,0 +1,348 @@
+//! Kernel entry points behind the exports: argument checks (with messages naming the kernel), argument
+//! views, and the split of the work among the threads of a dispatch. `simd` picks the SIMD kernel or its
+//! scalar twin; everything else (checks, split) is shared so that the two are compared like for like.
+
+use crate::blocks::*;
+use crate::scalar::{self, AttnHead, Dims, RowType, Unary};
+use crate::sched::for_chunks;
+use crate::simd128::{self, float, ternary, Fast};
+use crate::view::Mem;
+
+/// Panics with "`kernel`: `what`" unless `ok`.
+#[inline(always)]
+fn require(kernel: &str, ok: bool, what: core::fmt::Arguments) {
+    if !ok {
+        fail(kernel, what)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fail(kernel: &str, what: core::fmt::Arguments) -> ! {
+    panic!("{kernel}: {what}")
+}
+
+/// Product of sizes in u64 (regions may be up to 4 GiB; usize is 32 bits).
+#[inline(always)]
+fn sz(parts: &[usize]) -> u64 {
+    parts.iter().fold(1u64, |a, &b| a * b as u64)
+}
+
+/// Rows per work chunk of a matrix product: about 16 chunks per thread, a multiple of 8 (the GEMV tile),
+/// 8..=256.
+#[inline(always)]
+fn row_chunk(n_out: usize, nth: u32) -> usize {
+    let per = n_out / (16 * nth.max(1) as usize);
+    (per.clamp(8, 256) + 7) / 8 * 8
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Quantization
+
+pub fn quantize_q8_k(simd: bool, x: u32, y: u32, k: u32, n_rows: u32, nth: u32) {
+    const N: &str = "quantize.q8_k";
+    let (k, n) = (k as usize, n_rows as usize);
+    require(N, k % QK_K == 0, format_args!("K = {k} is not a multiple of {QK_K}. fix: pad the row"));
+    let xv = Mem::arg(N, "x", x, sz(&[n, k, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, k / QK_K, Q8_K_BYTES]));
+    // Blocks are independent: split the flattened blocks, 4 per chunk.
+    let nb = k / QK_K;
+    for_chunks(n * nb, 4, nth, |s, e| {
+        for blk in s..e {
+            let (r, b) = (blk / nb, blk % nb);
+            let xr = xv.sub((r * k + b * QK_K) * 4, QK_K * 4);
+            let yr = yv.sub((r * nb + b) * Q8_K_BYTES, Q8_K_BYTES);
+            if simd {
+                simd128::quant::quantize_q8_k(xr, yr, QK_K, 0, 1)
+            } else {
+                scalar::quantize_q8_k(xr, yr, QK_K, 0, 1)
+            }
+        }
+    });
+}
+
+pub fn quantize_q8_0(simd: bool, x: u32, y: u32, k: u32, n_rows: u32, nth: u32) {
+    const N: &str = "quantize.q8_0";
+    let (k, n) = (k as usize, n_rows as usize);
+    require(N, k % QK8_0 == 0, format_args!("K = {k} is not a multiple of {QK8_0}. fix: pad the row"));
+    let xv = Mem::arg(N, "x", x, sz(&[n, k, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, k / QK8_0, Q8_0_BYTES]));
+    let nb = k / QK8_0;
+    for_chunks(n * nb, 32, nth, |s, e| {
+        for blk in s..e {
+            let xr = xv.sub(blk * QK8_0 * 4, QK8_0 * 4);
+            let yr = yv.sub(blk * Q8_0_BYTES, Q8_0_BYTES);
+            if simd {
+                simd128::quant::quantize_q8_0(xr, yr, QK8_0, 0, 1)
+            } else {
+                scalar::quantize_q8_0(xr, yr, QK8_0, 0, 1)
+            }
+        }
+    });
+}
+
+pub fn quantize_half(simd: bool, half: bool, x: u32, y: u32, k: u32, n_rows: u32, nth: u32) {
+    let name = if half { "quantize.f16" } else { "quantize.bf16" };
+    let n = k as usize * n_rows as usize;
+    let xv = Mem::arg(name, "x", x, sz(&[n, 4]));
+    let yv = Mem::arg(name, "y", y, sz(&[n, 2]));
+    for_chunks(n, 4096, nth, |s, e| match (simd, half) {
+        (true, _) => simd128::quant::quantize_half(half, xv, yv, s, e),
+        (false, true) => scalar::quantize_f16(xv, yv, s, e),
+        (false, false) => scalar::quantize_bf16(xv, yv, s, e),
+    });
+}
+
+pub fn quantize_i8_s(simd: bool, x: u32, y: u32, k: u32, n_rows: u32, nth: u32) {
+    const N: &str = "quantize.i8_s";
+    let (k, n) = (k as usize, n_rows as usize);
+    let xv = Mem::arg(N, "x", x, sz(&[n, k, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, k + I8_S_ROW_EXTRA]));
+    for_chunks(n, 1, nth, |s, e| {
+        if simd {
+            simd128::quant::quantize_i8_s(xv, yv, k, s, e)
+        } else {
+            scalar::quantize_i8_s(xv, yv, k, s, e)
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Matrix products
+
+/// Weight formats of `gemm`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Wt {
+    Tq2,
+    Tq1,
+    Q6K,
+    Q8_0,
+    F16,
+    Bf16,
+    F32,
+    I2S,
+}
+
+impl Wt {
+    fn name(self) -> &'static str {
+        match self {
+            Wt::Tq2 => "gemm.tq2_0_q8_k",
+            Wt::Tq1 => "gemm.tq1_0_q8_k",
+            Wt::Q6K => "gemm.q6_k_q8_k",
+            Wt::Q8_0 => "gemm.q8_0_q8_0",
+            Wt::F16 => "gemm.f16_f16",
+            Wt::Bf16 => "gemm.bf16_bf16",
+            Wt::F32 => "gemm.f32_f32",
+            Wt::I2S => "gemm.i2_s_i8_s",
+        }
+    }
+    /// (elements per block, weight bytes per block, activation bytes per block).
+    fn geometry(self) -> (usize, usize, usize) {
+        match self {
+            Wt::Tq2 => (QK_K, TQ2_0_BYTES, Q8_K_BYTES),
+            Wt::Tq1 => (QK_K, TQ1_0_BYTES, Q8_K_BYTES),
+            Wt::Q6K => (QK_K, Q6_K_BYTES, Q8_K_BYTES),
+            Wt::Q8_0 => (QK8_0, Q8_0_BYTES, Q8_0_BYTES),
+            Wt::F16 | Wt::Bf16 => (1, 2, 2),
+            Wt::F32 => (1, 4, 4),
+            Wt::I2S => (QK_I2_S, I2_S_BLOCK_BYTES, QK_I2_S),
+        }
+    }
+}
+
+pub fn gemm(simd: bool, wt: Wt, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, nth: u32) {
+    let name = wt.name();
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    let (qk, wb, xb) = wt.geometry();
+    require(name, dm.k % qk == 0, format_args!("K = {} is not a multiple of the block size {qk}. fix: check the tensor shape", dm.k));
+    let nb = dm.k / qk;
+    let (w_len, x_len) = if wt == Wt::I2S {
+        (sz(&[dm.n_out, dm.k]) / 4 + I2_S_TAIL_BYTES as u64, sz(&[dm.n_tok, dm.k + I8_S_ROW_EXTRA]))
+    } else {
+        (sz(&[dm.n_out, nb, wb]), sz(&[dm.n_tok, nb, xb]))
+    };
+    let wv = Mem::arg(name, "w", w, w_len);
+    let xv = Mem::arg(name, "x", x, x_len);
+    let yv = Mem::arg(name, "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    for_chunks(dm.n_out, row_chunk(dm.n_out, nth), nth, |r0, r1| {
+        if simd {
+            match wt {
+                Wt::Tq2 => simd128::ternary::gemm_tq::<ternary::Tq2, Fast>(wv, xv, yv, dm, r0, r1),
+                Wt::Tq1 => simd128::ternary::gemm_tq::<ternary::Tq1, Fast>(wv, xv, yv, dm, r0, r1),
+                Wt::I2S => simd128::ternary::gemm_i2_s::<Fast>(wv, xv, yv, dm, r0, r1),
+                Wt::Q6K => simd128::quant::gemm_q6_k(wv, xv, yv, dm, r0, r1),
+                Wt::Q8_0 => simd128::quant::gemm_q8_0(wv, xv, yv, dm, r0, r1),
+                Wt::F16 => simd128::float::gemm::<float::F16>(wv, xv, yv, dm, r0, r1),
+                Wt::Bf16 => simd128::float::gemm::<float::Bf16>(wv, xv, yv, dm, r0, r1),
+                Wt::F32 => simd128::float::gemm::<float::F32>(wv, xv, yv, dm, r0, r1),
+            }
+        } else {
+            match wt {
+                Wt::Tq2 => scalar::gemm_tq2_0_q8_k(wv, xv, yv, dm, r0, r1),
+                Wt::Tq1 => scalar::gemm_tq1_0_q8_k(wv, xv, yv, dm, r0, r1),
+                Wt::I2S => scalar::gemm_i2_s_i8_s(wv, xv, yv, dm, r0, r1),
+                Wt::Q6K => scalar::gemm_q6_k_q8_k(wv, xv, yv, dm, r0, r1),
+                Wt::Q8_0 => scalar::gemm_q8_0_q8_0(wv, xv, yv, dm, r0, r1),
+                Wt::F16 => scalar::gemm_f16_f16(wv, xv, yv, dm, r0, r1),
+                Wt::Bf16 => scalar::gemm_bf16_bf16(wv, xv, yv, dm, r0, r1),
+                Wt::F32 => scalar::gemm_f32_f32(wv, xv, yv, dm, r0, r1),
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Embedding rows
+
+pub fn get_rows(simd: bool, ty: RowType, w: u32, ids: u32, y: u32, k: u32, n_ids: u32, nth: u32) {
+    let name = match ty {
+        RowType::F32 => "get_rows.f32",
+        RowType::F16 => "get_rows.f16",
+        RowType::Bf16 => "get_rows.bf16",
+        RowType::Q8_0 => "get_rows.q8_0",
+        RowType::Q6K => "get_rows.q6_k",
+    };
+    let (k, n) = (k as usize, n_ids as usize);
+    let qk = match ty {
+        RowType::Q8_0 => QK8_0,
+        RowType::Q6K => QK_K,
+        _ => 1,
+    };
+    require(name, k % qk == 0, format_args!("K = {k} is not a multiple of the block size {qk}. fix: check the tensor shape"));
+    let idv = Mem::arg(name, "ids", ids, sz(&[n, 4]));
+    let yv = Mem::arg(name, "y", y, sz(&[n, k, 4]));
+    let rb = ty.row_bytes(k);
+    for_chunks(n, 1, nth, |s, e| {
+        for j in s..e {
+            let id = idv.i32(4 * j);
+            require(name, id >= 0, format_args!("ids[{j}] = {id} is negative. fix: pass token ids >= 0"));
+            // The row count of `w` is not an argument: each row is checked against the arena only.
+            let row = w as u64 + id as u64 * rb as u64;
+            require(name, row <= u32::MAX as u64, format_args!("ids[{j}] = {id} points past the arena. fix: check the token id against the vocabulary"));
+            let wr = Mem::arg(name, "w[ids[j]]", row as u32, rb as u64);
+            let yr = yv.sub(j * k * 4, k * 4);
+            if simd {
+                simd128::misc::get_row(ty, wr, yr, k)
+            } else {
+                scalar::get_row(ty, wr, yr, k)
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Norm, RoPE, attention, element-wise
+
+pub fn rms_norm(simd: bool, x: u32, w: u32, y: u32, k: u32, n_rows: u32, eps: f32, nth: u32) {
+    const N: &str = "rms_norm";
+    let (k, n) = (k as usize, n_rows as usize);
+    require(N, k > 0, format_args!("K = 0. fix: pass the row length"));
+    let xv = Mem::arg(N, "x", x, sz(&[n, k, 4]));
+    let wv = Mem::arg(N, "w", w, sz(&[k, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, k, 4]));
+    for_chunks(n, 1, nth, |s, e| {
+        for r in s..e {
+            let (xr, yr) = (xv.sub(r * k * 4, k * 4), yv.sub(r * k * 4, k * 4));
+            if simd {
+                simd128::misc::rms_norm_row(xr, wv, yr, k, eps)
+            } else {
+                scalar::rms_norm_row(xr, wv, yr, k, eps)
+            }
+        }
+    });
+}
+
+pub fn rope_neox(simd: bool, x: u32, cs: u32, n_tok: u32, n_head: u32, head_dim: u32, n_rot: u32, nth: u32) {
+    const N: &str = "rope.neox";
+    let (nt, nh, hd, nr) = (n_tok as usize, n_head as usize, head_dim as usize, n_rot as usize);
+    require(N, nr % 2 == 0 && nr <= hd, format_args!("n_rot = {nr} must be even and <= head_dim = {hd}. fix: check rope.dimension_count"));
+    let xv = Mem::arg(N, "x", x, sz(&[nt, nh, hd, 4]));
+    let csv = Mem::arg(N, "cs", cs, sz(&[nt, nr, 4]));
+    let items = nt * nh;
+    for_chunks(items, (items / (4 * nth.max(1) as usize)).max(1), nth, |s, e| {
+        for it in s..e {
+            let xh = xv.sub(it * hd * 4, hd * 4);
+            let ct = csv.sub((it / nh) * nr * 4, nr * 4);
+            if simd {
+                simd128::misc::rope_neox_head(xh, ct, nr)
+            } else {
+                scalar::rope_neox_head(xh, ct, nr)
+            }
+        }
+    });
+}
+
+/// Attention arguments after the pointers.
+pub struct AttnArgs {
+    pub n_tok: u32,
+    pub pos0: u32,
+    pub n_head: u32,
+    pub n_head_kv: u32,
+    pub head_dim: u32,
+    pub n_ctx: u32,
+    pub scale: f32,
+}
+
+pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
+    const N: &str = "attention";
+    let [q, k, v, out, scratch] = ptrs;
+    let (nt, pos0, nh, nkv, hd, nctx) =
+        (a.n_tok as usize, a.pos0 as usize, a.n_head as usize, a.n_head_kv as usize, a.head_dim as usize, a.n_ctx as usize);
+    require(N, nkv > 0 && nh % nkv == 0, format_args!("n_head = {nh} is not a multiple of n_head_kv = {nkv}. fix: check the head counts"));
+    require(N, pos0 + nt <= nctx, format_args!("pos0 + n_tok = {} exceeds n_ctx = {nctx}. fix: grow the KV cache or shorten the prompt", pos0 + nt));
+    require(N, ith < nth.max(1), format_args!("thread {ith} of {nth}. fix: call through the pool"));
+    let qv = Mem::arg(N, "q", q, sz(&[nt, nh, hd, 4]));
+    let ov = Mem::arg(N, "out", out, sz(&[nt, nh, hd, 4]));
+    let kv = Mem::arg(N, "k", k, sz(&[nctx, nkv, hd, 4]));
+    let vv = Mem::arg(N, "v", v, sz(&[nctx, nkv, hd, 4]));
+    let sv = Mem::arg(N, "scratch", scratch, sz(&[nth.max(1) as usize, nctx, 4]));
+    let e = sv.sub(ith as usize * nctx * 4, nctx * 4);
+    let group = nh / nkv;
+    for_chunks(nt * nh, 1, nth, |s, en| {
+        for it in s..en {
+            let (t, h) = (it / nh, it % nh);
+            let p = AttnHead { head_dim: hd, n_kv: pos0 + t + 1, kv_stride: nkv * hd, kv_off: (h / group) * hd, scale: a.scale };
+            let qh = qv.sub(it * hd * 4, hd * 4);
+            let oh = ov.sub(it * hd * 4, hd * 4);
+            if simd {
+                simd128::misc::attention_head(qh, kv, vv, oh, e, &p)
+            } else {
+                scalar::attention_head(qh, kv, vv, oh, e, &p)
+            }
+        }
+    });
+}
+
+pub fn binary(simd: bool, op: Unary, a: u32, b: u32, y: u32, n: u32, nth: u32) {
+    let name = match op {
+        Unary::SwiGlu => "swiglu",
+        Unary::Relu2Glu => "relu2_glu",
+        Unary::Add => "add",
+    };
+    let n = n as usize;
+    let av = Mem::arg(name, "a", a, sz(&[n, 4]));
+    let bv = Mem::arg(name, "b", b, sz(&[n, 4]));
+    let yv = Mem::arg(name, "y", y, sz(&[n, 4]));
+    for_chunks(n, 4096, nth, |s, e| {
+        if simd {
+            simd128::misc::binary(op, av, bv, yv, s, e)
+        } else {
+            scalar::binary(op, av, bv, yv, s, e)
+        }
+    });
+}
+
+pub fn mul_scalar(simd: bool, x: u32, s: u32, y: u32, n: u32, nth: u32) {
+    const N: &str = "mul_scalar";
+    let n = n as usize;
+    let xv = Mem::arg(N, "x", x, sz(&[n, 4]));
+    let s = Mem::arg(N, "s", s, 4).f32(0);
+    let yv = Mem::arg(N, "y", y, sz(&[n, 4]));
+    for_chunks(n, 4096, nth, |i0, i1| {
+        if simd {
+            simd128::misc::mul_scalar(xv, s, yv, i0, i1)
+        } else {
+            scalar::mul_scalar(xv, s, yv, i0, i1)
+        }
+    });
+}
