@@ -19,6 +19,7 @@ import type { BaselineComparison, BenchmarkVerdict } from "../receipts/baseline_
 import type { ReceiptProblem } from "../receipts/problem.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { strictBaselineProblems, strictMode } from "./_strict.ts";
 
 /** Flags of `baselines gen`. */
 export interface BaselinesGenFlags {
@@ -125,6 +126,7 @@ export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promi
   if (!(confidence > 0 && confidence < 1)) {
     throw new UsageError(`Invalid --confidence "${flags.confidence}": a value in (0, 1), e.g. 0.95`);
   }
+  const strictOn = strictMode();
   const { verifyBaseline } = await import("../receipts/baseline.ts");
   const { compareToBaseline } = await import("../receipts/baseline_compare.ts");
   const { verifyReceipt } = await import("../receipts/verify.ts");
@@ -161,13 +163,16 @@ export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promi
     }
   }
   const comparison: BaselineComparison = compareToBaseline(baselineJson as never, receipts, { threshold, confidence });
-  const failed = comparison.status === "fail" || invalid.length > 0;
+  // BITNET_STRICT_MODE=1: every warning (receipt warnings, not comparable, inconclusive, missing) fails too.
+  const strict = strictOn ? [...warnings.map((w) => `warning: ${w}`), ...strictBaselineProblems(comparison)] : [];
+  const failed = comparison.status === "fail" || invalid.length > 0 || strict.length > 0;
   if (flags.json) {
     printJson({
       status: failed ? "fail" : "pass",
       baseline: flags.baseline,
       invalid_receipts: invalid,
       warnings,
+      ...(strictOn ? { strict } : {}),
       comparison,
     });
     return failed ? 1 : 0;
@@ -207,6 +212,8 @@ export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promi
       ? styleText("red", `BASELINES FAIL: ${comparison.counts.regression} REGRESSION(S)`)
       : invalid.length
       ? styleText("red", "BASELINES FAIL: invalid receipts")
+      : strict.length
+      ? styleText("red", `BASELINES FAIL (BITNET_STRICT_MODE=1): ${strict.length} warning(s) count as failures`)
       : styleText(
         "green",
         `BASELINES PASS${comparison.counts.improvement ? ` (${comparison.counts.improvement} improvement(s))` : ""}`,

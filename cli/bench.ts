@@ -6,7 +6,8 @@
  * verified right after it is written.
  *
  * Also the benchmark step of `crossval validate` ({@link benchValidateStep}): the tier's models are benchmarked,
- * the receipts verified, and compared with `docs/baselines/latest-cpu.json` when that baseline exists.
+ * the receipts verified, and compared with `docs/baselines/latest-cpu.json` when that baseline exists (the working
+ * directory's, which `crossval baselines gen` writes, else the one shipped with this package).
  *
  * Exit codes: 0 measured and valid; 1 a receipt fails verification (e.g. llama.cpp did not complete); 2 usage or
  * environment errors (model not provisioned, llama.cpp library missing).
@@ -19,6 +20,7 @@ import type { BenchReceipt } from "../receipts/bench_receipt.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
 import { humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { strictBaselineProblems } from "./_strict.ts";
 import type { StepResult, ValidateFlags, ValidateStep } from "./validate.ts";
 
 /** Flags of `bench` as commander parses them. */
@@ -230,6 +232,30 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
 }
 
 /**
+ * The text of the baseline `validate` compares with: `docs/baselines/latest-cpu.json` in the working directory (the
+ * user's project; `crossval baselines gen` writes it there), else the one shipped with this package.
+ *
+ * @throws {Deno.errors.NotFound} When neither exists (or the packaged one cannot be fetched).
+ */
+async function readLatestBaseline(): Promise<string> {
+  try {
+    return await Deno.readTextFile("docs/baselines/latest-cpu.json");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const packaged = new URL("../docs/baselines/latest-cpu.json", import.meta.url);
+  if (packaged.protocol === "file:") return await Deno.readTextFile(packaged);
+  const res = await fetch(packaged).catch((e) => {
+    throw new Deno.errors.NotFound(`no baseline at ${packaged.href} (${(e as Error).message})`);
+  });
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Deno.errors.NotFound(`no baseline at ${packaged.href} (HTTP ${res.status})`);
+  }
+  return await res.text();
+}
+
+/**
  * The benchmark step of `crossval validate`: benchmark each provisioned model (pp64 and tg32, 5 repetitions,
  * `--threads` or 1 thread), write `bench_<name>.json` beside the parity receipt, verify it (an invalid receipt fails
  * the step), and compare it with `docs/baselines/latest-cpu.json` when that exists. The verdicts are printed, not
@@ -252,10 +278,9 @@ export const benchValidateStep: ValidateStep = {
       log: !flags.json,
     });
     if (!flags.json) console.log(renderBenchTable(done.map((d) => d.receipt)));
-    const baselinePath = new URL("../docs/baselines/latest-cpu.json", import.meta.url).pathname;
     let comparison: import("../receipts/baseline_compare.ts").BaselineComparison | null = null;
     try {
-      const baseline = JSON.parse(await Deno.readTextFile(baselinePath));
+      const baseline = JSON.parse(await readLatestBaseline());
       const { verifyBaseline } = await import("../receipts/baseline.ts");
       if (verifyBaseline(baseline).length === 0) {
         const { compareToBaseline } = await import("../receipts/baseline_compare.ts");
@@ -264,6 +289,7 @@ export const benchValidateStep: ValidateStep = {
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
+    const strict = strictBaselineProblems(comparison);
     return done.map(({ receipt, path, problems }) => {
       const mine = comparison?.verdicts.filter((v) => v.id.startsWith(`${receipt.name}/`)) ?? [];
       const regressed = mine.filter((v) => v.verdict === "regression");
@@ -285,8 +311,13 @@ export const benchValidateStep: ValidateStep = {
         model: receipt.name,
         // A regression is reported, not failed here: the gate is `crossval baselines verify` (criterion's FAQ: CI
         // runners are too noisy for a performance verdict to fail the main job).
-        code: problems.length ? 1 : 0,
-        detail: problems.length ? `invalid receipt: ${problems[0].code}: ${problems[0].message}` : `${perf}; ${vs}`,
+        // BITNET_STRICT_MODE=1 (cli/_strict.ts) fails them instead, and a missing or foreign baseline too.
+        code: problems.length || strict.length ? 1 : 0,
+        detail: problems.length
+          ? `invalid receipt: ${problems[0].code}: ${problems[0].message}`
+          : strict.length
+          ? `strict: ${strict[0]}`
+          : `${perf}; ${vs}`,
         receipt: path,
         summary: {
           tokens_per_second: receipt.tokens_per_second,
@@ -298,6 +329,7 @@ export const benchValidateStep: ValidateStep = {
             ratio: x.ratio?.median ?? null,
           })),
           problems,
+          ...(strict.length ? { strict } : {}),
           baseline: comparison
             ? {
               status: regressed.length ? "fail" : "pass",

@@ -14,6 +14,7 @@ import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.
 import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { strictMode, strictParityProblems } from "./_strict.ts";
 
 /** Flags of `parity` as commander parses them. */
 export interface ParityFlags {
@@ -227,6 +228,7 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
     throw new UsageError("Pass exactly one of --model <gguf|name> or --tier <tier>");
   }
   const base = runOptionsFromFlags(flags);
+  strictMode(); // an invalid BITNET_STRICT_MODE is a usage error before any work
   let prompts: ParityPrompt[] | undefined;
   const lib = await import("../parity/mod.ts");
   if (flags.prompts) {
@@ -260,11 +262,13 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
     await writeJsonAtomic(path, receipt);
     receipts.push(receipt);
     if (!flags.json) console.log(renderParitySummary(receipt, path));
-    code = Math.max(code, exitCodeOfStatus(receipt.status));
+    const strict = strictParityProblems(receipt);
+    if (!flags.json) { for (const s of strict) console.log(`  ${styleText("red", "•")} strict: ${s}`); }
+    code = Math.max(code, exitCodeOfStatus(receipt.status), strict.length ? 1 : 0);
   }
   if (flags.json) printJson(receipts.length === 1 ? receipts[0] : receipts);
   else {
-    const all = receipts.every((r) => r.status === "pass");
+    const all = code === 0;
     console.log(
       all ? styleText("green", "PARITY PASS") : styleText("red", `PARITY ${code === 2 ? "NOT RUN" : "FAIL"}`),
     );

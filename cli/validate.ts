@@ -14,6 +14,7 @@ import { styleText } from "node:util";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { exitCodeOf, formatError } from "./_errors.ts";
+import { strictMode, strictParityProblems } from "./_strict.ts";
 import { benchValidateStep } from "./bench.ts";
 import {
   exitCodeOfStatus,
@@ -81,16 +82,19 @@ const parityStep: ValidateStep = {
       await writeJsonAtomic(path, r);
       if (!flags.json) console.log(renderParitySummary(r, path));
       const s = r.checks.logits.summary;
+      const strict = strictParityProblems(r);
       out.push({
         step: "parity",
         model: t.lockName ?? t.path,
-        code: exitCodeOfStatus(r.status),
-        detail: r.status === "pass"
+        code: Math.max(exitCodeOfStatus(r.status), strict.length ? 1 : 0),
+        detail: strict.length
+          ? `strict: ${strict[0]}`
+          : r.status === "pass"
           ? `min cos ${s?.cosine_min?.toFixed(5)}, KLD mean ${s?.kld.mean?.toExponential(1)}, top-1 ` +
             `${((s?.same_top.p ?? 0) * 100).toFixed(1)}%, greedy ${r.metrics.greedy_steps_compared} steps`
           : r.reasons[0]?.message.split("\n")[0] ?? r.status,
         receipt: path,
-        summary: lib.summarizeParityReceipt(r),
+        summary: strict.length ? { ...lib.summarizeParityReceipt(r), strict } : lib.summarizeParityReceipt(r),
       });
     }
     return out;
@@ -105,6 +109,7 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 /** Run `validate`; returns the exit code. */
 export async function validateCommand(flags: ValidateFlags): Promise<number> {
   runOptionsFromFlags(flags); // flag errors before any work
+  strictMode(); // and an invalid BITNET_STRICT_MODE
   const log = (line: string) => {
     if (!flags.json) console.error(line);
   };

@@ -105,7 +105,73 @@ function locateUserBuild(root: string): LlamaLibraryLocation {
 }
 
 /**
- * Find the llama.cpp shared libraries: `BITNET_CPP_DIR` when set, else the pinned npm package.
+ * Where the pinned package's libraries would be, given the package directory (`.../@node-llama-cpp/linux-x64`).
+ * Returns why it does not qualify instead, as one clause for an error message.
+ */
+function npmLocation(packageDir: string): LlamaLibraryLocation | string {
+  const dir = `${packageDir}/bins/linux-x64`;
+  const loc: LlamaLibraryLocation = {
+    source: "npm",
+    dir,
+    llama: `${dir}/libllama.v0.5.0.so`,
+    ggml: `${dir}/libggml.v0.5.0.so`,
+    ggmlBase: `${dir}/libggml-base.so`,
+    release: PINNED_LLAMA.release,
+  };
+  const missing = [loc.llama, loc.ggml, loc.ggmlBase].filter((p) => !exists(p));
+  return missing.length ? `${packageDir} lacks ${missing.map((p) => p.slice(dir.length + 1)).join(", ")}` : loc;
+}
+
+/**
+ * Find the pinned npm package in a `node_modules` directory on disk, the way Node resolves a package: in `from`
+ * and each of its parents. This is how a `deno compile` binary finds llama.cpp (its libraries must be real files
+ * for `dlopen` and for ggml's backend loader, so the binary does not carry them): run
+ * `npm i @node-llama-cpp/linux-x64@3.22.1` in the project directory.
+ *
+ * @param from Directories to start from (default: the working directory, then the running executable's directory).
+ * @returns `location` of the first package of the pinned version with all three libraries (absent when none), and
+ *   why each other package found on the way was rejected (wrong version, missing libraries).
+ * @example
+ * ```ts
+ * import { findLlamaNpmPackage } from "./library.ts";
+ * const found = findLlamaNpmPackage([Deno.cwd()]);
+ * console.log(found.location?.release ?? found.rejected); // "v0.5.0" from a checkout
+ * ```
+ */
+export function findLlamaNpmPackage(
+  from: readonly string[] = [Deno.cwd(), Deno.execPath().replace(/\/[^/]*$/, "")],
+): { readonly location?: LlamaLibraryLocation; readonly rejected: readonly string[] } {
+  const rejected: string[] = [];
+  const seen = new Set<string>();
+  for (const start of from) {
+    for (let d = start.replace(/\/+$/, "") || "/";; d = d.replace(/\/[^/]*$/, "") || "/") {
+      const pkg = `${d === "/" ? "" : d}/node_modules/${PINNED_LLAMA.npmPackage}`;
+      if (!seen.has(pkg) && exists(`${pkg}/package.json`)) {
+        seen.add(pkg);
+        let version: unknown;
+        try {
+          version = JSON.parse(Deno.readTextFileSync(`${pkg}/package.json`)).version;
+        } catch (e) {
+          version = `unreadable (${(e as Error).message})`;
+        }
+        if (version !== PINNED_LLAMA.packageVersion) {
+          rejected.push(`${pkg} is version ${String(version)}, not ${PINNED_LLAMA.packageVersion}`);
+        } else {
+          const loc = npmLocation(pkg);
+          if (typeof loc !== "string") return { location: loc, rejected };
+          rejected.push(loc);
+        }
+      }
+      if (d === "/") break;
+    }
+  }
+  return { rejected };
+}
+
+/**
+ * Find the llama.cpp shared libraries: `BITNET_CPP_DIR` when set, else the pinned npm package, imported as this
+ * package's dependency (a checkout after `deno install`, or `jsr:`), else found in a `node_modules` directory on
+ * disk ({@link findLlamaNpmPackage}; how a compiled binary finds it).
  *
  * @param opts.cppDir Overrides `BITNET_CPP_DIR`.
  * @returns Paths of the libraries.
@@ -120,34 +186,31 @@ function locateUserBuild(root: string): LlamaLibraryLocation {
 export async function locateLlamaLibrary(opts: { cppDir?: string } = {}): Promise<LlamaLibraryLocation> {
   const cppDir = opts.cppDir ?? Deno.env.get("BITNET_CPP_DIR");
   if (cppDir) return locateUserBuild(cppDir);
-  let binsDir: string;
+  const reasons: string[] = [];
+  let importError: unknown;
   try {
     const mod = await import("@node-llama-cpp/linux-x64");
-    binsDir = mod.getBinsDir().binsDir;
+    // getBinsDir() is `<package>/bins`; inside a compiled binary it names the embedded copy, which holds no libraries.
+    const loc = npmLocation(mod.getBinsDir().binsDir.replace(/\/bins\/?$/, ""));
+    if (typeof loc !== "string") return loc;
+    reasons.push(loc);
   } catch (e) {
-    throw new LibraryLoadError(
-      `Cannot find the pinned llama.cpp ${PINNED_LLAMA.release}: the npm package ` +
-        `${PINNED_LLAMA.npmPackage}@${PINNED_LLAMA.packageVersion} did not load (${(e as Error).message}). ` +
-        `Run from the project (deno install) so npm dependencies resolve, or set BITNET_CPP_DIR to your own llama.cpp build.`,
-      { cause: e },
+    importError = e;
+    reasons.push(`the npm package ${PINNED_LLAMA.npmPackage} did not load (${(e as Error).message.split("\n")[0]})`);
+  }
+  const found = findLlamaNpmPackage();
+  if (found.location) return found.location;
+  reasons.push(...found.rejected);
+  if (found.rejected.length === 0) {
+    reasons.push(
+      `no node_modules/${PINNED_LLAMA.npmPackage} in ${Deno.cwd()}, beside ${Deno.execPath()}, or in their parents`,
     );
   }
-  const dir = `${binsDir}/linux-x64`;
-  const loc: LlamaLibraryLocation = {
-    source: "npm",
-    dir,
-    llama: `${dir}/libllama.v0.5.0.so`,
-    ggml: `${dir}/libggml.v0.5.0.so`,
-    ggmlBase: `${dir}/libggml-base.so`,
-    release: PINNED_LLAMA.release,
-  };
-  for (const p of [loc.llama, loc.ggml, loc.ggmlBase]) {
-    if (!exists(p)) {
-      throw new LibraryLoadError(
-        `Cannot find "${p}" in ${PINNED_LLAMA.npmPackage}@${PINNED_LLAMA.packageVersion}: the package is incomplete. ` +
-          `Delete node_modules and run again, or set BITNET_CPP_DIR to your own llama.cpp build.`,
-      );
-    }
-  }
-  return loc;
+  throw new LibraryLoadError(
+    `Cannot find the pinned llama.cpp ${PINNED_LLAMA.release}: ${reasons.join("; ")}. ` +
+      `Fix: run "npm i ${PINNED_LLAMA.npmPackage}@${PINNED_LLAMA.packageVersion}" in this directory (or run from a ` +
+      `checkout after deno install, deleting node_modules first if it is incomplete), or set BITNET_CPP_DIR to your ` +
+      `own llama.cpp build.`,
+    importError ? { cause: importError } : undefined,
+  );
 }

@@ -196,6 +196,9 @@ export class LlamaLibrary {
   readonly info: LlamaLibraryInfo;
   /**
    * Raw bindings (unchecked C calls); used by `CppModel`. Calling them with wrong pointers crashes the process.
+   * Not part of the documented API (`@ignore`): its type is the whole FFI symbol table of `_symbols.ts`.
+   *
+   * @ignore
    */
   readonly symbols: LlamaSymbols;
 

@@ -3,7 +3,13 @@
  *
  * @module
  */
-export { LibraryLoadError, type LlamaLibraryLocation, locateLlamaLibrary, PINNED_LLAMA } from "./library.ts";
+export {
+  findLlamaNpmPackage,
+  LibraryLoadError,
+  type LlamaLibraryLocation,
+  locateLlamaLibrary,
+  PINNED_LLAMA,
+} from "./library.ts";
 export { cacheRoot, llamaSourceDir } from "./llama_source.ts";
 export {
   assertFfiPermission,
@@ -42,3 +48,4 @@ export {
   type StructFieldSpec,
   type StructLayout,
 } from "./struct_layout.ts";
+export type { EnvReader } from "../lock/cache_dir.ts";

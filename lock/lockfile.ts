@@ -186,7 +186,8 @@ export class Lockfile {
   /**
    * Reads and validates a lockfile.
    *
-   * @param path File path or `file:` URL.
+   * @param path File path or `file:` URL; an `https:` URL (the default lockfile of a package imported from `jsr:`)
+   *   is fetched.
    * @returns The lockfile.
    * @throws {LockfileError} When it is invalid.
    * @throws {Deno.errors.NotFound} When the file does not exist (message names the path and the fix).
@@ -198,6 +199,16 @@ export class Lockfile {
    * ```
    */
   static async load(path: string | URL): Promise<Lockfile> {
+    if (/^https?:\/\//.test(String(path))) {
+      const res = await fetch(path);
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Deno.errors.NotFound(
+          `Cannot read the lockfile ${path}: HTTP ${res.status}. Fix: pass --lockfile <path> or set BITNET_LOCKFILE.`,
+        );
+      }
+      return Lockfile.parse(await res.text(), { source: String(path) });
+    }
     const p = path instanceof URL ? decodeURIComponent(path.pathname) : path;
     let text: string;
     try {
@@ -291,11 +302,18 @@ export class Lockfile {
   }
 }
 
+/** File name of the lockfile in a project directory. */
+export const LOCKFILE_NAME = "crossval-models.lock.json";
+
 /**
- * The lockfile used when none is given: `BITNET_LOCKFILE`, else `crossval-models.lock.json` at the repository
- * root (found next to this module, so it works from any working directory).
+ * The lockfile used when none is given (`--lockfile` wins over all of these), the first of:
+ * 1. `BITNET_LOCKFILE` (set on purpose, so it beats a file that merely happens to be there);
+ * 2. `crossval-models.lock.json` in the working directory: the user's own project, when the CLI runs from a
+ *    package (`jsr:`), a compiled binary or another checkout;
+ * 3. the one shipped with this package: the repository root of a checkout, the copy embedded in a compiled binary,
+ *    or its `https:` URL when imported from `jsr:`.
  *
- * @returns A path.
+ * @returns A path, or an `https:` URL string for a remote package ({@link Lockfile.load} reads both).
  * @example
  * ```ts
  * import { defaultLockfilePath } from "./lockfile.ts";
@@ -305,5 +323,12 @@ export class Lockfile {
 export function defaultLockfilePath(): string {
   const env = Deno.env.get("BITNET_LOCKFILE");
   if (env) return env;
-  return decodeURIComponent(new URL("../crossval-models.lock.json", import.meta.url).pathname);
+  try {
+    const local = `${Deno.cwd()}/${LOCKFILE_NAME}`;
+    if (Deno.statSync(local).isFile) return local;
+  } catch {
+    // no lockfile in the working directory (or no permission to look): use the packaged one
+  }
+  const packaged = new URL(`../${LOCKFILE_NAME}`, import.meta.url);
+  return packaged.protocol === "file:" ? decodeURIComponent(packaged.pathname) : packaged.href;
 }

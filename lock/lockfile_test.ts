@@ -37,7 +37,7 @@ Deno.test("the repository lockfile is valid and pins every tier", async () => {
   const lock = await Lockfile.load(defaultLockfilePath());
   assert.deepStrictEqual([...new Set(lock.models.map((m) => m.tier))].sort(), ["bench", "ci", "integration"]);
   const real = lock.entry("bitnet-b1.58-2b4t-i2s");
-  // research/bitnet_formats.md section 5: the official 2B4T I2_S GGUF.
+  // the official 2B4T I2_S GGUF (docs/formats.md section 4).
   assert.equal(real?.sha256, "4221b252fdd5fd25e15847adfeb5ee88886506ba50b8a34548374492884c2162");
   assert.equal(real?.size_bytes, 1_187_801_280);
 });

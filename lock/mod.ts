@@ -34,7 +34,15 @@ export {
 export type { FetchEvent, FetchReport, ModelReport, ModelStatus, ProgressPhase } from "./events.ts";
 export { fetchModel, type FetchModelOptions } from "./fetch_model.ts";
 export { fetchModels, type FetchOptions } from "./fetch_models.ts";
-export { defaultLockfilePath, type LockEntry, Lockfile, type LockfileJson, type Tier, TIERS } from "./lockfile.ts";
+export {
+  defaultLockfilePath,
+  type LockEntry,
+  Lockfile,
+  LOCKFILE_NAME,
+  type LockfileJson,
+  type Tier,
+  TIERS,
+} from "./lockfile.ts";
 export { type PartialSidecar, readSidecar } from "./partial.ts";
 export { type ResolvedModel, resolveModel, type ResolveModelOptions } from "./resolve_model.ts";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";

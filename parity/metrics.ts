@@ -5,7 +5,7 @@
  *   `test-backend-ops` metric, Σ(a−b)²/Σa² with `a` the reference.
  * - `logSoftmax` and `klDivergence` follow `llama-perplexity --kl-divergence`, with two deliberate differences:
  *   the reference log-probabilities are not quantized to uint16 and no term is dropped below −16, so identical
- *   inputs give exactly 0 instead of llama.cpp's ~5e-4 floor (research/infra_anchors.md 2.1).
+ *   inputs give exactly 0 instead of llama.cpp's ~5e-4 floor (llama.cpp `tools/perplexity/perplexity.cpp`, `kl_divergence`).
  * - `summarize` prints like llama-perplexity's final statistics: mean ± uncertainty
  *   `sqrt((Σx²/n − mean²)/(n−1))` (only for n > 10), max, linear-interpolated percentiles, median, min;
  *   `proportion` is its "Same top p" with binomial uncertainty `sqrt(p(1−p)/(n−1))`.

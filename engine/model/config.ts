@@ -54,7 +54,7 @@ export function archPrefix(arch: string): string {
   return `${arch}.`;
 }
 
-/** Activation each architecture uses (research/bitnet_formats.md section 1.1 and 3.5). */
+/** Activation each architecture uses (docs/formats.md sections 1 and 4). */
 export function activationOf(arch: BitnetArch): FfnActivation {
   return arch === "bitnet" ? "silu" : "relu2";
 }

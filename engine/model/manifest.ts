@@ -130,7 +130,7 @@ export interface LlamaCppCompatibility {
 }
 
 /**
- * What the pinned stock llama.cpp makes of a BitNet file (research/bitnet_formats.md sections 0, 1.4, 3.6).
+ * What the pinned stock llama.cpp makes of a BitNet file (docs/formats.md sections 1 and 2).
  *
  * @param cfg Hyperparameters.
  * @param tensors Tensor infos.

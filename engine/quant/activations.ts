@@ -25,7 +25,7 @@ export interface QuantizeRowI8SOptions {
 
 /**
  * Quantize activation rows to bitnet.cpp's per-token int8 (`quantize_row_i8_s`, Eddie-Wang1120/llama.cpp
- * merge-dev ggml-quants.c:3501-3520; research/bitnet_formats.md section 3.4). Per row of `K` values:
+ * merge-dev ggml-quants.c:3501-3520; docs/formats.md section 3). Per row of `K` values:
  * `max = max(1e-5, max|x|)` in f64, `s = (float)(127 / max)`, `q = clamp(nearest_int(x * s), -128, 127)` with the
  * product in f32 and ties to even, `sum = sum(q)`. Row `r` is written at `r * (K + 16)`: `int8 q[K]`, f32 `s` at
  * `+K`, i32 `sum` at `+K+4`, then 8 zero bytes (ABI.md "I8_S rows"). Some bitnet.cpp revisions round with C

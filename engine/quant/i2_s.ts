@@ -4,7 +4,7 @@
  * Byte `g` of a block holds elements `g, 32+g, 64+g, 96+g` in bits 7:6, 5:4, 3:2, 1:0.
  *
  * Sources: bitnet.cpp `quantize_i2_s` (microsoft/BitNet `src/ggml-bitnet-mad.cpp`, x86 `ACT_PARALLEL` layout,
- * the one the official 2B4T GGUF uses) and research/bitnet_formats.md section 3.2. The C quantizer writes only
+ * the one the official 2B4T GGUF uses) and docs/formats.md section 2. The C quantizer writes only
  * the first 4 tail bytes; this one writes the other 28 as zeros.
  *
  * @module

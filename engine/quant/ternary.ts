@@ -9,7 +9,7 @@
  *   `qs[64]` then f16 `d`. Byte `32*h + m` holds element `128*h + 32*n + m` in bits `2n..2n+1`.
  * - TQ1_0 (ggml-common.h:274-280, `quantize_row_tq1_0_ref` ggml-quants.c:2316-2380): 54 bytes, `qs[48]`, `qh[4]`,
  *   f16 `d`; five trits per byte, first element most significant, stored as `ceil(q * 256 / 243)`.
- * - I2_S (bitnet.cpp `quantize_i2_s`, research/bitnet_formats.md section 3.2): 128-weight blocks of 32 bytes;
+ * - I2_S (bitnet.cpp `quantize_i2_s`, docs/formats.md section 2): 128-weight blocks of 32 bytes;
  *   byte `g` of a block holds elements `g, 32+g, 64+g, 96+g` in bits 7:6, 5:4, 3:2, 1:0. After the `n/4` packed
  *   bytes comes a 32-byte tail whose first 4 bytes are the f32 per-tensor scale (the rest is written as zeros).
  *

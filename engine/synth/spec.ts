@@ -67,7 +67,7 @@ export interface SynthShape {
 }
 
 /**
- * Preset shapes. `2b4t` is BitNet b1.58 2B4T's exact shape (research/bitnet_formats.md section 3.5 / 4.4):
+ * Preset shapes. `2b4t` is BitNet b1.58 2B4T's exact shape (docs/formats.md section 4):
  * 30 layers, 2560 hidden, 6912 FFN, 20 heads / 5 KV heads, 128256 vocab, rope theta 500000, eps 1e-5, 4096 context.
  */
 export const PRESETS: Readonly<Record<SynthPreset, SynthShape>> = {
