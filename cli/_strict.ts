@@ -1,5 +1,5 @@
 /**
- * `BITNET_STRICT_MODE=1` (the seed spec's "fail-fast validation"): what the checks would report as a warning and
+ * `BITNET_STRICT_MODE=1` (the validation spec's "fail-fast validation"): what the checks would report as a warning and
  * still pass becomes a failure (exit 1). Receipts are unchanged (they record what was measured; their `status`
  * follows the project's gates); strict mode is a policy of the commands that judge them:
  * - `parity` and `validate`: a greedy divergence excused as a near-tie fails (a bit-exact engine has none);

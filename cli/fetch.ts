@@ -1,5 +1,5 @@
 /**
- * `crossval fetch`: provision the lockfile's models into the cache (seed spec Phase A), or with `--verify-only`
+ * `crossval fetch`: provision the lockfile's models into the cache (validation spec Phase A), or with `--verify-only`
  * re-hash what is cached. Progress is a bar per model on a TTY (cli-progress, on stderr); with `--json`, or when
  * stdout is not a terminal, every event is one JSON line on stdout, and the last line is the report.
  *

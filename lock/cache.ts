@@ -1,5 +1,5 @@
 /**
- * The model cache on disk, content-addressed by the lockfile's SHA-256 (seed spec AC3):
+ * The model cache on disk, content-addressed by the lockfile's SHA-256 (validation spec AC3):
  *
  * ```
  * <root>/                            BITNET_MODEL_CACHE_DIR or ~/.cache/bitnet/models (cache_dir.ts)

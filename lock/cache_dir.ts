@@ -2,7 +2,7 @@
  * Where bitnet-crossval keeps its caches. One rule for every folder, so `lock/` (models) and `ffi/`
  * (llama.cpp source) agree: `BITNET_CACHE_DIR` > `$XDG_CACHE_HOME/bitnet` > `~/.cache/bitnet`
  * (the XDG Base Directory spec), and for models `BITNET_MODEL_CACHE_DIR` overrides all of them
- * (the seed spec's variable).
+ * (the validation spec's variable).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * `crossval-models.lock.json`: the models we fetch, each pinned by SHA-256 and size (seed spec, Phase A).
+ * `crossval-models.lock.json`: the models we fetch, each pinned by SHA-256 and size (validation spec, Phase A).
  * Validation is the JSON Schema in `lockfile.schema.json` (one source of truth for editors and for us; run here
  * through Ajv's precompiled standalone validator), then the checks a schema cannot express: unique names, the source forms of `source.ts`, and sizes that
  * agree with hashes. Every problem is reported at once, each with its JSON location.

@@ -1,7 +1,7 @@
 /**
  * Where every other part of the project gets its model file: `BITNET_GGUF` (a path, for any name) wins, else the
  * lockfile model in the cache. A miss throws {@link ModelNotProvisionedError} whose message holds the exact
- * command that provisions the model (seed spec AC23/AC24: tests that need a model fail with the fix, never skip).
+ * command that provisions the model (validation spec AC23/AC24: tests that need a model fail with the fix, never skip).
  *
  * @module
  */

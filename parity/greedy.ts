@@ -1,5 +1,5 @@
 /**
- * The greedy-decode check (the seed spec's AC14): N steps from a prompt, exact token equality. Both sides take
+ * The greedy-decode check (the validation spec's AC14): N steps from a prompt, exact token equality. Both sides take
  * their own argmax (lowest id on ties) at every step; at a step where they differ the harness records both tokens,
  * both top-5 lists, each side's top-1/top-2 logit gap and the cross ranks. The difference is excused as a near-tie
  * only under `isExcusedTie` (both gaps below ε and each token in the other's top-k); then both sides continue with

@@ -3,7 +3,7 @@
  * `receipts/baseline.schema.json`): bench receipts aggregated into what a later run is compared with
  * (`receipts/baseline_compare.ts`). A baseline keeps every per-repetition sample (a comparison needs the
  * distribution, not one number), the machine fingerprint (numbers from another machine are not comparable), and the
- * seed spec's headline fields (Phase D, AC19): `model_sha256`, `cpu_tps`, `cpu_latency_ms`, `kernels`.
+ * validation spec's headline fields (Phase D, AC19): `model_sha256`, `cpu_tps`, `cpu_latency_ms`, `kernels`.
  *
  * Only receipts that pass `verifyBenchReceipt` are accepted: a baseline made of invented, faulted or incomplete
  * measurements would make every later verdict meaningless.

@@ -48,7 +48,7 @@ export const VERDICTS: readonly Verdict[] = [
 
 /** Options of {@link compareToBaseline}. */
 export interface CompareOptions {
-  /** Smallest relative change that counts (default 0.10: the seed spec's AC20). */
+  /** Smallest relative change that counts (default 0.10: the validation spec's AC20). */
   readonly threshold?: number;
   /** Confidence level of the tests and intervals (default 0.95). */
   readonly confidence?: number;

@@ -3,7 +3,7 @@
  * measured, on which model and machine, by which build, with every per-repetition sample the statistics were
  * computed from, for our engine and for llama.cpp (run interleaved in the same process, same model, same threads).
  *
- * The seed spec's fields (Phase D, AC18) are kept at the top level: `compute_path` (`"real"`), `backend`,
+ * The validation spec's fields (Phase D, AC18) are kept at the top level: `compute_path` (`"real"`), `backend`,
  * `tokens_per_second` and `latency_ms` (the headline: our engine's median of the first generation test), and
  * `kernels` (the kernel ids our engine's recorder saw). Each side of each test is a record with llama-bench's JSON
  * field names and meanings (`tools/llama-bench/llama-bench.cpp`: `avg_ts` is the mean of the per-repetition rates

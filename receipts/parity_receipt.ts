@@ -3,7 +3,7 @@
  * between our engine and llama.cpp, every per-position number the verdict was computed from, the thresholds used,
  * and who computed what (tool, machine, reference library and settings, engine backend and kernels, tokenizer).
  *
- * The seed spec's fields (Phase C) are kept at the top level with their meaning: `timestamp`, `model_sha256`,
+ * The validation spec's fields (Phase C) are kept at the top level with their meaning: `timestamp`, `model_sha256`,
  * `commit` (the spec's `bitnet_commit`), `test_suite`, `status`, and `metrics` with
  * `tokenization_exact_match`, `logits_cosine_similarity`, `greedy_exact_match`, `inference_time_engine_ms`
  * (the spec's `inference_time_rust_ms`) and `inference_time_cpp_ms`.
@@ -39,7 +39,7 @@ export interface ParityReason {
 export interface ParityThresholds {
   /** Identifier of this threshold set (changes whenever a value changes). */
   readonly id: string;
-  /** Every position's cosine similarity must be at least this (the seed spec's AC13). */
+  /** Every position's cosine similarity must be at least this (the validation spec's AC13). */
   readonly cosine_min: number;
   /** Mean KL(reference ‖ engine) over all positions must not exceed this. */
   readonly kld_mean_max: number;

@@ -1,5 +1,5 @@
 /**
- * The GitHub Actions recipe (`.github/workflows/crossval.yml`) is valid YAML, has the two tiers of the seed spec's
+ * The GitHub Actions recipe (`.github/workflows/crossval.yml`) is valid YAML, has the two tiers of the validation spec's
  * Phase F, and runs what `.ci/run` runs: the same command with the same environment and the same pinned Deno. Every
  * `deno task` it names exists, and every `crossval` command line it contains parses in our CLI.
  */
