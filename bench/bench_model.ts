@@ -8,7 +8,7 @@
 
 import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
-import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
+import { weightTypeNames } from "../engine/model/manifest.ts";
 import { CppModel } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
 import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
@@ -78,13 +78,7 @@ export async function benchModelInfo(
   const sha256 = opts.sha256 ?? await sha256File(path);
   const size_bytes = (await Deno.stat(path)).size;
   using f = GgufFile.open(path);
-  const weights = new Set<string>();
-  for (const t of f.tensors) {
-    if (/^blk\.\d+\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.name)) {
-      weights.add(ggmlTypeName(t.type).toUpperCase());
-    }
-  }
-  const emb = f.tensor("token_embd.weight");
+  const types = weightTypeNames(f.tensors);
   const info = cpp.info();
   return {
     path,
@@ -97,8 +91,8 @@ export async function benchModelInfo(
     n_vocab: info.nVocab,
     n_embd: info.nEmbd,
     n_layer: info.nLayer,
-    weight_type: [...weights].sort().join("+") || "none",
-    embedding_type: emb ? ggmlTypeName(emb.type).toUpperCase() : "none",
+    weight_type: types.projections.join("+") || "none",
+    embedding_type: types.embedding ?? "none",
   };
 }
 

@@ -1,11 +1,15 @@
 /**
- * {@link Prng}: a small seeded pseudo-random generator (mulberry32, Tommy Ettinger's 32-bit generator) for the two
- * places benchmarks need reproducible randomness: the token ids fed to each repetition (llama-bench feeds
- * `std::rand() % n_vocab`; we want the same ids on both engines and on every run) and the bootstrap resamples of
- * the statistics (a verdict must not change when the same receipts are verified twice).
+ * {@link Prng}: a small seeded pseudo-random generator for the two places benchmarks need reproducible randomness:
+ * the token ids fed to each repetition (llama-bench feeds `std::rand() % n_vocab`; we want the same ids on both
+ * engines and on every run) and the bootstrap resamples of the statistics (a verdict must not change when the same
+ * receipts are verified twice). It is the engine's mulberry32 (`Prng` in engine/sampling.ts) seeded through
+ * splitmix32 (engine/synth/prng.ts), so that small consecutive seeds start far apart.
  *
  * @module
  */
+
+import { Prng as Mulberry32 } from "../engine/sampling.ts";
+import { splitmix32 } from "../engine/synth/prng.ts";
 
 /**
  * Seeded generator of uniform 32-bit integers and floats.
@@ -17,18 +21,14 @@
  * console.log(a.int(1000) === b.int(1000)); // true: same seed, same sequence
  * ```
  */
-export class Prng {
-  #state: number;
-
+export class Prng extends Mulberry32 {
   /**
+   * Create a generator.
+   *
    * @param seed Any integer; only its low 32 bits are used.
    */
   constructor(seed: number) {
-    // Mix the seed once (splitmix32 finaliser) so that small consecutive seeds start far apart.
-    let z = (seed + 0x9e3779b9) | 0;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    this.#state = (z ^ (z >>> 16)) | 0;
+    super(splitmix32(seed));
   }
 
   /**
@@ -37,11 +37,7 @@ export class Prng {
    * @returns An unsigned 32-bit integer.
    */
   u32(): number {
-    this.#state = (this.#state + 0x6d2b79f5) | 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next() * 4294967296;
   }
 
   /**
@@ -50,7 +46,7 @@ export class Prng {
    * @returns A float with 32 random bits.
    */
   float(): number {
-    return this.u32() / 4294967296;
+    return this.next();
   }
 
   /**

@@ -20,7 +20,6 @@ import {
   type BenchRecord,
   type BenchResult,
   type PairedRatio,
-  type StatsJson,
 } from "../receipts/bench_receipt.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 
@@ -67,11 +66,6 @@ export interface RunBenchOptions {
   readonly onEvent?: (event: BenchEvent) => void;
 }
 
-function statsJson(x: readonly number[]): StatsJson {
-  const s = summarize(x);
-  return { n: s.n, mean: s.mean, median: s.median, stddev: s.stddev, min: s.min, max: s.max };
-}
-
 /** A llama-bench record from the repetitions of one side. */
 function toRecord(
   info: SubjectInfo,
@@ -84,7 +78,7 @@ function toRecord(
 ): BenchRecord {
   const samples_ns = reps.map((r) => r.ns);
   const samples_ts = reps.map((r) => r.ts);
-  const ns = statsJson(samples_ns), ts = statsJson(samples_ts);
+  const ns = summarize(samples_ns), ts = summarize(samples_ts);
   const samples_latency_ms = reps.map((r) => r.latencyMs);
   return {
     build_commit: build,
@@ -131,7 +125,7 @@ function toRecord(
     samples_ts,
     stats_ts: ts,
     samples_latency_ms,
-    latency_ms: statsJson(samples_latency_ms),
+    latency_ms: summarize(samples_latency_ms),
   };
 }
 

@@ -17,23 +17,11 @@
  * @module
  */
 
+import type { StatsJson } from "../receipts/bench_receipt.ts";
 import { Prng } from "./prng.ts";
 
-/** Summary of one sample, in the units of the sample. */
-export interface SampleStats {
-  /** Number of values. */
-  readonly n: number;
-  /** Arithmetic mean (llama-bench `avg_*`). */
-  readonly mean: number;
-  /** Median. */
-  readonly median: number;
-  /** Sample standard deviation, N - 1 in the denominator, 0 when n <= 1 (llama-bench `stddev_*`). */
-  readonly stddev: number;
-  /** Smallest value. */
-  readonly min: number;
-  /** Largest value. */
-  readonly max: number;
-}
+/** Summary of one sample, in the units of the sample: the shape bench receipts store (`StatsJson`). */
+export type SampleStats = StatsJson;
 
 /** A point estimate with a two-sided confidence interval. */
 export interface Interval {

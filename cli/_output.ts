@@ -5,6 +5,7 @@
  */
 
 import Table from "cli-table3";
+import type { ReceiptProblem } from "../receipts/problem.ts";
 
 /** Print a value as pretty JSON on stdout. */
 export function printJson(value: unknown): void {
@@ -16,6 +17,11 @@ export function renderTable(head: string[], rows: (string | number)[][]): string
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of rows) t.push(r.map(String));
   return t.toString();
+}
+
+/** One receipt problem on one line: `<JSON pointer> [<code>] <message>`. */
+export function formatProblem(p: ReceiptProblem): string {
+  return `${p.path || "/"} [${p.code}] ${p.message}`;
 }
 
 /** `1536` -> `1.5 KiB`. */

@@ -17,8 +17,9 @@ import { styleText } from "node:util";
 import type { BenchReceipt } from "../receipts/bench_receipt.ts";
 import type { BaselineComparison, BenchmarkVerdict } from "../receipts/baseline_compare.ts";
 import type { ReceiptProblem } from "../receipts/problem.ts";
-import { printJson, renderTable } from "./_output.ts";
+import { formatProblem, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { numberFlag } from "./_flags.ts";
 import { strictBaselineProblems, strictMode } from "./_strict.ts";
 
 /** Flags of `baselines gen`. */
@@ -119,13 +120,9 @@ const VERDICT_STYLE: Record<BenchmarkVerdict["verdict"], (s: string) => string> 
 
 /** Run `baselines verify`; returns the exit code. */
 export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promise<number> {
-  const threshold = Number(flags.threshold), confidence = Number(flags.confidence);
-  if (!(threshold > 0 && threshold < 1)) {
-    throw new UsageError(`Invalid --threshold "${flags.threshold}": a fraction in (0, 1), e.g. 0.10`);
-  }
-  if (!(confidence > 0 && confidence < 1)) {
-    throw new UsageError(`Invalid --confidence "${flags.confidence}": a value in (0, 1), e.g. 0.95`);
-  }
+  const inUnit = (x: number) => x > 0 && x < 1;
+  const threshold = numberFlag("threshold", flags.threshold, inUnit, "a fraction in (0, 1), e.g. 0.10");
+  const confidence = numberFlag("confidence", flags.confidence, inUnit, "a value in (0, 1), e.g. 0.95");
   const strictOn = strictMode();
   const { verifyBaseline } = await import("../receipts/baseline.ts");
   const { compareToBaseline } = await import("../receipts/baseline_compare.ts");
@@ -143,9 +140,7 @@ export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promi
   const bp = verifyBaseline(baselineJson as Record<string, unknown>);
   if (bp.length) {
     throw new UsageError(
-      `The baseline "${flags.baseline}" is not valid: ${
-        bp.slice(0, 3).map((p) => `${p.path || "/"} [${p.code}] ${p.message}`).join("; ")
-      }. ` +
+      `The baseline "${flags.baseline}" is not valid: ${bp.slice(0, 3).map(formatProblem).join("; ")}. ` +
         `Regenerate it with crossval baselines gen`,
     );
   }
@@ -200,7 +195,7 @@ export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promi
   for (const w of [...warnings, ...comparison.warnings]) console.log(`${styleText("yellow", "warning:")} ${w}`);
   for (const i of invalid) {
     console.log(`${styleText("red", "✗")} ${i.file} fails verification (not compared):`);
-    for (const p of i.problems) console.log(`    ${p.path || "/"} [${p.code}] ${p.message}`);
+    for (const p of i.problems) console.log(`    ${formatProblem(p)}`);
   }
   console.log(
     `baseline ${flags.baseline} (${comparison.baseline.date}, ${comparison.baseline.cpu}); threshold ${

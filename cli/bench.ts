@@ -17,9 +17,12 @@
 
 import { styleText } from "node:util";
 import type { BenchReceipt } from "../receipts/bench_receipt.ts";
+import type { ReceiptProblem } from "../receipts/problem.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
-import { humanBytes, printJson, renderTable } from "./_output.ts";
+import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { intFlag } from "./_flags.ts";
+import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictBaselineProblems } from "./_strict.ts";
 import type { StepResult, ValidateFlags, ValidateStep } from "./validate.ts";
 
@@ -39,46 +42,15 @@ export interface BenchFlags {
   json?: boolean;
 }
 
-/** A model to benchmark. */
-interface Target {
-  readonly path: string;
-  readonly lockName: string | null;
-  readonly sha256: string | null;
-}
-
-function int(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`Invalid --${name} "${v}": expected an integer >= ${min}`);
-  }
-  return n;
-}
-
 /** `--pp 64,128 --tg 32` -> `["pp64", "pp128", "tg32"]`; 0 drops that kind (llama-bench's `-p 0`). */
 export function testsFromFlags(pp: string, tg: string): string[] {
-  const list = (flag: string, kind: string, v: string) =>
-    v.split(",").map((x) => int(flag, x.trim(), 0)).filter((n) => n > 0).map((n) => `${kind}${n}`);
-  const tests = [...list("pp", "pp", pp), ...list("tg", "tg", tg)];
+  const list = (kind: "pp" | "tg", v: string) =>
+    v.split(",").map((x) => intFlag(kind, x.trim(), 0)).filter((n) => n > 0).map((n) => `${kind}${n}`);
+  const tests = [...list("pp", pp), ...list("tg", tg)];
   if (tests.length === 0) {
     throw new UsageError("Nothing to measure: --pp and --tg are both 0. Pass e.g. --pp 64 --tg 32");
   }
   return tests;
-}
-
-async function resolveTarget(model: string, lockfile: string | undefined): Promise<Target> {
-  try {
-    if ((await Deno.stat(model)).isFile) return { path: model, lockName: null, sha256: null };
-  } catch {
-    // not a file: a lockfile name
-  }
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(model)) {
-    throw new UsageError(
-      `Cannot find model "${model}": no such file, and it is not a lockfile model name. Check the path.`,
-    );
-  }
-  const { resolveModel } = await import("../lock/mod.ts");
-  const r = await resolveModel(model, lockfile ? { lockfile } : {});
-  return { path: r.path, lockName: r.entry?.name ?? model, sha256: r.sha256 };
 }
 
 const f1 = (x: number) => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toPrecision(3));
@@ -152,7 +124,7 @@ function progress(enabled: boolean): (e: BenchEvent | BenchLoadEvent) => void {
 
 /** Benchmark targets, write and verify receipts; returns receipts, their paths and problems. */
 async function benchTargets(
-  targets: readonly Target[],
+  targets: readonly ModelTarget[],
   o: {
     tests: string[];
     reps: number;
@@ -163,7 +135,7 @@ async function benchTargets(
     outDir: string;
     log: boolean;
   },
-): Promise<{ receipt: BenchReceipt; path: string; problems: { path: string; code: string; message: string }[] }[]> {
+): Promise<{ receipt: BenchReceipt; path: string; problems: ReceiptProblem[] }[]> {
   const { benchModelFile } = await import("../bench/mod.ts");
   const { writeJsonAtomic } = await import("../receipts/write.ts");
   const { verifyReceipt } = await import("../receipts/verify.ts");
@@ -195,18 +167,15 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
     throw new UsageError("Pass at most one of --model <gguf|name> or --tier <tier>");
   }
   const tests = testsFromFlags(flags.pp, flags.tg);
-  const reps = int("reps", flags.reps, 1), warmup = int("warmup", flags.warmup, 0), seed = int("seed", flags.seed, 0);
-  const threads = flags.threads !== undefined ? int("threads", flags.threads, 1) : undefined;
+  const reps = intFlag("reps", flags.reps, 1), warmup = intFlag("warmup", flags.warmup, 0);
+  const seed = intFlag("seed", flags.seed, 0), threads = intFlag("threads", flags.threads, 1);
   if (flags.backend !== "wasm" && flags.backend !== "ref") {
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
   }
   const log = !flags.json;
-  let targets: Target[];
-  if (flags.model !== undefined) targets = [await resolveTarget(flags.model, flags.lockfile)];
-  else {
-    const { provisionTier } = await import("./parity.ts");
-    targets = await provisionTier(flags.tier ?? "ci", flags.lockfile, (line) => log && console.error(line));
-  }
+  const targets = flags.model !== undefined
+    ? [await resolveModelFlag(flags.model, flags.lockfile)]
+    : await provisionTier(flags.tier ?? "ci", flags.lockfile, (line) => log && console.error(line));
   const done = await benchTargets(targets, {
     tests,
     reps,
@@ -226,7 +195,7 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
   for (const d of done) console.log(`receipt: ${d.path}`);
   for (const d of invalid) {
     console.log(`${styleText("red", "✗")} ${d.path} fails verification:`);
-    for (const p of d.problems) console.log(`    ${p.path || "/"} [${p.code}] ${p.message}`);
+    for (const p of d.problems) console.log(`    ${formatProblem(p)}`);
   }
   return invalid.length ? 1 : 0;
 }
@@ -264,7 +233,7 @@ async function readLatestBaseline(): Promise<string> {
 export const benchValidateStep: ValidateStep = {
   name: "bench",
   async run(targets, flags: ValidateFlags): Promise<StepResult[]> {
-    const threads = flags.threads !== undefined ? int("threads", flags.threads, 1) : 1;
+    const threads = intFlag("threads", flags.threads, 1) ?? 1;
     const outDir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
     const backend = flags.backend === "ref" ? "ref" : "wasm";
     const done = await benchTargets(targets, {

@@ -116,9 +116,15 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
   else if (problems.length) {
     console.log(styleText("red", `${problems.length} problem(s) against the ${config!.arch} tensor manifest:`));
     for (const p of problems) console.log(`  - ${p.message}`);
-  } else console.log(`${styleText("green", "valid")} ${config!.arch} model: all ${h.tensors.length} tensors match the manifest`);
+  } else {console.log(
+      `${styleText("green", "valid")} ${config!.arch} model: all ${h.tensors.length} tensors match the manifest`,
+    );}
   if (compat) {
-    const verdict = compat.correct ? styleText("green", "runs") : compat.loads ? styleText("yellow", "loads (wrong math)") : styleText("yellow", "rejects it");
+    const verdict = compat.correct
+      ? styleText("green", "runs")
+      : compat.loads
+      ? styleText("yellow", "loads (wrong math)")
+      : styleText("yellow", "rejects it");
     console.log(`llama.cpp      ${verdict}: ${compat.notes.join("; ")}`);
   }
   return valid ? 0 : 1;

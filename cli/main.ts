@@ -81,7 +81,10 @@ program.command("fetch")
   .description("Fetch the lockfile's models into the cache, verified by SHA-256 (resumable; idempotent)")
   .addOption(new Option("--tier <tier>", "only this tier").choices(["ci", "integration", "bench"]))
   .option("--model <name>", "only this model (a lockfile name)")
-  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option(
+    "--lockfile <path>",
+    "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
+  )
   .option("--cache-dir <dir>", "cache root (default: BITNET_MODEL_CACHE_DIR or ~/.cache/bitnet/models)")
   .option("--verify-only", "re-hash cached models; report missing, corrupt and extra entries (exit 1 if any)")
   .option("--force", "discard cached copies and partial downloads, fetch again")
@@ -119,7 +122,10 @@ program.command("parity")
   .option("--threads <n>", "threads for both engines (default 1: parity checks correctness, not speed)")
   .option("--ctx <n>", "context length for both engines (default 512)")
   .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
-  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option(
+    "--lockfile <path>",
+    "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
+  )
   .option("--json", "print the receipt as JSON")
   .action(async (opts) => done(await (await import("./parity.ts")).parityCommand(opts)));
 
@@ -140,7 +146,10 @@ program.command("validate")
   .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
   .option("--threads <n>", "threads for both engines (default 1)")
   .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
-  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option(
+    "--lockfile <path>",
+    "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
+  )
   .option("--json", "print the receipt summaries as JSON")
   .action(async (opts) => done(await (await import("./validate.ts")).validateCommand(opts)));
 
@@ -159,7 +168,13 @@ program.command("receipt")
 program.command("bench")
   .description("Benchmark our engine and llama.cpp (same model, threads, token ids; interleaved) and write receipts")
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
-  .addOption(new Option("--tier <tier>", "every model of this lockfile tier (default ci)").choices(["ci", "integration", "bench"]))
+  .addOption(
+    new Option("--tier <tier>", "every model of this lockfile tier (default ci)").choices([
+      "ci",
+      "integration",
+      "bench",
+    ]),
+  )
   .option("--pp <n,...>", "prompt-processing tests: prompt lengths (0: none)", "64")
   .option("--tg <n,...>", "generation tests: tokens generated (0: none)", "32")
   .option("--reps <n>", "measured repetitions per test and engine", "5")
@@ -168,11 +183,16 @@ program.command("bench")
   .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
   .option("--seed <n>", "seed of the random token ids", "1")
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
-  .option("--lockfile <path>", "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)")
+  .option(
+    "--lockfile <path>",
+    "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
+  )
   .option("--json", "print the receipts as JSON")
   .action(async (opts) => done(await (await import("./bench.ts")).benchCommand(opts)));
 
-const baselines = program.command("baselines").description("Performance baselines from bench receipts, and the regression gate");
+const baselines = program.command("baselines").description(
+  "Performance baselines from bench receipts, and the regression gate",
+);
 baselines.command("gen")
   .description("Aggregate verified bench receipts into <out>/YYYYMMDD-cpu.json and <out>/latest-cpu.json")
   .option("--receipts <dir>", "directory of bench_*.json receipts", "ci")

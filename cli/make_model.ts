@@ -8,6 +8,7 @@ import { styleText } from "node:util";
 import { normalizeSpec, specToQuery, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
 import { humanBytes, printJson } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { intFlag } from "./_flags.ts";
 
 /** Flags of `make-model` as commander parses them. */
 export interface MakeModelFlags {
@@ -28,12 +29,7 @@ export interface MakeModelFlags {
   json?: boolean;
 }
 
-function int(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`Invalid --${name} "${v}": expected a non-negative integer`);
-  return n;
-}
+const int = (name: string, v: string) => intFlag(name, v, 0);
 
 /** Run `make-model`; returns the exit code. */
 export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
@@ -44,14 +40,14 @@ export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
       arch: flags.arch as SynthSpec["arch"],
       type: flags.type as SynthSpec["type"],
       embedType: (flags.embedType ?? "f16") as SynthSpec["embedType"],
-      seed: int("seed", flags.seed) ?? 1,
+      seed: int("seed", flags.seed),
       ...(flags.vocab ? { vocab: flags.vocab } : {}),
-      ...(flags.layers ? { layers: int("layers", flags.layers)! } : {}),
-      ...(flags.embd ? { embd: int("embd", flags.embd)! } : {}),
-      ...(flags.ff ? { ff: int("ff", flags.ff)! } : {}),
-      ...(flags.heads ? { heads: int("heads", flags.heads)! } : {}),
-      ...(flags.headsKv ? { headsKv: int("heads-kv", flags.headsKv)! } : {}),
-      ...(flags.ctx ? { ctx: int("ctx", flags.ctx)! } : {}),
+      ...(flags.layers ? { layers: int("layers", flags.layers) } : {}),
+      ...(flags.embd ? { embd: int("embd", flags.embd) } : {}),
+      ...(flags.ff ? { ff: int("ff", flags.ff) } : {}),
+      ...(flags.heads ? { heads: int("heads", flags.heads) } : {}),
+      ...(flags.headsKv ? { headsKv: int("heads-kv", flags.headsKv) } : {}),
+      ...(flags.ctx ? { ctx: int("ctx", flags.ctx) } : {}),
       ...(flags.scales ? { scales: true } : {}),
     });
   } catch (e) {

@@ -14,6 +14,8 @@ import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.
 import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { intFlag } from "./_flags.ts";
+import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
 
 /** Flags of `parity` as commander parses them. */
@@ -31,74 +33,13 @@ export interface ParityFlags {
   json?: boolean;
 }
 
-/** A model to run parity on. */
-export interface ParityTarget {
-  /** GGUF path. */
-  readonly path: string;
-  /** Lockfile name, when it came from the lockfile. */
-  readonly lockName: string | null;
-  /** SHA-256 verified by the fetcher, when known. */
-  readonly sha256: string | null;
-}
-
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`Invalid --${name} "${v}": expected an integer >= ${min}`);
-  }
-  return n;
-}
-
 /** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run. */
 export function exitCodeOfStatus(s: ParityStatus): number {
   return s === "pass" ? 0 : s === "fail" ? 1 : 2;
 }
 
-/** Provision the models of a tier through the lockfile (generated models are generated, downloads verified). */
-export async function provisionTier(
-  tier: string,
-  lockfile: string | undefined,
-  log: (line: string) => void,
-): Promise<ParityTarget[]> {
-  const { defaultLockfilePath, fetchModels, Lockfile } = await import("../lock/mod.ts");
-  const lock = await Lockfile.load(lockfile ?? defaultLockfilePath());
-  const report = await fetchModels(lock, { tier });
-  const bad = report.models.filter((m) => m.error);
-  if (bad.length) {
-    const first = bad[0];
-    throw Object.assign(
-      new Error(
-        `Cannot provision the ${tier} models: ${first.name}: ${first.error!.message}\n` +
-          `Retry with: crossval fetch --tier ${tier}`,
-        { cause: first.error },
-      ),
-      { exitCode: 2 },
-    );
-  }
-  for (const m of report.models) log(`model ${m.name} ${m.status} (${m.path})`);
-  return report.models.map((m) => ({ path: m.path, lockName: m.name, sha256: m.sha256 }));
-}
-
-/** Resolve `--model`: an existing file, or a lockfile model name already in the cache. */
-async function resolveTarget(model: string, lockfile: string | undefined): Promise<ParityTarget> {
-  try {
-    if ((await Deno.stat(model)).isFile) return { path: model, lockName: null, sha256: null };
-  } catch {
-    // not a file: try it as a lockfile name
-  }
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(model)) {
-    throw new UsageError(
-      `Cannot find model "${model}": no such file, and it is not a lockfile model name. Check the path.`,
-    );
-  }
-  const { resolveModel } = await import("../lock/mod.ts");
-  const r = await resolveModel(model, lockfile ? { lockfile } : {});
-  return { path: r.path, lockName: r.entry?.name ?? model, sha256: r.sha256 };
-}
-
 /** Where the receipt of model `i` of `n` goes: `out` itself for one model, `<stem>-<name>.json` for several. */
-export function receiptPath(out: string, target: ParityTarget, n: number): string {
+function receiptPath(out: string, target: ModelTarget, n: number): string {
   if (n === 1) return out;
   const stem = out.replace(/\.json$/, "");
   const name = target.lockName ?? target.path.replace(/^.*\//, "").replace(/\.gguf$/, "");
@@ -106,7 +47,7 @@ export function receiptPath(out: string, target: ParityTarget, n: number): strin
 }
 
 /** Progress lines on stderr (phases only; the harness is fast on CI models). */
-export function progressLogger(enabled: boolean): (e: ParityEvent) => void {
+function progressLogger(enabled: boolean): (e: ParityEvent) => void {
   return (e) => {
     if (!enabled || e.type !== "phase") return;
     if (e.state === "start") return;
@@ -130,7 +71,7 @@ const mark = (s: ParityStatus) =>
  * @param path Where it was written.
  * @returns Text to print.
  */
-export function renderParitySummary(r: ParityReceipt, path: string): string {
+function renderParitySummary(r: ParityReceipt, path: string): string {
   const c = r.checks, s = c.logits.summary;
   const ties = c.greedy.prompts.reduce((n, g) => n + g.divergences.filter((d) => d.tie).length, 0);
   const fe = c.localization.first_exceedance;
@@ -188,10 +129,10 @@ export function runOptionsFromFlags(flags: {
   ctx?: string;
   timeout?: string;
 }): ParityRunOptions {
-  const steps = int("steps", flags.steps, 0);
-  const threads = int("threads", flags.threads, 1);
-  const nCtx = int("ctx", flags.ctx, 16);
-  const timeout = int("timeout", flags.timeout, 1);
+  const steps = intFlag("steps", flags.steps, 0);
+  const threads = intFlag("threads", flags.threads, 1);
+  const nCtx = intFlag("ctx", flags.ctx, 16);
+  const timeout = intFlag("timeout", flags.timeout, 1);
   const backend = flags.backend ?? "wasm";
   if (backend !== "wasm" && backend !== "ref") {
     throw new UsageError(`Invalid --backend "${backend}": expected wasm or ref`);
@@ -205,14 +146,8 @@ export function runOptionsFromFlags(flags: {
   };
 }
 
-/**
- * Run parity on one model, turning a prompt that does not fit the context into a usage error (exit 2).
- *
- * @param path GGUF path.
- * @param opts Run options.
- * @returns The receipt.
- */
-export async function runParityUsage(path: string, opts: ParityRunOptions): Promise<ParityReceipt> {
+/** Run parity on one model, turning a prompt that does not fit the context into a usage error (exit 2). */
+async function runParityUsage(path: string, opts: ParityRunOptions): Promise<ParityReceipt> {
   const { runParityOnModel } = await import("../parity/mod.ts");
   try {
     return await runParityOnModel(path, opts);
@@ -220,6 +155,32 @@ export async function runParityUsage(path: string, opts: ParityRunOptions): Prom
     if (e instanceof RangeError) throw new UsageError(`${e.message} (--ctx sets the context length)`);
     throw e;
   }
+}
+
+/**
+ * One model's parity run as `parity` and `validate` do it: progress on stderr, the receipt written to its path, its
+ * summary printed (all but the receipt silent with `json`).
+ *
+ * @param target The model.
+ * @param opts Run options, the `--out` path, how many models run (for the receipt path), `--json`.
+ * @returns The receipt, where it was written, and why it fails in strict mode (empty: it does not).
+ */
+export async function runParityTarget(
+  target: ModelTarget,
+  opts: { readonly run: ParityRunOptions; readonly out: string; readonly nTargets: number; readonly json: boolean },
+): Promise<{ receipt: ParityReceipt; path: string; strict: string[] }> {
+  if (!opts.json) console.error(`parity ${target.lockName ?? target.path}`);
+  const receipt = await runParityUsage(target.path, {
+    ...opts.run,
+    lockName: target.lockName,
+    sha256: target.sha256,
+    onEvent: progressLogger(!opts.json),
+  });
+  const path = receiptPath(opts.out, target, opts.nTargets);
+  const { writeJsonAtomic } = await import("../receipts/write.ts");
+  await writeJsonAtomic(path, receipt);
+  if (!opts.json) console.log(renderParitySummary(receipt, path));
+  return { receipt, path, strict: strictParityProblems(receipt) };
 }
 
 /** Run `parity`; returns the exit code. */
@@ -245,32 +206,21 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   };
   const targets = flags.tier
     ? await provisionTier(flags.tier, flags.lockfile, log)
-    : [await resolveTarget(flags.model!, flags.lockfile)];
-  const { writeJsonAtomic } = await import("../receipts/write.ts");
+    : [await resolveModelFlag(flags.model!, flags.lockfile)];
+  const run = { ...base, ...(prompts ? { prompts } : {}) };
+  const json = flags.json ?? false;
   let code = 0;
   const receipts: ParityReceipt[] = [];
   for (const target of targets) {
-    log(`parity ${target.lockName ?? target.path}`);
-    const receipt = await runParityUsage(target.path, {
-      ...base,
-      ...(prompts ? { prompts } : {}),
-      lockName: target.lockName,
-      sha256: target.sha256,
-      onEvent: progressLogger(!flags.json),
-    });
-    const path = receiptPath(flags.out, target, targets.length);
-    await writeJsonAtomic(path, receipt);
+    const { receipt, strict } = await runParityTarget(target, { run, out: flags.out, nTargets: targets.length, json });
     receipts.push(receipt);
-    if (!flags.json) console.log(renderParitySummary(receipt, path));
-    const strict = strictParityProblems(receipt);
-    if (!flags.json) { for (const s of strict) console.log(`  ${styleText("red", "•")} strict: ${s}`); }
+    if (!json) { for (const s of strict) console.log(`  ${styleText("red", "•")} strict: ${s}`); }
     code = Math.max(code, exitCodeOfStatus(receipt.status), strict.length ? 1 : 0);
   }
-  if (flags.json) printJson(receipts.length === 1 ? receipts[0] : receipts);
+  if (json) printJson(receipts.length === 1 ? receipts[0] : receipts);
   else {
-    const all = code === 0;
     console.log(
-      all ? styleText("green", "PARITY PASS") : styleText("red", `PARITY ${code === 2 ? "NOT RUN" : "FAIL"}`),
+      code === 0 ? styleText("green", "PARITY PASS") : styleText("red", `PARITY ${code === 2 ? "NOT RUN" : "FAIL"}`),
     );
   }
   return code;

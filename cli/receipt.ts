@@ -9,7 +9,7 @@
  */
 
 import { styleText } from "node:util";
-import { printJson } from "./_output.ts";
+import { formatProblem, printJson } from "./_output.ts";
 
 /** Flags of `receipt verify`. */
 export interface ReceiptVerifyFlags {
@@ -38,10 +38,12 @@ export async function receiptVerifyCommand(files: string[], flags: ReceiptVerify
     out.push({ file, kind: o.kind ?? null, status: o.status ?? null, valid: problems.length === 0, problems });
     if (flags.json) continue;
     if (problems.length === 0) {
-      console.log(`${styleText("green", "✓")} ${file}: valid ${String(o.kind)} receipt, status ${String(o.status)}`);
+      // Bench receipts and baselines have no status: say only what the receipt states.
+      const status = o.status === undefined ? "" : `, status ${String(o.status)}`;
+      console.log(`${styleText("green", "✓")} ${file}: valid ${String(o.kind)} receipt${status}`);
     } else {
       console.log(`${styleText("red", "✗")} ${file}: ${problems.length} problem(s)`);
-      for (const p of problems) console.log(`    ${p.path || "/"} [${p.code}] ${p.message}`);
+      for (const p of problems) console.log(`    ${formatProblem(p)}`);
     }
   }
   if (flags.json) printJson(out.length === 1 ? out[0] : out);

@@ -9,6 +9,7 @@
 import { styleText } from "node:util";
 import { printJson } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { intFlag } from "./_flags.ts";
 import type { CppModel as CppModelType } from "../ffi/mod.ts";
 
 /** Flags of `ref-run` as commander parses them. */
@@ -24,24 +25,15 @@ export interface RefRunFlags {
   json?: boolean;
 }
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`Invalid --${name} "${v}": expected an integer >= ${min}`);
-  }
-  return n;
-}
-
 function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
 
 /** Run `ref-run`; returns the exit code. */
 export async function refRunCommand(flags: RefRunFlags): Promise<number> {
-  const n = int("n", flags.n, 0)!;
-  const threads = int("threads", flags.threads, 1);
-  const ctx = int("ctx", flags.ctx, 1);
+  const n = intFlag("n", flags.n, 0);
+  const threads = intFlag("threads", flags.threads, 1);
+  const ctx = intFlag("ctx", flags.ctx, 1);
   if ((flags.prompt === undefined) === (flags.promptFile === undefined)) {
     throw new UsageError("Give the prompt with exactly one of --prompt <text> or --prompt-file <file>");
   }

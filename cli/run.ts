@@ -8,6 +8,7 @@
 import { styleText } from "node:util";
 import { printJson } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { intFlag, numberFlag } from "./_flags.ts";
 
 /** Flags of `run` as commander parses them. */
 export interface RunFlags {
@@ -25,24 +26,15 @@ export interface RunFlags {
   json?: boolean;
 }
 
-function num(name: string, v: string | undefined, check: (n: number) => boolean, expect: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || !check(n)) {
-    throw new UsageError(`Invalid --${name} "${v}": expected ${expect}`);
-  }
-  return n;
-}
-
 /** Run `run`; returns the exit code. */
 export async function runCommand(flags: RunFlags): Promise<number> {
-  const maxTokens = num("n", flags.n, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0")!;
-  const threads = num("threads", flags.threads, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1");
-  const nCtx = num("ctx", flags.ctx, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1");
-  const temperature = num("temp", flags.temp, (n) => n >= 0, "a number >= 0");
-  const topK = num("top-k", flags.topK, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
-  const topP = num("top-p", flags.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]");
-  const seed = num(
+  const maxTokens = intFlag("n", flags.n, 0);
+  const threads = intFlag("threads", flags.threads, 1);
+  const nCtx = intFlag("ctx", flags.ctx, 1);
+  const temperature = numberFlag("temp", flags.temp, (n) => n >= 0, "a number >= 0");
+  const topK = intFlag("top-k", flags.topK, 0);
+  const topP = numberFlag("top-p", flags.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]");
+  const seed = numberFlag(
     "seed",
     flags.seed,
     (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,

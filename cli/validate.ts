@@ -11,21 +11,12 @@
  */
 
 import { styleText } from "node:util";
-import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { exitCodeOf, formatError } from "./_errors.ts";
-import { strictMode, strictParityProblems } from "./_strict.ts";
+import { strictMode } from "./_strict.ts";
 import { benchValidateStep } from "./bench.ts";
-import {
-  exitCodeOfStatus,
-  type ParityTarget,
-  progressLogger,
-  provisionTier,
-  receiptPath,
-  renderParitySummary,
-  runOptionsFromFlags,
-  runParityUsage,
-} from "./parity.ts";
+import { type ModelTarget, provisionTier } from "./_targets.ts";
+import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget } from "./parity.ts";
 
 /** Flags of `validate` as commander parses them. */
 export interface ValidateFlags {
@@ -60,29 +51,24 @@ export interface ValidateStep {
   /** Name in the table. */
   readonly name: string;
   /** Run it. */
-  run(targets: readonly ParityTarget[], flags: ValidateFlags): Promise<StepResult[]>;
+  run(targets: readonly ModelTarget[], flags: ValidateFlags): Promise<StepResult[]>;
 }
 
 const parityStep: ValidateStep = {
   name: "parity",
   async run(targets, flags) {
     const lib = await import("../parity/mod.ts");
-    const { writeJsonAtomic } = await import("../receipts/write.ts");
-    const base = runOptionsFromFlags(flags);
+    const run = runOptionsFromFlags(flags);
+    const json = flags.json ?? false;
     const out: StepResult[] = [];
     for (const t of targets) {
-      if (!flags.json) console.error(`parity ${t.lockName ?? t.path}`);
-      const r: ParityReceipt = await runParityUsage(t.path, {
-        ...base,
-        lockName: t.lockName,
-        sha256: t.sha256,
-        onEvent: progressLogger(!flags.json),
+      const { receipt: r, path, strict } = await runParityTarget(t, {
+        run,
+        out: flags.out,
+        nTargets: targets.length,
+        json,
       });
-      const path = receiptPath(flags.out, t, targets.length);
-      await writeJsonAtomic(path, r);
-      if (!flags.json) console.log(renderParitySummary(r, path));
       const s = r.checks.logits.summary;
-      const strict = strictParityProblems(r);
       out.push({
         step: "parity",
         model: t.lockName ?? t.path,

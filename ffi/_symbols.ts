@@ -45,6 +45,8 @@ export const LLAMA_SYMBOLS = {
   llama_vocab_bos: { parameters: ["pointer"], result: "i32", optional: true },
   /** `llama_token llama_vocab_eos(const struct llama_vocab *)`: -1 when absent. */
   llama_vocab_eos: { parameters: ["pointer"], result: "i32", optional: true },
+  /** `llama_token llama_vocab_eot(const struct llama_vocab *)`: end-of-turn, -1 when absent. */
+  llama_vocab_eot: { parameters: ["pointer"], result: "i32", optional: true },
   /** `bool llama_vocab_is_eog(const struct llama_vocab *, llama_token)`. */
   llama_vocab_is_eog: { parameters: ["pointer", "i32"], result: "bool", optional: true },
   /** `bool llama_vocab_get_add_bos(const struct llama_vocab *)`. */

@@ -206,6 +206,7 @@ export class CppModel implements Disposable {
         sizeBytes: vocabOnly ? 0 : Number(s.llama.llama_model_size(model)),
         bos: s.llama.llama_vocab_bos(vocab),
         eos: s.llama.llama_vocab_eos(vocab),
+        eot: s.llama.llama_vocab_eot(vocab),
         addBos: s.llama.llama_vocab_get_add_bos(vocab),
         addEos: s.llama.llama_vocab_get_add_eos(vocab),
         settings,

@@ -87,6 +87,8 @@ export interface CppModelInfo {
   readonly bos: number;
   /** EOS id or -1. */
   readonly eos: number;
+  /** End-of-turn id (`llama_vocab_eot`, e.g. `<|eot_id|>`) or -1. */
+  readonly eot: number;
   /** Whether `addSpecial` prepends BOS. */
   readonly addBos: boolean;
   /** Whether `addSpecial` appends EOS. */

@@ -10,20 +10,23 @@
 import { cacheRoot } from "../lock/cache_dir.ts";
 import { PINNED_LLAMA } from "./library.ts";
 
-export { cacheRoot } from "../lock/cache_dir.ts";
-
 async function run(cmd: string, args: string[], cwd: string): Promise<string> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
-    throw new Error(`Cannot provision the llama.cpp source: "${cmd}" is not runnable (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw new Error(
+      `Cannot provision the llama.cpp source: "${cmd}" is not runnable (${(e as Error).message}). ` +
+        `Install it: provisioning needs npm, tar and git once.`,
+      { cause: e },
+    );
   }
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
-    throw new Error(`Cannot provision the llama.cpp source: "${cmd} ${args.join(" ")}" failed:\n${err}`);
+    throw new Error(
+      `Cannot provision the llama.cpp source: "${cmd} ${args.join(" ")}" failed:\n${err}\n` +
+        `Fix what it reports (npm needs the registry reachable), then run again.`,
+    );
   }
   return new TextDecoder().decode(out.stdout).trim();
 }
@@ -60,7 +63,8 @@ export async function llamaSourceDir(opts: { cacheDir?: string } = {}): Promise<
     const head = await run("git", ["rev-parse", "HEAD"], `${tmp}/src`);
     if (head !== PINNED_LLAMA.commit) {
       throw new Error(
-        `Cannot provision the llama.cpp source: ${pkg} holds commit ${head}, expected ${PINNED_LLAMA.commit}`,
+        `Cannot provision the llama.cpp source: ${pkg} holds commit ${head}, expected ${PINNED_LLAMA.commit}. ` +
+          `Pin a package version and commit that agree (PINNED_LLAMA in ffi/library.ts).`,
       );
     }
     await Deno.writeTextFile(`${tmp}/src/.complete`, `${pkg} ${head}\n`);

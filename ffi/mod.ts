@@ -10,7 +10,7 @@ export {
   locateLlamaLibrary,
   PINNED_LLAMA,
 } from "./library.ts";
-export { cacheRoot, llamaSourceDir } from "./llama_source.ts";
+export { llamaSourceDir } from "./llama_source.ts";
 export {
   assertFfiPermission,
   type LlamaDevice,
@@ -48,4 +48,3 @@ export {
   type StructFieldSpec,
   type StructLayout,
 } from "./struct_layout.ts";
-export type { EnvReader } from "../lock/cache_dir.ts";

@@ -23,6 +23,8 @@
  * @module
  */
 
+import { abortableSleep } from "./retry.ts";
+
 /** Who holds a lock. */
 export interface LockOwner {
   /** Process id. */
@@ -118,21 +120,6 @@ async function readOwner(path: string): Promise<{ owner: LockOwner | undefined; 
   }
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 function describeOwner(o: LockOwner | undefined, ageMs: number | undefined): string {
   if (!o) return "an unknown process (no readable owner record)";
   const age = ageMs === undefined ? "" : `, last heartbeat ${(ageMs / 1000).toFixed(1)} s ago`;
@@ -215,6 +202,17 @@ export class EntryLock implements Disposable {
     };
   }
 
+  /** Writes the owner record into the acquired lock file and starts the heartbeat. */
+  static async #hold(
+    file: Deno.FsFile,
+    held: { path: string; mode: LockMode; owner: LockOwner; recovered: RecoveredLock | undefined },
+    options: AcquireLockOptions,
+  ): Promise<EntryLock> {
+    await file.write(new TextEncoder().encode(JSON.stringify(held.owner) + "\n"));
+    const ino = (await file.stat()).ino;
+    return new EntryLock(file, { ...held, ino, heartbeatMs: options.heartbeatMs ?? 5000 });
+  }
+
   static async #wait(
     path: string,
     options: AcquireLockOptions & { started: number; lastReport: { at: number } },
@@ -256,18 +254,12 @@ export class EntryLock implements Disposable {
             : `pid ${previous.pid} on ${previous.hostname} exited without releasing; the kernel released its lock`,
         };
       }
-      const owner = await EntryLock.#newOwner();
       await file.truncate(0);
-      await file.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
-      const ino = (await file.stat()).ino;
-      return new EntryLock(file, {
-        path,
-        mode: "flock",
-        ino,
-        owner,
-        recovered,
-        heartbeatMs: options.heartbeatMs ?? 5000,
-      });
+      return await EntryLock.#hold(
+        file,
+        { path, mode: "flock", owner: await EntryLock.#newOwner(), recovered },
+        options,
+      );
     } catch (e) {
       file.close();
       throw e;
@@ -289,16 +281,7 @@ export class EntryLock implements Disposable {
       }
       if (file) {
         try {
-          await file.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
-          const ino = (await file.stat()).ino;
-          return new EntryLock(file, {
-            path,
-            mode: "exclusive-create",
-            ino,
-            owner,
-            recovered,
-            heartbeatMs: options.heartbeatMs ?? 5000,
-          });
+          return await EntryLock.#hold(file, { path, mode: "exclusive-create", owner, recovered }, options);
         } catch (e) {
           file.close();
           await Deno.remove(path).catch(() => {});

@@ -30,11 +30,12 @@ import { modelCacheDir } from "./cache_dir.ts";
 import { availableBytes as statfsAvailable } from "./disk_space.ts";
 import { type AcquireLockOptions, EntryLock } from "./entry_lock.ts";
 import { ChecksumMismatchError, DownloadError, InsufficientSpaceError } from "./errors.ts";
-import type { FetchEvent, ModelReport, ProgressPhase } from "./events.ts";
+import type { FetchEvent, ModelReport } from "./events.ts";
 import { generateModelFile } from "./generate_source.ts";
 import { httpDownload } from "./http_download.ts";
 import type { LockEntry } from "./lockfile.ts";
 import { PartialWriter, readSidecar } from "./partial.ts";
+import { hashProgress, newReport, progressEmitter } from "./_report.ts";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { digestFile, hashFilePrefix } from "./sha256.ts";
 import { needsNetwork, parseSource, type Source } from "./source.ts";
@@ -68,36 +69,6 @@ export interface FetchModelOptions {
 }
 
 const DEFAULT_HEADROOM = 64 << 20;
-
-function progressEmitter(
-  entry: LockEntry,
-  options: FetchModelOptions,
-  phase: ProgressPhase,
-): (p: { bytesDone: number; rateBps: number }) => void {
-  return ({ bytesDone, rateBps }) =>
-    options.onEvent?.({
-      type: "progress",
-      model: entry.name,
-      phase,
-      bytes_done: bytesDone,
-      bytes_total: entry.size_bytes,
-      rate_bps: Math.round(rateBps),
-      eta_s: rateBps > 0 ? Math.max(0, (entry.size_bytes - bytesDone) / rateBps) : null,
-    });
-}
-
-/** A throttled `onProgress(bytes)` for hashing loops, with a rate. */
-function hashProgress(entry: LockEntry, options: FetchModelOptions, phase: ProgressPhase): (bytes: number) => void {
-  const emit = progressEmitter(entry, options, phase);
-  const t0 = performance.now();
-  let last = 0;
-  return (bytes) => {
-    const now = performance.now();
-    if (now - last < (options.progressIntervalMs ?? 100) && bytes < entry.size_bytes) return;
-    last = now;
-    emit({ bytesDone: bytes, rateBps: now > t0 ? bytes / ((now - t0) / 1000) : 0 });
-  };
-}
 
 async function removeQuietly(...paths: string[]): Promise<void> {
   await Promise.all(paths.map((p) => Deno.remove(p).catch(() => {})));
@@ -173,19 +144,7 @@ export async function fetchModel(entry: LockEntry, options: FetchModelOptions = 
   const paths = entryPaths(root, entry.sha256);
   const source = parseSource(entry.url);
   const emit = (e: FetchEvent) => options.onEvent?.(e);
-  const report: ModelReport = {
-    name: entry.name,
-    tier: entry.tier,
-    sha256: entry.sha256,
-    size_bytes: entry.size_bytes,
-    url: entry.url,
-    path: paths.model,
-    status: "cached",
-    bytes_transferred: 0,
-    resumed_from: 0,
-    attempts: 0,
-    seconds: 0,
-  };
+  const report = newReport(entry, paths.model, "cached");
   const finish = (status: ModelReport["status"]): ModelReport => {
     report.status = status;
     report.seconds = (performance.now() - t0) / 1000;

@@ -12,6 +12,7 @@ import { fetchModel, type FetchModelOptions } from "./fetch_model.ts";
 import type { Lockfile } from "./lockfile.ts";
 import { entryPaths } from "./cache.ts";
 import { extraEntries, verifyEntry } from "./verify_cache.ts";
+import { newReport } from "./_report.ts";
 
 /** Options of {@link fetchModels}. */
 export interface FetchOptions extends FetchModelOptions {
@@ -63,15 +64,7 @@ export async function fetchModels(lock: Lockfile, options: FetchOptions = {}): P
       const path = entryPaths(cacheDir, entry.sha256).model;
       emit({ type: "done", model: entry.name, status: "failed", path, bytes_transferred: 0, seconds });
       models.push({
-        name: entry.name,
-        tier: entry.tier,
-        sha256: entry.sha256,
-        size_bytes: entry.size_bytes,
-        url: entry.url,
-        path,
-        status: "failed",
-        bytes_transferred: 0,
-        resumed_from: 0,
+        ...newReport(entry, path, "failed"),
         attempts: (error as { attempts?: number }).attempts ?? 0,
         seconds,
         error,

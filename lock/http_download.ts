@@ -19,7 +19,14 @@
 
 import { ChecksumMismatchError, DownloadError } from "./errors.ts";
 import type { PartialWriter } from "./partial.ts";
-import { backoffDelay, isRetryableStatus, parseContentRange, parseRetryAfter, type RetryPolicy } from "./retry.ts";
+import {
+  abortableSleep,
+  backoffDelay,
+  isRetryableStatus,
+  parseContentRange,
+  parseRetryAfter,
+  type RetryPolicy,
+} from "./retry.ts";
 import { TOOL } from "./cache.ts";
 
 /** Options of {@link httpDownload}. */
@@ -61,21 +68,6 @@ class Retryable extends Error {
   constructor(message: string, readonly retryAfterMs?: number, options?: ErrorOptions) {
     super(message, options);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Deno's fetch says "fetch failed"; the reason (DNS, refused, TLS) is in the cause chain. */
@@ -275,7 +267,7 @@ export async function httpDownload(writer: PartialWriter, options: HttpDownloadO
       }
       const delayMs = e.retryAfterMs ?? backoffDelay(failures, retry);
       options.onRetry?.({ attempt: failures, maxAttempts: retry.maxAttempts, delayMs, reason: e.message });
-      await sleep(delayMs, signal);
+      await abortableSleep(delayMs, signal);
     } finally {
       clearTimeout(timer);
     }

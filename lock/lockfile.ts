@@ -256,11 +256,12 @@ export class Lockfile {
    */
   select(filter: { tier?: string; model?: string } = {}): LockEntry[] {
     if (filter.tier !== undefined && !TIERS.includes(filter.tier as Tier)) {
-      throw new RangeError(`Unknown tier "${filter.tier}": the tiers are ${TIERS.join(", ")}.`);
+      throw new RangeError(`Unknown tier "${filter.tier}": the tiers are ${TIERS.join(", ")}. Pass one of them.`);
     }
     if (filter.model !== undefined && !this.entry(filter.model)) {
       throw new RangeError(
-        `Unknown model "${filter.model}": ${this.source} lists ${this.models.map((m) => m.name).join(", ")}.`,
+        `Unknown model "${filter.model}": ${this.source} lists ${this.models.map((m) => m.name).join(", ")}. ` +
+          `Pass one of those names, or add the model to the lockfile.`,
       );
     }
     const picked = this.models.filter((m) =>
@@ -270,7 +271,7 @@ export class Lockfile {
       throw new RangeError(
         `No model matches ${filter.tier ? `tier "${filter.tier}"` : ""}${filter.tier && filter.model ? " and " : ""}${
           filter.model ? `name "${filter.model}"` : ""
-        } in ${this.source}.`,
+        } in ${this.source}. Add such a model to the lockfile, or select another tier.`,
       );
     }
     return picked;

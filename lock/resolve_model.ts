@@ -72,7 +72,8 @@ export async function resolveModel(name: string, options: ResolveModelOptions = 
   const entry = lock.entry(name);
   if (!entry) {
     throw new RangeError(
-      `Unknown model "${name}": ${lock.source} lists ${lock.models.map((m) => m.name).join(", ")}.`,
+      `Unknown model "${name}": ${lock.source} lists ${lock.models.map((m) => m.name).join(", ")}. ` +
+        `Pass one of those names or a GGUF path, or add the model to the lockfile.`,
     );
   }
   const root = options.cacheDir ?? modelCacheDir(env);

@@ -112,3 +112,31 @@ export function parseContentRange(
   if (last < first || (total !== undefined && last >= total)) return undefined;
   return { first, last, total };
 }
+
+/**
+ * Wait, or stop waiting as soon as the signal aborts.
+ *
+ * @param ms Milliseconds to wait.
+ * @param signal Aborts the wait.
+ * @returns A promise that resolves after `ms`.
+ * @throws {DOMException} The signal's reason (`AbortError`) when it aborts, before or during the wait.
+ * @example
+ * ```ts
+ * import { abortableSleep } from "./retry.ts";
+ * await abortableSleep(1);
+ * ```
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

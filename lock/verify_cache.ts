@@ -12,6 +12,7 @@ import { ChecksumMismatchError, ModelNotProvisionedError } from "./errors.ts";
 import type { FetchEvent, ModelReport } from "./events.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { digestFile } from "./sha256.ts";
+import { hashProgress, newReport } from "./_report.ts";
 
 /** Options of {@link verifyEntry}. */
 export interface VerifyOptions {
@@ -41,19 +42,7 @@ export async function verifyEntry(entry: LockEntry, options: VerifyOptions): Pro
   const t0 = performance.now();
   const paths = entryPaths(options.cacheDir, entry.sha256);
   const emit = (e: FetchEvent) => options.onEvent?.(e);
-  const report: ModelReport = {
-    name: entry.name,
-    tier: entry.tier,
-    sha256: entry.sha256,
-    size_bytes: entry.size_bytes,
-    url: entry.url,
-    path: paths.model,
-    status: "verified",
-    bytes_transferred: 0,
-    resumed_from: 0,
-    attempts: 0,
-    seconds: 0,
-  };
+  const report = newReport(entry, paths.model, "verified");
   const done = (r: ModelReport): ModelReport => {
     r.seconds = (performance.now() - t0) / 1000;
     if (r.error) emit({ type: "error", model: entry.name, error: r.error.name, message: r.error.message });
@@ -72,25 +61,10 @@ export async function verifyEntry(entry: LockEntry, options: VerifyOptions): Pro
     );
     return done(report);
   }
-  let last = 0;
   const hashT0 = performance.now();
   const { sha256, bytes } = await digestFile(paths.model, {
     signal: options.signal,
-    onProgress: (n) => {
-      const now = performance.now();
-      if (now - last < (options.progressIntervalMs ?? 100) && n < entry.size_bytes) return;
-      last = now;
-      const rate = n / Math.max(1e-9, (now - hashT0) / 1000);
-      emit({
-        type: "progress",
-        model: entry.name,
-        phase: "verify",
-        bytes_done: n,
-        bytes_total: entry.size_bytes,
-        rate_bps: Math.round(rate),
-        eta_s: rate > 0 ? (entry.size_bytes - n) / rate : null,
-      });
-    },
+    onProgress: hashProgress(entry, options, "verify"),
   });
   if (sha256 !== entry.sha256 || bytes !== entry.size_bytes) {
     report.status = "corrupt";

@@ -10,6 +10,7 @@
 
 import { proportion, rms, summarize } from "./metrics.ts";
 import type {
+  GreedyDivergence,
   GreedyPrompt,
   LocalizationCheck,
   LogitsRow,
@@ -176,6 +177,61 @@ export function isExcusedTie(e: TieEvidence, t: ParityThresholds): boolean {
     e.refGap < t.tie_logit_epsilon && e.engRankOfRef < t.tie_top_k && e.refRankOfEng < t.tie_top_k;
 }
 
+/**
+ * Whether a logits row picks a different top-1 token on the two sides without an excused near-tie (a decisive
+ * top-1 flip).
+ *
+ * @param r The row.
+ * @param t Thresholds.
+ * @returns True when the top-1 tokens differ and {@link isExcusedTie} does not excuse it.
+ * @example
+ * ```ts
+ * import { DEFAULT_THRESHOLDS, isDecisiveFlip } from "./gates.ts";
+ * const row = { ref_top1: 1, eng_top1: 2, eng_gap: 3, ref_gap: 3, eng_rank_of_ref_top1: 1, ref_rank_of_eng_top1: 1 };
+ * console.log(isDecisiveFlip(row, DEFAULT_THRESHOLDS)); // true: the gaps are far above the tie epsilon
+ * ```
+ */
+export function isDecisiveFlip(
+  r: Pick<LogitsRow, "ref_top1" | "eng_top1" | "eng_gap" | "ref_gap" | "eng_rank_of_ref_top1" | "ref_rank_of_eng_top1">,
+  t: ParityThresholds,
+): boolean {
+  return r.ref_top1 !== r.eng_top1 &&
+    !isExcusedTie({
+      engGap: r.eng_gap,
+      refGap: r.ref_gap,
+      engRankOfRef: r.eng_rank_of_ref_top1,
+      refRankOfEng: r.ref_rank_of_eng_top1,
+    }, t);
+}
+
+/**
+ * Whether a greedy divergence is an excused near-tie, recomputed from its recorded gaps and ranks.
+ *
+ * @param d The divergence.
+ * @param t Thresholds.
+ * @returns {@link isExcusedTie} of its evidence.
+ * @example
+ * ```ts
+ * import { DEFAULT_THRESHOLDS, isExcusedDivergence } from "./gates.ts";
+ * const d = { engine_gap: 0.01, reference_gap: 0.02, engine_rank_of_reference_token: 1, reference_rank_of_engine_token: 1 };
+ * console.log(isExcusedDivergence(d, DEFAULT_THRESHOLDS)); // true
+ * ```
+ */
+export function isExcusedDivergence(
+  d: Pick<
+    GreedyDivergence,
+    "engine_gap" | "reference_gap" | "engine_rank_of_reference_token" | "reference_rank_of_engine_token"
+  >,
+  t: ParityThresholds,
+): boolean {
+  return isExcusedTie({
+    engGap: d.engine_gap,
+    refGap: d.reference_gap,
+    engRankOfRef: d.engine_rank_of_reference_token,
+    refRankOfEng: d.reference_rank_of_engine_token,
+  }, t);
+}
+
 /** A verdict with its reasons. */
 export interface Verdict {
   /** Status. */
@@ -265,15 +321,7 @@ export function summarizeLogitsRows(rows: readonly LogitsRow[], t: ParityThresho
   const cos = nums((r) => r.cosine);
   const anyNaN = (xs: number[]) => xs.some(Number.isNaN);
   const same = rows.filter((r) => r.ref_top1 === r.eng_top1).length;
-  const flips = rows.filter((r) =>
-    r.ref_top1 !== r.eng_top1 &&
-    !isExcusedTie({
-      engGap: r.eng_gap,
-      refGap: r.ref_gap,
-      engRankOfRef: r.eng_rank_of_ref_top1,
-      refRankOfEng: r.ref_rank_of_eng_top1,
-    }, t)
-  ).length;
+  const flips = rows.filter((r) => isDecisiveFlip(r, t)).length;
   const dl = nums((r) => r.max_abs_dlogit);
   const dp = nums((r) => r.dp);
   return {
@@ -360,15 +408,7 @@ export function judgeLogits(rows: readonly LogitsRow[], summary: LogitsSummary |
       code: "decisive_top1_flip",
       message: `${summary.decisive_top1_flips} position(s) pick a different top token without a near-tie ` +
         `(gap ≥ ${t.tie_logit_epsilon} or outside the other's top ${t.tie_top_k})` +
-        where((r) =>
-          r.ref_top1 !== r.eng_top1 &&
-          !isExcusedTie({
-            engGap: r.eng_gap,
-            refGap: r.ref_gap,
-            engRankOfRef: r.eng_rank_of_ref_top1,
-            refRankOfEng: r.ref_rank_of_eng_top1,
-          }, t)
-        ),
+        where((r) => isDecisiveFlip(r, t)),
     });
   }
   if (summary.max_abs_dlogit === null || summary.rms_dp === null) {
@@ -410,13 +450,7 @@ export function judgeGreedy(prompts: readonly GreedyPrompt[], stepsRequested: nu
       if (p.engine_ids[s] === p.reference_ids[s]) continue;
       const d = p.divergences.find((x) => x.step === s);
       const excused = d !== undefined && d.engine_token === p.engine_ids[s] &&
-        d.reference_token === p.reference_ids[s] &&
-        isExcusedTie({
-          engGap: d.engine_gap,
-          refGap: d.reference_gap,
-          engRankOfRef: d.engine_rank_of_reference_token,
-          refRankOfEng: d.reference_rank_of_engine_token,
-        }, t);
+        d.reference_token === p.reference_ids[s] && isExcusedDivergence(d, t);
       if (!excused) {
         ok = false;
         bad = d ?? null;

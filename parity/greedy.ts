@@ -11,7 +11,7 @@
  */
 
 import type { GreedyDivergence, GreedyPrompt, ParityThresholds } from "../receipts/parity_receipt.ts";
-import { isExcusedTie } from "./gates.ts";
+import { isExcusedDivergence } from "./gates.ts";
 import { rankOf, topEntries, topGap } from "./logits.ts";
 import { argmax, topK } from "./metrics.ts";
 import type { ParitySubject } from "./subject.ts";
@@ -38,7 +38,7 @@ export function describeDivergence(
   const engine_gap = topGap(e, topK(e, 2)), reference_gap = topGap(r, topK(r, 2));
   const engine_rank_of_reference_token = rankOf(e, opts.referenceToken);
   const reference_rank_of_engine_token = rankOf(r, opts.engineToken);
-  return {
+  const d = {
     prompt: opts.prompt,
     step: opts.step,
     engine_token: opts.engineToken,
@@ -51,13 +51,8 @@ export function describeDivergence(
     reference_gap,
     engine_rank_of_reference_token,
     reference_rank_of_engine_token,
-    tie: isExcusedTie({
-      engGap: engine_gap,
-      refGap: reference_gap,
-      engRankOfRef: engine_rank_of_reference_token,
-      refRankOfEng: reference_rank_of_engine_token,
-    }, opts.thresholds),
   };
+  return { ...d, tie: isExcusedDivergence(d, opts.thresholds) };
 }
 
 /**

@@ -30,7 +30,7 @@ import type {
 import { assembleReceipt } from "./assemble.ts";
 import {
   DEFAULT_THRESHOLDS,
-  isExcusedTie,
+  isDecisiveFlip,
   judgeGreedy,
   judgeLogits,
   judgeTokenization,
@@ -310,13 +310,7 @@ async function runLocalization(c: {
   const why: string[] = [];
   const bad = rows.find((r) =>
     r.cosine === null || r.cosine < t.cosine_min || r.kld === null || r.kld > t.kld_max_max ||
-    (r.ref_top1 !== r.eng_top1 &&
-      !isExcusedTie({
-        engGap: r.eng_gap,
-        refGap: r.ref_gap,
-        engRankOfRef: r.eng_rank_of_ref_top1,
-        refRankOfEng: r.ref_rank_of_eng_top1,
-      }, t))
+    isDecisiveFlip(r, t)
   );
   if (bad) {
     prompt = bad.prompt;

@@ -16,6 +16,8 @@ export { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
 export { EngineSubject, type EngineSubjectOptions } from "./engine_subject.ts";
 export {
   DEFAULT_THRESHOLDS,
+  isDecisiveFlip,
+  isExcusedDivergence,
   isExcusedTie,
   judgeGreedy,
   judgeLocalization,

@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import { GgufFile } from "../engine/gguf/mod.ts";
-import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
+import { weightTypeNames } from "../engine/model/manifest.ts";
 import { sha256File } from "../lock/mod.ts";
 import type { ModelInfoJson, TokenizerIdentity } from "../receipts/parity_receipt.ts";
 
@@ -69,8 +69,6 @@ export function vocabHash(vocab: {
   return h.digest("hex");
 }
 
-const PROJECTIONS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
-
 /**
  * Read a model file's facts.
  *
@@ -95,12 +93,7 @@ export async function describeModelFile(
   using f = GgufFile.open(path);
   const arch = f.architecture;
   const nLayer = f.getNumber(`${arch}.block_count`);
-  const weightTypes = new Set<string>();
-  for (const t of f.tensors) {
-    const m = /^blk\.\d+\.([a-z_]+)\.weight$/.exec(t.name);
-    if (m && PROJECTIONS.includes(m[1])) weightTypes.add(ggmlTypeName(t.type).toUpperCase());
-  }
-  const emb = f.tensor("token_embd.weight");
+  const weights = weightTypeNames(f.tensors);
   const tokens = f.has("tokenizer.ggml.tokens") ? f.getArray("tokenizer.ggml.tokens")!.items : undefined;
   const model: ModelInfoJson = {
     path,
@@ -108,8 +101,8 @@ export async function describeModelFile(
     sha256,
     size_bytes,
     arch,
-    weight_type: weightTypes.size ? [...weightTypes].sort().join("+") : null,
-    embedding_type: emb ? ggmlTypeName(emb.type).toUpperCase() : null,
+    weight_type: weights.projections.length ? weights.projections.join("+") : null,
+    embedding_type: weights.embedding,
     n_layer: nLayer ?? null,
     n_vocab: tokens ? tokens.length : null,
   };

@@ -63,17 +63,25 @@ export function parsePromptFile(text: string): ParityPrompt[] {
         `Cannot read the prompt file: invalid JSON (${(e as Error).message}). Fix the JSON or use one prompt per line.`,
       );
     }
-    if (!Array.isArray(json)) throw new SyntaxError("Cannot read the prompt file: expected a JSON array of prompts");
+    if (!Array.isArray(json)) {
+      throw new SyntaxError(
+        'Cannot read the prompt file: it is JSON but not an array. Write ["prompt", {"text": "prompt"}, ...]',
+      );
+    }
     prompts = json.map((p, i) => {
       if (typeof p === "string") return { text: p, parseSpecial: special(p) };
       if (p && typeof p === "object" && typeof (p as { text?: unknown }).text === "string") {
         const o = p as { text: string; parse_special?: unknown };
         if (o.parse_special !== undefined && typeof o.parse_special !== "boolean") {
-          throw new SyntaxError(`Cannot read the prompt file: item ${i} has a non-boolean parse_special`);
+          throw new SyntaxError(
+            `Cannot read the prompt file: item ${i} has a non-boolean parse_special. Set it to true or false`,
+          );
         }
         return { text: o.text, parseSpecial: o.parse_special ?? special(o.text) };
       }
-      throw new SyntaxError(`Cannot read the prompt file: item ${i} is neither a string nor {"text": ...}`);
+      throw new SyntaxError(
+        `Cannot read the prompt file: item ${i} is neither a string nor {"text": ...}. Write each prompt as one of those`,
+      );
     });
   } else if (text.includes(GGML_VOCAB_TEST_SEPARATOR)) {
     // The files end with the separator too: the empty piece after it is not a case.

@@ -19,19 +19,22 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 /** Schema version of bench receipts written by this code. */
 export const BENCH_SCHEMA_VERSION = "1.0.0";
 
-/** Count, mean, median, sample standard deviation (N - 1), min, max. */
+/**
+ * Count, mean, median, sample standard deviation (N - 1), min, max of one sample, in the sample's units: what
+ * `summarize` (bench/stats.ts, whose `SampleStats` is this type) returns, stored as computed.
+ */
 export interface StatsJson {
-  /** Values. */
+  /** Number of values. */
   readonly n: number;
-  /** Mean. */
+  /** Arithmetic mean (llama-bench `avg_*`). */
   readonly mean: number;
   /** Median. */
   readonly median: number;
-  /** Sample standard deviation (0 when n <= 1). */
+  /** Sample standard deviation, N - 1 in the denominator, 0 when n <= 1 (llama-bench `stddev_*`). */
   readonly stddev: number;
-  /** Smallest. */
+  /** Smallest value. */
   readonly min: number;
-  /** Largest. */
+  /** Largest value. */
   readonly max: number;
 }
 

@@ -25,7 +25,8 @@ import type { BenchModelInfo, BenchReceipt, BenchRecord, StatsJson } from "./ben
 import type { MachineInfo } from "./provenance.ts";
 import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
-import { mean, median, sampleStddev } from "../bench/stats.ts";
+import { checkKernelIds, FAKE_KERNEL } from "./kernel_ids.ts";
+import { mean, median, sampleStddev, summarize } from "../bench/stats.ts";
 
 /** Highest clock any CPU core runs at, Hz (shipping desktop parts boost to about 6.2 GHz). */
 export const MAX_CLOCK_HZ = 6.5e9;
@@ -37,13 +38,6 @@ export const MAX_CACHE_BYTES: number = 4 * 2 ** 30;
 export const MAX_MEMORY_BANDWIDTH = 2e12;
 
 let schemaCheck: SchemaCheck | undefined;
-
-/** Kernel ids: `<backend>.<op>[.<variant>]` (kernels-wasm/ABI.md), at most 128 characters. */
-const KERNEL_ID = /^(wasm|ref|webgpu)\.[a-z0-9_]+(\.[a-z0-9_]+)*$/;
-/** Words that mark a stand-in rather than a kernel. */
-const FAKE_KERNEL = /mock|stub|fake|dummy|noop|no_op|placeholder|simulat|pretend/i;
-/** Evidence that real matrix products ran. */
-const MATMUL_KERNEL = /\.(gemm|gemv|matmul|mul_mat)(\.|$)/;
 
 /**
  * The highest tokens/s that can be physically true for a test on a model and machine (see the module notes).
@@ -106,7 +100,7 @@ export function verifyBenchReceipt(receipt: Readonly<Record<string, unknown>>): 
       `engine.backend "${r.engine.backend}" differs from backend "${r.backend}"`,
     );
   }
-  kernelHygiene(r.engine.kernels, r.backend, add);
+  problems.push(...checkKernelIds(r.engine.kernels, r.backend));
   if (JSON.stringify(r.kernels) !== JSON.stringify(r.engine.kernels)) {
     add("/kernels", "kernels_mismatch", "the top-level kernels differ from engine.kernels (they are the same list)");
   }
@@ -249,36 +243,6 @@ export function verifyBenchReceipt(receipt: Readonly<Record<string, unknown>>): 
   return problems;
 }
 
-function kernelHygiene(
-  kernels: readonly string[],
-  backend: string,
-  add: (p: string, c: string, m: string) => void,
-): void {
-  if (kernels.length === 0) {
-    add("/engine/kernels", "kernels_empty", "no kernel ids recorded: nothing shows that our engine computed anything");
-    return;
-  }
-  const seen = new Set<string>();
-  kernels.forEach((k, i) => {
-    if (k.length > 128 || !KERNEL_ID.test(k)) {
-      add(`/engine/kernels/${i}`, "kernel_id", `"${k}" is not a kernel id <backend>.<op>[.<variant>]`);
-    }
-    if (FAKE_KERNEL.test(k)) add(`/engine/kernels/${i}`, "kernel_fake", `"${k}" names a stand-in, not a kernel`);
-    if (!k.startsWith(`${backend}.`)) {
-      add(`/engine/kernels/${i}`, "kernel_backend", `"${k}" is not a ${backend} kernel`);
-    }
-    if (seen.has(k)) add(`/engine/kernels/${i}`, "kernel_duplicate", `"${k}" is listed twice`);
-    seen.add(k);
-  });
-  if (!kernels.some((k) => MATMUL_KERNEL.test(k))) {
-    add(
-      "/engine/kernels",
-      "kernels_no_matmul",
-      "no matrix-product kernel (gemm/gemv) ran: that is not a transformer forward pass",
-    );
-  }
-}
-
 function checkStats(
   s: StatsJson,
   x: readonly number[],
@@ -286,14 +250,7 @@ function checkStats(
   add: (p: string, c: string, m: string) => void,
   abs: number,
 ): void {
-  const want = {
-    n: x.length,
-    mean: mean(x),
-    median: median(x),
-    stddev: sampleStddev(x),
-    min: Math.min(...x),
-    max: Math.max(...x),
-  };
+  const want = summarize(x);
   for (const k of Object.keys(want) as (keyof StatsJson)[]) {
     if (!near(s[k], want[k], abs)) {
       add(`${path}/${k}`, "stats_inconsistent", `${k} is ${fmt(s[k])} but the samples give ${fmt(want[k])}`);

@@ -13,9 +13,10 @@ import schema from "./parity.schema.json" with { type: "json" };
 import type { ParityReceipt, ParityThresholds } from "./parity_receipt.ts";
 import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
+import { checkKernelIds } from "./kernel_ids.ts";
 import {
   DEFAULT_THRESHOLDS,
-  isExcusedTie,
+  isExcusedDivergence,
   judgeGreedy,
   judgeLocalization,
   judgeLogits,
@@ -27,13 +28,6 @@ import {
 import { firstDifference } from "../parity/tokenization.ts";
 
 let schemaCheck: SchemaCheck | undefined;
-
-/** Kernel ids: `<backend>.<op>[.<variant>]` (kernels-wasm/ABI.md), at most 128 characters. */
-const KERNEL_ID = /^(wasm|ref|webgpu)\.[a-z0-9_]+(\.[a-z0-9_]+)*$/;
-/** Words that mark a stand-in rather than a kernel (BitNet-rs only looked for "mock"). */
-const FAKE_KERNEL = /mock|stub|fake|dummy|noop|no_op|placeholder|simulat|pretend/i;
-/** Evidence that real matrix products ran. */
-const MATMUL_KERNEL = /\.(gemm|gemv|matmul|mul_mat)(\.|$)/;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -120,12 +114,7 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   // Greedy: divergences' tie flags and the verdict.
   r.checks.greedy.prompts.forEach((g, i) => {
     g.divergences.forEach((d, j) => {
-      const tie = isExcusedTie({
-        engGap: d.engine_gap,
-        refGap: d.reference_gap,
-        engRankOfRef: d.engine_rank_of_reference_token,
-        refRankOfEng: d.reference_rank_of_engine_token,
-      }, t);
+      const tie = isExcusedDivergence(d, t);
       if (tie !== d.tie) {
         add(
           `/checks/greedy/prompts/${i}/divergences/${j}/tie`,
@@ -263,38 +252,8 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
       `test-only faults were injected (${JSON.stringify(r.engine.faults)}): not a real engine run`,
     );
   }
-  if (r.engine.ran) kernelHygiene(r.engine.kernels, r.engine.backend, add);
+  if (r.engine.ran) problems.push(...checkKernelIds(r.engine.kernels, r.engine.backend));
   return problems;
-}
-
-function kernelHygiene(
-  kernels: readonly string[],
-  backend: string | null,
-  add: (p: string, c: string, m: string) => void,
-): void {
-  if (kernels.length === 0) {
-    add("/engine/kernels", "kernels_empty", "no kernel ids recorded: nothing shows that our engine computed anything");
-    return;
-  }
-  const seen = new Set<string>();
-  kernels.forEach((k, i) => {
-    if (k.length > 128 || !KERNEL_ID.test(k)) {
-      add(`/engine/kernels/${i}`, "kernel_id", `"${k}" is not a kernel id <backend>.<op>[.<variant>]`);
-    }
-    if (FAKE_KERNEL.test(k)) add(`/engine/kernels/${i}`, "kernel_fake", `"${k}" names a stand-in, not a kernel`);
-    if (backend && !k.startsWith(`${backend}.`)) {
-      add(`/engine/kernels/${i}`, "kernel_backend", `"${k}" is not a ${backend} kernel`);
-    }
-    if (seen.has(k)) add(`/engine/kernels/${i}`, "kernel_duplicate", `"${k}" is listed twice`);
-    seen.add(k);
-  });
-  if (!kernels.some((k) => MATMUL_KERNEL.test(k))) {
-    add(
-      "/engine/kernels",
-      "kernels_no_matmul",
-      "no matrix-product kernel (gemm/gemv) ran: that is not a transformer forward pass",
-    );
-  }
 }
 
 function thresholdsNotLooser(t: ParityThresholds, add: (p: string, c: string, m: string) => void): void {

@@ -1,6 +1,7 @@
 /**
  * Generated models for tests. Each distinct spec is generated once per test process into a temporary directory
- * (tiny models take milliseconds), so a test never depends on a stale cache or on the network.
+ * (tiny models take milliseconds), so a test never depends on a stale cache or on the network. And scratch
+ * directories that are removed whatever the test does ({@link withTempDir}).
  *
  * @module
  */
@@ -30,6 +31,21 @@ export function fixtureModel(spec: Partial<SynthSpec> = {}): Promise<string> {
     made.set(key, p);
   }
   return p;
+}
+
+/**
+ * Run `fn` in a fresh temporary directory, removed afterwards whether `fn` succeeds or throws.
+ *
+ * @param prefix Name prefix of the directory (say which test made it).
+ * @param fn The work; receives the directory's path.
+ */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 globalThis.addEventListener("unload", () => {

@@ -13,6 +13,7 @@
  */
 
 import assert from "node:assert/strict";
+import { crossval } from "./_cli.ts";
 import { fixtureModel } from "./_fixtures.ts";
 import { Engine } from "../engine/engine.ts";
 import { CppModel } from "../ffi/mod.ts";
@@ -93,18 +94,7 @@ Deno.test("baselines gen and baselines verify on the CLI: exit 0 for the repeat,
     await writeJsonAtomic(`${dir}/base/bench_tiny.json`, base);
     await writeJsonAtomic(`${dir}/repeat/bench_tiny.json`, repeat);
     await writeJsonAtomic(`${dir}/slowed/bench_tiny.json`, slowed);
-    const cli = async (...args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: out.code,
-        stdout: new TextDecoder().decode(out.stdout),
-        stderr: new TextDecoder().decode(out.stderr),
-      };
-    };
+    const cli = (...args: string[]) => crossval(args);
     const gen = await cli("baselines", "gen", "--receipts", `${dir}/base`, "--out", `${dir}/baselines`, "--json");
     assert.equal(gen.code, 0, gen.stderr);
     const written = JSON.parse(gen.stdout) as { files: string[] };

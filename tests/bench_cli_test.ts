@@ -7,18 +7,10 @@
  */
 
 import assert from "node:assert/strict";
+import { crossval } from "./_cli.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+const cli = (...args: string[]) => crossval(args);
 
 const model = await fixtureModel();
 const dir = await Deno.makeTempDir({ prefix: "crossval-bench-cli-" });

@@ -4,20 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { CppModel } from "../ffi/mod.ts";
+import { crossval as run } from "./_cli.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-async function crossval(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+const crossval = (...args: string[]) => run(args);
 
 Deno.test("ref-run --json prints llama.cpp's greedy continuation, ids, timings and settings", async () => {
   const model = await fixtureModel();

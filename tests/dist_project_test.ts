@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { findLlamaNpmPackage, PINNED_LLAMA } from "../ffi/mod.ts";
+import { crossval as runCli } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const CONFIG = `${ROOT}/deno.json`;
 const MOD = `${ROOT}/mod.ts`;
 const PACKAGED_LOCK = JSON.parse(await Deno.readTextFile(`${ROOT}/crossval-models.lock.json`));
 const CI_ENTRY = PACKAGED_LOCK.models.find((m: { tier: string }) => m.tier === "ci");
@@ -19,17 +19,9 @@ function lockfileNaming(name: string): string {
   return JSON.stringify({ ...PACKAGED_LOCK, $schema: undefined, models: [{ ...CI_ENTRY, name }] }, null, 2);
 }
 
-async function crossval(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MOD, ...args],
-    cwd,
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** The package's CLI (`mod.ts` as its main module), run from the user's project directory `cwd`. */
+const crossval = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+  runCli(args, { entry: MOD, cwd, env });
 
 async function exists(p: string): Promise<boolean> {
   try {

@@ -9,21 +9,9 @@ import { createHash } from "node:crypto";
 import denoJson from "../deno.json" with { type: "json" };
 import { PINNED_LLAMA } from "../ffi/mod.ts";
 import { KERNEL_FILES, kernelBuildHash, type VersionInfo } from "../cli/version.ts";
+import { crossval } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url);
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-async function crossval(args: string[], cwd?: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    env: { NO_COLOR: "1" },
-    ...(cwd ? { cwd } : {}),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** `sha256sum <files> | sha256sum` in `dir`, as docs/CROSSVAL.md tells users to reproduce the kernel hash. */
 async function shellKernelHash(dir: string, files: readonly string[]): Promise<string> {

@@ -3,39 +3,23 @@
  * Ctrl-C, and the `ci` tier with the network forbidden by Deno's permissions.
  */
 import assert from "node:assert/strict";
+import { type CliResult, crossval as run, MAIN } from "./_cli.ts";
 import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { withTempDir } from "./_fixtures.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const REPO = new URL("..", import.meta.url).pathname;
 
-interface CliResult {
-  code: number;
-  lines: Record<string, unknown>[];
-  stdout: string;
-  stderr: string;
+/** `crossval <args>` from the repository root, with its NDJSON lines parsed. */
+async function crossval(
+  args: string[],
+  options: { perms?: string[]; env?: Record<string, string> } = {},
+): Promise<CliResult & { lines: Record<string, unknown>[] }> {
+  const r = await run(args, { ...options, cwd: REPO });
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  return { ...r, lines };
 }
 
-async function crossval(args: string[], options: { perms?: string[]; env?: Record<string, string> } = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.perms ?? ["-A"]), MAIN, ...args],
-    cwd: REPO,
-    env: { NO_COLOR: "1", ...options.env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const lines = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-  return { code: out.code, lines, stdout, stderr: new TextDecoder().decode(out.stderr) } satisfies CliResult;
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fetch_cli_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("fetch_cli_", fn);
 
 Deno.test("crossval fetch --tier ci generates and verifies the CI model with the network forbidden", async () => {
   await withDir(async (cache) => {

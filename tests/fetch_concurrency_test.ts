@@ -3,9 +3,9 @@
  * with one correct file, downloaded once, and the dead process's lock never blocks the next run.
  */
 import assert from "node:assert/strict";
+import { MAIN } from "./_cli.ts";
 import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
-
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+import { withTempDir } from "./_fixtures.ts";
 
 type Line = Record<string, unknown>;
 
@@ -35,14 +35,7 @@ function spawnFetch(args: string[]): { child: Deno.ChildProcess; lines: Line[]; 
   return { child, lines, finished };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fetch_conc_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("fetch_conc_", fn);
 
 Deno.test("two concurrent crossval fetch processes produce one correct file, downloaded once", async () => {
   await using server = new FaultServer();

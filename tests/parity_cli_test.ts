@@ -5,21 +5,10 @@
  * Needs the llama.cpp library.
  */
 import assert from "node:assert/strict";
+import { crossval as run } from "./_cli.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-async function crossval(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const crossval = (args: string[], env: Record<string, string> = {}) => run(args, { env });
 
 Deno.test("validate provisions the CI model, passes, writes a receipt that verifies; an edited copy does not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "crossval-validate-" });

@@ -16,6 +16,7 @@ import {
   quantizeRowQ8_0,
   quantizeRowQ8K,
 } from "../engine/quant/mod.ts";
+import { Prng } from "../engine/sampling.ts";
 
 const ROW = { parameters: ["buffer", "buffer", "i64"], result: "void" } as const;
 const BASE_SYMBOLS = {
@@ -76,15 +77,10 @@ function openBestCpu(dir: string): { lib: Cpu; name: string } {
   return { lib: open(best.path, CPU_SYMBOLS), name: best.path.slice(dir.length + 1) };
 }
 
-// Deterministic data (mulberry32); a copy of the idea in engine/quant/_testing.ts, which tests/ must not import.
+/** Deterministic data: uniform [0, 1) draws of the engine's seeded mulberry32. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 const DISTS = ["gaussian", "uniform", "ternary", "sparse", "extremes", "zeros", "ties", "ties127"] as const;

@@ -7,18 +7,9 @@
 
 import assert from "node:assert/strict";
 import { llamaSourceDir } from "../ffi/llama_source.ts";
+import { crossval as run } from "./_cli.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-async function crossval(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const crossval = (...args: string[]) => run(args);
 
 Deno.test("crossval tokenize --inp prints exactly llama.cpp's .out file (llama-bpe)", async () => {
   const v = `${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`;

@@ -19,20 +19,15 @@ import { CppModel } from "../ffi/mod.ts";
 import { llamaSourceDir } from "../ffi/llama_source.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import { Tokenizer } from "../engine/tokenizer/mod.ts";
+import { Prng } from "../engine/sampling.ts";
 
 const SEED = Number(Deno.env.get("TOKENIZER_DIFF_SEED") ?? 20261126);
 const CASES_PER_VOCAB = 300;
 
-/** mulberry32: tiny, seedable, good enough to spread test inputs. */
+/** Uniform [0, 1) draws of the engine's seeded mulberry32: tiny, good enough to spread test inputs. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 const FRAGMENTS = [
@@ -239,8 +234,8 @@ async function differential(name: string): Promise<void> {
 
   const info = cpp.info();
   assert.deepEqual(
-    { n: tok.vocabSize, bos: tok.bos, eos: tok.eos, addBos: tok.addBos, addEos: tok.addEos },
-    { n: info.nVocab, bos: info.bos, eos: info.eos, addBos: info.addBos, addEos: info.addEos },
+    { n: tok.vocabSize, bos: tok.bos, eos: tok.eos, eot: tok.eot, addBos: tok.addBos, addEos: tok.addEos },
+    { n: info.nVocab, bos: info.bos, eos: info.eos, eot: info.eot, addBos: info.addBos, addEos: info.addEos },
     `${where}: special ids and flags`,
   );
   for (let id = 0; id < tok.vocabSize; id++) {

@@ -160,7 +160,9 @@ export class GgufFile implements Disposable {
     if (!t) throw new RangeError(`Cannot read tensor "${name}" from "${this.path}": no such tensor`);
     const out = dest ?? new Uint8Array(t.byteLength);
     if (out.length !== t.byteLength) {
-      throw new RangeError(`Cannot read tensor "${name}": destination has ${out.length} bytes, tensor has ${t.byteLength}`);
+      throw new RangeError(
+        `Cannot read tensor "${name}": destination has ${out.length} bytes, tensor has ${t.byteLength}`,
+      );
     }
     const at = this.header.dataOffset + t.offset;
     let got = 0;

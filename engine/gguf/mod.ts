@@ -5,5 +5,13 @@
  */
 export * from "./types.ts";
 export { type ByteSource, bytesSource, parseGgufHeader } from "./reader.ts";
-export { type ByteSink, encodeGguf, type GgufLayout, type GgufSpec, type GgufTensorSpec, layoutGguf, writeGguf } from "./writer.ts";
+export {
+  type ByteSink,
+  encodeGguf,
+  type GgufLayout,
+  type GgufSpec,
+  type GgufTensorSpec,
+  layoutGguf,
+  writeGguf,
+} from "./writer.ts";
 export { GgufFile } from "./file.ts";

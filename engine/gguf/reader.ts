@@ -317,11 +317,15 @@ export function parseGgufHeader(src: ByteSource): GgufHeader {
   }
   const version = c.u32("version");
   if (version === 1) {
-    throw new RangeError("Cannot parse GGUF header: version 1 is not supported (re-convert the model with a newer tool)");
+    throw new RangeError(
+      "Cannot parse GGUF header: version 1 is not supported (re-convert the model with a newer tool)",
+    );
   }
   if (version !== 2 && version !== 3) {
     const hint = (version & 0xffff) === 0 ? " (a big-endian file?)" : "";
-    throw new RangeError(`Cannot parse GGUF header: unsupported version ${version} at offset 4${hint}; expected 2 or 3`);
+    throw new RangeError(
+      `Cannot parse GGUF header: unsupported version ${version} at offset 4${hint}; expected 2 or 3`,
+    );
   }
   const nTensorsAt = c.pos;
   const nTensors = c.u64n("tensor count");
@@ -374,11 +378,15 @@ export function parseGgufHeader(src: ByteSource): GgufHeader {
   for (let i = 0; i < nTensors; i++) {
     const at = c.pos;
     const name = c.string(`tensor name #${i}`, MAX_NAME_BYTES);
-    if (names.has(name)) throw new SyntaxError(`Cannot parse GGUF tensor info at offset ${at}: duplicate tensor "${name}"`);
+    if (names.has(name)) {
+      throw new SyntaxError(`Cannot parse GGUF tensor info at offset ${at}: duplicate tensor "${name}"`);
+    }
     names.add(name);
     const nDims = c.u32(`rank of tensor "${name}"`);
     if (nDims > GGML_MAX_DIMS) {
-      throw new RangeError(`Cannot parse GGUF tensor "${name}" at offset ${at}: rank ${nDims} exceeds ${GGML_MAX_DIMS}`);
+      throw new RangeError(
+        `Cannot parse GGUF tensor "${name}" at offset ${at}: rank ${nDims} exceeds ${GGML_MAX_DIMS}`,
+      );
     }
     const shape: number[] = [];
     let nElements = 1;
@@ -398,7 +406,9 @@ export function parseGgufHeader(src: ByteSource): GgufHeader {
     }
     if ((shape[0] ?? 1) % ti.blockSize !== 0) {
       throw new RangeError(
-        `Cannot parse GGUF tensor "${name}": row length ${shape[0]} is not a multiple of the ${ti.name} block size ${ti.blockSize}`,
+        `Cannot parse GGUF tensor "${name}": row length ${
+          shape[0]
+        } is not a multiple of the ${ti.name} block size ${ti.blockSize}`,
       );
     }
     const offset = c.u64n(`offset of tensor "${name}"`);
@@ -420,7 +430,9 @@ export function parseGgufHeader(src: ByteSource): GgufHeader {
     }
     if (t.offset + t.byteLength > dataSize) {
       throw new RangeError(
-        `Cannot parse GGUF tensor "${t.name}": data [${dataOffset + t.offset}, ${dataOffset + t.offset + t.byteLength}) ` +
+        `Cannot parse GGUF tensor "${t.name}": data [${dataOffset + t.offset}, ${
+          dataOffset + t.offset + t.byteLength
+        }) ` +
           `extends past the end of the file (${src.size} bytes); the file is truncated`,
       );
     }

@@ -8,13 +8,7 @@
  */
 
 import { ggmlTensorBytes, ggmlTypeInfo } from "../quant/ggml_type.ts";
-import {
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  type GgufArray,
-  type GgufKv,
-  GgufValueType,
-} from "./types.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufArray, type GgufKv, GgufValueType } from "./types.ts";
 
 /** A tensor to write: its data is given directly or produced on demand (called once, in order). */
 export interface GgufTensorSpec {
@@ -192,7 +186,9 @@ export function layoutGguf(spec: GgufSpec): GgufLayout {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if ((t.shape[0] ?? 1) % info.blockSize !== 0) {
       throw new RangeError(
-        `Cannot write tensor "${t.name}": row length ${t.shape[0]} is not a multiple of the ${info.name} block size ${info.blockSize}`,
+        `Cannot write tensor "${t.name}": row length ${
+          t.shape[0]
+        } is not a multiple of the ${info.name} block size ${info.blockSize}`,
       );
     }
     const size = ggmlTensorBytes(t.type, n);

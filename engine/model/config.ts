@@ -83,13 +83,17 @@ export function configFromGguf(file: GgufFile): BitnetConfig {
   const arch = file.architecture;
   if (!isBitnetArch(arch)) {
     throw new RangeError(
-      `Cannot run "${file.path}": architecture "${arch || "(none)"}" is not supported; expected "bitnet" or "bitnet-b1.58"`,
+      `Cannot run "${file.path}": architecture "${
+        arch || "(none)"
+      }" is not supported; expected "bitnet" or "bitnet-b1.58"`,
     );
   }
   const p = archPrefix(arch);
   const need = (key: string): number => {
     const v = file.getNumber(p + key);
-    if (v === undefined) throw new RangeError(`Cannot read hyperparameters of "${file.path}": missing key "${p}${key}"`);
+    if (v === undefined) {
+      throw new RangeError(`Cannot read hyperparameters of "${file.path}": missing key "${p}${key}"`);
+    }
     return v;
   };
   const opt = (key: string, dflt: number): number => file.getNumber(p + key) ?? dflt;
@@ -97,20 +101,28 @@ export function configFromGguf(file: GgufFile): BitnetConfig {
   const nHead = need("attention.head_count");
   const nHeadKv = opt("attention.head_count_kv", nHead);
   if (nHead <= 0 || nEmbd % nHead !== 0) {
-    throw new RangeError(`Cannot read hyperparameters of "${file.path}": embedding_length ${nEmbd} is not divisible by head_count ${nHead}`);
+    throw new RangeError(
+      `Cannot read hyperparameters of "${file.path}": embedding_length ${nEmbd} is not divisible by head_count ${nHead}`,
+    );
   }
   if (nHeadKv <= 0 || nHead % nHeadKv !== 0) {
-    throw new RangeError(`Cannot read hyperparameters of "${file.path}": head_count ${nHead} is not a multiple of head_count_kv ${nHeadKv}`);
+    throw new RangeError(
+      `Cannot read hyperparameters of "${file.path}": head_count ${nHead} is not a multiple of head_count_kv ${nHeadKv}`,
+    );
   }
   const headDim = nEmbd / nHead;
   const tokens = file.getArray("tokenizer.ggml.tokens");
   const nVocab = tokens ? tokens.items.length : opt("vocab_size", 0);
-  if (nVocab <= 0) throw new RangeError(`Cannot read hyperparameters of "${file.path}": no tokenizer.ggml.tokens and no vocab_size`);
+  if (nVocab <= 0) {
+    throw new RangeError(`Cannot read hyperparameters of "${file.path}": no tokenizer.ggml.tokens and no vocab_size`);
+  }
   // llama.cpp: freq_scale = 1/factor for linear scaling; a missing or zero factor means 1.
   const factor = opt("rope.scaling.factor", 0);
   const nRot = opt("rope.dimension_count", headDim);
   if (nRot % 2 !== 0 || nRot > headDim) {
-    throw new RangeError(`Cannot read hyperparameters of "${file.path}": rope.dimension_count ${nRot} must be even and <= ${headDim}`);
+    throw new RangeError(
+      `Cannot read hyperparameters of "${file.path}": rope.dimension_count ${nRot} must be even and <= ${headDim}`,
+    );
   }
   return {
     arch,
@@ -133,7 +145,13 @@ export function configFromGguf(file: GgufFile): BitnetConfig {
 /** Weight types the engine accepts for the ternary projections. */
 export const TERNARY_TYPES: readonly number[] = [GgmlType.TQ2_0, GgmlType.TQ1_0, GgmlType.I2_S];
 /** Types the engine accepts for the (tied) token embedding. */
-export const EMBEDDING_TYPES: readonly number[] = [GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q6_K, GgmlType.F32];
+export const EMBEDDING_TYPES: readonly number[] = [
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q6_K,
+  GgmlType.F32,
+];
 
 /** Human list of type names, for messages. */
 export function typeNames(types: readonly number[]): string {

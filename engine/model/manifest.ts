@@ -50,13 +50,25 @@ export function projections(cfg: BitnetConfig): ReadonlyArray<readonly [string, 
 export function bitnetManifest(cfg: BitnetConfig): TensorSpec[] {
   const f32 = [GgmlType.F32];
   const out: TensorSpec[] = [
-    { name: "token_embd.weight", shape: [cfg.nEmbd, cfg.nVocab], types: EMBEDDING_TYPES, required: true, role: "embedding" },
+    {
+      name: "token_embd.weight",
+      shape: [cfg.nEmbd, cfg.nVocab],
+      types: EMBEDDING_TYPES,
+      required: true,
+      role: "embedding",
+    },
   ];
   for (let i = 0; i < cfg.nLayer; i++) {
     const b = `blk.${i}.`;
     out.push({ name: `${b}attn_norm.weight`, shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
     for (const [name, inDim, outDim] of projections(cfg)) {
-      out.push({ name: `${b}${name}.weight`, shape: [inDim, outDim], types: TERNARY_TYPES, required: true, role: "ternary" });
+      out.push({
+        name: `${b}${name}.weight`,
+        shape: [inDim, outDim],
+        types: TERNARY_TYPES,
+        required: true,
+        role: "ternary",
+      });
       out.push({ name: `${b}${name}.scale`, shape: [1], types: f32, required: false, role: "scale" });
     }
     out.push({ name: `${b}attn_sub_norm.weight`, shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
@@ -93,7 +105,11 @@ export function validateTensors(tensors: readonly GgufTensorInfo[], cfg: BitnetC
     const t = byName.get(spec.name);
     if (!t) {
       if (spec.required) {
-        problems.push({ kind: "missing", tensor: spec.name, message: `missing tensor ${spec.name} [${spec.shape.join(", ")}]` });
+        problems.push({
+          kind: "missing",
+          tensor: spec.name,
+          message: `missing tensor ${spec.name} [${spec.shape.join(", ")}]`,
+        });
       }
       continue;
     }
@@ -154,4 +170,37 @@ export function llamaCppCompatibility(cfg: BitnetConfig, tensors: readonly GgufT
   }
   if (loads && notes.length === 0) notes.push("loads and runs in stock llama.cpp (bitnet graph, SiLU FFN)");
   return { loads, correct: loads && correct, notes };
+}
+
+/** What {@link weightTypeNames} reports. */
+export interface WeightTypeNames {
+  /** Types of the block projections (`blk.N.attn_q.weight`, ...), upper case and sorted (`TQ2_0`; several if mixed). */
+  readonly projections: readonly string[];
+  /** Type of `token_embd.weight` (`F16`), or null when the file has none. */
+  readonly embedding: string | null;
+}
+
+const PROJECTION_WEIGHT = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
+
+/**
+ * The GGML types a file stores its weights in, as receipts record them: the projections' and the embedding's.
+ *
+ * @param tensors Tensor infos from the file.
+ * @returns Upper-case type names.
+ * @example
+ * ```ts
+ * import { weightTypeNames } from "./manifest.ts";
+ * const t = (name: string, type: number) => ({ name, type, shape: [], offset: 0, byteLength: 0, nElements: 0 });
+ * console.log(weightTypeNames([t("token_embd.weight", 1), t("blk.0.attn_q.weight", 35)]));
+ * // { projections: ["TQ2_0"], embedding: "F16" }
+ * ```
+ */
+export function weightTypeNames(tensors: readonly GgufTensorInfo[]): WeightTypeNames {
+  const projections = new Set<string>();
+  let embedding: string | null = null;
+  for (const t of tensors) {
+    if (PROJECTION_WEIGHT.test(t.name)) projections.add(ggmlTypeName(t.type).toUpperCase());
+    else if (t.name === "token_embd.weight") embedding = ggmlTypeName(t.type).toUpperCase();
+  }
+  return { projections: [...projections].sort(), embedding };
 }

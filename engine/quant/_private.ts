@@ -34,6 +34,20 @@ export function roundAway(x: number): number {
   return Math.trunc(x + 0.5 * (+(x > 0) - +(x < 0)));
 }
 
+/**
+ * The block maximum of ggml's reference quantizers: `amax = MAX(amax, fabsf(x[j]))` over `n` values from `from`,
+ * with ggml-impl.h's `MAX(a, b) ((a) > (b) ? (a) : (b))`, including its NaN behaviour (a NaN replaces the running
+ * maximum, and the next value replaces the NaN).
+ */
+export function absMax(src: Float32Array, from: number, n: number): number {
+  let amax = 0;
+  for (let j = from; j < from + n; j++) {
+    const a = Math.abs(src[j]);
+    amax = amax > a ? amax : a;
+  }
+  return amax;
+}
+
 /** Throws unless `n` is a non-negative multiple of `block` (a row of whole blocks). */
 export function checkWholeBlocks(fn: string, what: string, n: number, block: number): void {
   if (n % block !== 0) {

@@ -4,32 +4,29 @@
  * @module
  */
 
-/** A small deterministic PRNG (mulberry32): same seed, same sequence, on every machine. */
-export class Rng {
-  #s: number;
-  /** Seeds the generator. */
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
+import { Prng } from "../sampling.ts";
+
+/**
+ * The engine's deterministic PRNG (mulberry32, `Prng` in engine/sampling.ts, seeded with the raw seed): same seed,
+ * same sequence, on every machine; plus the draws the quant tests need.
+ */
+export class Rng extends Prng {
   /** Next uniform u32. */
   u32(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next() * 4294967296;
   }
   /** Uniform in [0, 1). */
   float(): number {
-    return this.u32() / 4294967296;
+    return this.next();
   }
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.float() * n);
+    return Math.floor(this.next() * n);
   }
   /** Standard normal (Box-Muller). */
   gauss(): number {
-    const u = 1 - this.float();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.float());
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 }
 

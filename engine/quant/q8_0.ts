@@ -13,7 +13,7 @@
  */
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
-import { checkLength, checkWholeBlocks, nearestInt, roundAway } from "./_private.ts";
+import { absMax, checkLength, checkWholeBlocks, nearestInt, roundAway } from "./_private.ts";
 
 /** Values per Q8_0 block (`QK8_0`). */
 export const QK8_0 = 32;
@@ -47,11 +47,7 @@ export function quantizeQ8_0(src: Float32Array, dst: Uint8Array): void {
   for (let b = 0; b < nb; b++) {
     const x = b * QK8_0;
     const o = b * Q8_0_BLOCK_BYTES;
-    let amax = 0;
-    for (let j = 0; j < QK8_0; j++) {
-      const a = Math.abs(src[x + j]);
-      amax = amax > a ? amax : a; // C MAX(amax, fabsf(v))
-    }
+    const amax = absMax(src, x, QK8_0);
     const d = Math.fround(amax / 127);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     const h = f32ToF16(d);

@@ -7,7 +7,7 @@
  */
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
-import { checkLength, checkWholeBlocks, QK_K, roundAway } from "./_private.ts";
+import { absMax, checkLength, checkWholeBlocks, QK_K, roundAway } from "./_private.ts";
 
 /** Bytes per 256-weight TQ1_0 block. */
 export const TQ1_0_BLOCK_BYTES = 54;
@@ -42,11 +42,7 @@ export function quantizeTq1_0(src: Float32Array, dst: Uint8Array): void {
   for (let b = 0; b < nb; b++) {
     const x = b * QK_K;
     const o = b * TQ1_0_BLOCK_BYTES;
-    let amax = 0;
-    for (let j = 0; j < QK_K; j++) {
-      const a = Math.abs(src[x + j]);
-      amax = amax > a ? amax : a; // C MAX(amax, fabsf(v)) (ggml-impl.h), including its NaN behaviour
-    }
+    const amax = absMax(src, x, QK_K);
     const id = amax !== 0 ? Math.fround(1 / amax) : 0;
     const h = f32ToF16(amax);
     // The C code keeps q in a uint8_t: `q *= 3; q += xi` wraps mod 256, then `(uint16_t)q * 256 + 242) / 243`.

@@ -18,10 +18,10 @@ import { GgmlType } from "../quant/ggml_type.ts";
 import { f32ToBf16, f32ToF16 } from "../quant/fp16.ts";
 import { quantFormat } from "../quant/formats.ts";
 import { packI2S, packTq1_0, packTq2_0 } from "../quant/ternary.ts";
-import { type BitnetConfig, activationOf } from "../model/config.ts";
+import { activationOf, type BitnetConfig } from "../model/config.ts";
 import { bitnetManifest, projections } from "../model/manifest.ts";
 import { Rng } from "./prng.ts";
-import { shapeOf, type SynthEmbedType, type SynthSpec, type SynthWeightType, specToQuery } from "./spec.ts";
+import { shapeOf, specToQuery, type SynthEmbedType, type SynthSpec, type SynthWeightType } from "./spec.ts";
 import { trainSynthVocab } from "./vocab.ts";
 
 /** Bumped only when the generator's output changes on purpose (it changes every pinned hash). */
@@ -66,9 +66,18 @@ function tokenizerMetadata(spec: SynthSpec, vocabFile: GgufFile | undefined, pad
   return [
     ["tokenizer.ggml.model", str("gpt2")],
     ["tokenizer.ggml.pre", str("llama-bpe")],
-    ["tokenizer.ggml.tokens", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.tokens } }],
-    ["tokenizer.ggml.token_type", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.INT32, items: v.types } }],
-    ["tokenizer.ggml.merges", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.merges } }],
+    ["tokenizer.ggml.tokens", {
+      type: GgufValueType.ARRAY,
+      value: { itemType: GgufValueType.STRING, items: v.tokens },
+    }],
+    ["tokenizer.ggml.token_type", {
+      type: GgufValueType.ARRAY,
+      value: { itemType: GgufValueType.INT32, items: v.types },
+    }],
+    ["tokenizer.ggml.merges", {
+      type: GgufValueType.ARRAY,
+      value: { itemType: GgufValueType.STRING, items: v.merges },
+    }],
     ["tokenizer.ggml.bos_token_id", u32(v.bos)],
     ["tokenizer.ggml.eos_token_id", u32(v.eos)],
     ["tokenizer.ggml.eot_token_id", u32(v.eot)],

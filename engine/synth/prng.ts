@@ -16,8 +16,19 @@ export function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-/** splitmix32 step, used to expand seeds into generator state. */
-function splitmix32(x: number): number {
+/**
+ * splitmix32 step (Sebastiano Vigna's splitmix finaliser on 32 bits), used to expand seeds into generator state:
+ * consecutive seeds give unrelated states.
+ *
+ * @param x Any integer; only its low 32 bits are used.
+ * @returns An unsigned 32-bit integer.
+ * @example
+ * ```ts
+ * import { splitmix32 } from "./prng.ts";
+ * console.log(splitmix32(1) !== splitmix32(2)); // true
+ * ```
+ */
+export function splitmix32(x: number): number {
   x = (x + 0x9e3779b9) | 0;
   let z = x;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
@@ -33,6 +44,8 @@ export class Rng {
   #d: number;
 
   /**
+   * Create a generator for one stream of a model seed.
+   *
    * @param seed Model seed.
    * @param stream A name that selects an independent stream (e.g. the tensor name).
    */

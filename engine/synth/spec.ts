@@ -72,7 +72,17 @@ export interface SynthShape {
  */
 export const PRESETS: Readonly<Record<SynthPreset, SynthShape>> = {
   tiny: { embd: 256, ff: 768, layers: 4, heads: 4, headsKv: 2, ctx: 2048, vocab: 1024, ropeBase: 500000, eps: 1e-5 },
-  "2b4t": { embd: 2560, ff: 6912, layers: 30, heads: 20, headsKv: 5, ctx: 4096, vocab: 128256, ropeBase: 500000, eps: 1e-5 },
+  "2b4t": {
+    embd: 2560,
+    ff: 6912,
+    layers: 30,
+    heads: 20,
+    headsKv: 5,
+    ctx: 4096,
+    vocab: 128256,
+    ropeBase: 500000,
+    eps: 1e-5,
+  },
 };
 
 const WEIGHT_TYPES: readonly SynthWeightType[] = ["tq2_0", "tq1_0", "i2_s"];
@@ -81,7 +91,9 @@ const EMBED_TYPES: readonly SynthEmbedType[] = ["f16", "bf16", "q8_0", "q6_k"];
 /** The effective shape of a spec (preset plus overrides), validated. */
 export function shapeOf(spec: SynthSpec): SynthShape {
   const base = PRESETS[spec.preset];
-  if (!base) throw new RangeError(`Unknown preset "${spec.preset}": expected one of ${Object.keys(PRESETS).join(", ")}`);
+  if (!base) {
+    throw new RangeError(`Unknown preset "${spec.preset}": expected one of ${Object.keys(PRESETS).join(", ")}`);
+  }
   const s: SynthShape = {
     ...base,
     embd: spec.embd ?? base.embd,
@@ -93,12 +105,18 @@ export function shapeOf(spec: SynthSpec): SynthShape {
   };
   const block = spec.type === "i2_s" ? 128 : 256;
   const checks: [boolean, string][] = [
-    [s.embd > 0 && s.embd % block === 0, `hidden size ${s.embd} must be a positive multiple of ${block} for ${spec.type}`],
+    [
+      s.embd > 0 && s.embd % block === 0,
+      `hidden size ${s.embd} must be a positive multiple of ${block} for ${spec.type}`,
+    ],
     [s.ff > 0 && s.ff % block === 0, `FFN size ${s.ff} must be a positive multiple of ${block} for ${spec.type}`],
     [s.layers > 0 && s.layers <= 256, `layer count ${s.layers} must be in 1..256`],
     [s.heads > 0 && s.embd % s.heads === 0, `hidden size ${s.embd} must be divisible by the head count ${s.heads}`],
     [(s.embd / s.heads) % 2 === 0, `head dimension ${s.embd / s.heads} must be even (RoPE pairs)`],
-    [s.headsKv > 0 && s.heads % s.headsKv === 0, `head count ${s.heads} must be a multiple of the KV head count ${s.headsKv}`],
+    [
+      s.headsKv > 0 && s.heads % s.headsKv === 0,
+      `head count ${s.heads} must be a multiple of the KV head count ${s.headsKv}`,
+    ],
     [s.ctx >= 16, `context ${s.ctx} must be at least 16`],
   ];
   for (const [ok, msg] of checks) if (!ok) throw new RangeError(`Cannot generate the model: ${msg}`);
@@ -185,13 +203,21 @@ export function specFromQuery(query: string): SynthSpec {
   const partial: Record<string, unknown> = {};
   for (const [k, v] of new URLSearchParams(query)) {
     const entry = QUERY_KEYS.find(([, name]) => name === k);
-    if (!entry) throw new SyntaxError(`Cannot parse model spec "${query}": unknown key "${k}"`);
+    if (!entry) {
+      throw new SyntaxError(
+        `Cannot parse model spec "${query}": unknown key "${k}". Use only ${QUERY_KEYS.map(([, n]) => n).join(", ")}`,
+      );
+    }
     const key = entry[0];
     if (key === "preset" || key === "arch" || key === "type" || key === "embedType") partial[key] = v;
     else if (key === "scales") partial[key] = v === "1" || v === "true";
     else {
       const n = Number(v);
-      if (!Number.isInteger(n)) throw new SyntaxError(`Cannot parse model spec "${query}": ${k}=${v} is not an integer`);
+      if (!Number.isInteger(n)) {
+        throw new SyntaxError(
+          `Cannot parse model spec "${query}": ${k}=${v} is not an integer. Give ${k} a whole number`,
+        );
+      }
       partial[key] = n;
     }
   }

@@ -55,7 +55,10 @@ Deno.test("specToQuery() and specFromQuery() round-trip", () => {
 Deno.test("normalizeSpec() rejects impossible shapes with the reason", () => {
   assert.throws(() => normalizeSpec({ embd: 300 }), { name: "RangeError", message: /multiple\ of\ 256/ });
   assert.throws(() => normalizeSpec({ heads: 3 }), { name: "RangeError", message: /divisible\ by\ the\ head\ count/ });
-  assert.throws(() => normalizeSpec({ headsKv: 3 }), { name: "RangeError", message: /multiple\ of\ the\ KV\ head\ count/ });
+  assert.throws(() => normalizeSpec({ headsKv: 3 }), {
+    name: "RangeError",
+    message: /multiple\ of\ the\ KV\ head\ count/,
+  });
   assert.throws(() => specFromQuery("preset=tiny&colour=red"), { name: "SyntaxError", message: /unknown\ key/ });
 });
 
