@@ -54,3 +54,25 @@ export function intFlag(name: string, value: string | undefined, min: number): n
 export function intFlag(name: string, value: string | undefined, min: number): number | undefined {
   return numberFlag(name, value, (n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
 }
+
+/**
+ * The prompt from `--prompt <text>` or `--prompt-file <file>` (exactly one of them).
+ *
+ * @param flags The two flags as commander parsed them.
+ * @returns The prompt text.
+ * @throws {UsageError} When neither or both are given, or the file does not exist.
+ */
+export async function promptFlag(flags: { prompt?: string; promptFile?: string }): Promise<string> {
+  if ((flags.prompt === undefined) === (flags.promptFile === undefined)) {
+    throw new UsageError("Give the prompt with exactly one of --prompt <text> or --prompt-file <file>");
+  }
+  if (flags.promptFile === undefined) return flags.prompt!;
+  try {
+    return await Deno.readTextFile(flags.promptFile);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`Cannot read --prompt-file "${flags.promptFile}": no such file. Check the path.`);
+    }
+    throw e;
+  }
+}

@@ -8,8 +8,7 @@
 
 import { styleText } from "node:util";
 import { printJson } from "./_output.ts";
-import { UsageError } from "./_errors.ts";
-import { intFlag } from "./_flags.ts";
+import { intFlag, promptFlag } from "./_flags.ts";
 import type { CppModel as CppModelType } from "../ffi/mod.ts";
 
 /** Flags of `ref-run` as commander parses them. */
@@ -34,20 +33,7 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
   const n = intFlag("n", flags.n, 0);
   const threads = intFlag("threads", flags.threads, 1);
   const ctx = intFlag("ctx", flags.ctx, 1);
-  if ((flags.prompt === undefined) === (flags.promptFile === undefined)) {
-    throw new UsageError("Give the prompt with exactly one of --prompt <text> or --prompt-file <file>");
-  }
-  let prompt: string;
-  if (flags.promptFile !== undefined) {
-    try {
-      prompt = await Deno.readTextFile(flags.promptFile);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new UsageError(`Cannot read --prompt-file "${flags.promptFile}": no such file`);
-      }
-      throw e;
-    }
-  } else prompt = flags.prompt!;
+  const prompt = await promptFlag(flags);
 
   const { CppModel, llamaLog } = await import("../ffi/mod.ts");
   const unsubscribe = flags.verbose

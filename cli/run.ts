@@ -8,12 +8,13 @@
 import { styleText } from "node:util";
 import { printJson } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
-import { intFlag, numberFlag } from "./_flags.ts";
+import { intFlag, numberFlag, promptFlag } from "./_flags.ts";
 
 /** Flags of `run` as commander parses them. */
 export interface RunFlags {
   model: string;
-  prompt: string;
+  prompt?: string;
+  promptFile?: string;
   n: string;
   greedy?: boolean;
   temp?: string;
@@ -28,6 +29,7 @@ export interface RunFlags {
 
 /** Run `run`; returns the exit code. */
 export async function runCommand(flags: RunFlags): Promise<number> {
+  const prompt = await promptFlag(flags);
   const maxTokens = intFlag("n", flags.n, 0);
   const threads = intFlag("threads", flags.threads, 1);
   const nCtx = intFlag("ctx", flags.ctx, 1);
@@ -53,13 +55,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const { Engine } = await import("../engine/engine.ts");
   using engine = await Engine.load(flags.model, { backend: flags.backend, threads, nCtx });
   const info = engine.info();
-  const stream = engine.stream(flags.prompt, {
+  const stream = engine.stream(prompt, {
     maxTokens,
     ...(greedy ? { greedy: true } : { greedy: false, temperature: temperature ?? 0.8, topK, topP, seed }),
   });
   const enc = new TextEncoder();
   const tty = !flags.json;
-  if (tty) Deno.stdout.writeSync(enc.encode(flags.prompt));
+  if (tty) Deno.stdout.writeSync(enc.encode(prompt));
   let r = await stream.next();
   while (!r.done) {
     if (tty && r.value.text) Deno.stdout.writeSync(enc.encode(r.value.text));
@@ -70,7 +72,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   if (flags.json) {
     printJson({
       model: flags.model,
-      prompt: flags.prompt,
+      prompt,
       prompt_ids: [...res.promptIds],
       ids: [...res.ids],
       text: res.text,
