@@ -7,6 +7,8 @@
  *   `i16x8.relaxed_dot_i8x16_i7x16_s` (0xfd 0x92 0x02, same length). Rust 1.63 has no relaxed-SIMD
  *   intrinsics; the placeholder has the same operand and result types, and the SIMD128 build is checked
  *   to contain none.
+ * - In both modules, `f64x2.ceil` (0xfd 0x74) is the placeholder of `f32x4.demote_f64x2_zero` (0xfd 0x5e),
+ *   which LLVM 14 would otherwise scalarize (see `src/simd128/mod.rs` `demote`).
  *
  * Usage: `deno run -A kernels-wasm/build.ts [--check]`. `--check` builds into a temporary directory and
  * exits 1 when a built file differs from the committed one (naming it). The build is deterministic:
@@ -141,6 +143,29 @@ async function instructionOffsets(file: string, name: string): Promise<number[]>
 
 const PLACEHOLDER = [0xfd, 0x82, 0x01]; // i16x8.q15mulr_sat_s
 const RELAXED_DOT = [0xfd, 0x92, 0x02]; // i16x8.relaxed_dot_i8x16_i7x16_s (final opcode 0x112)
+const DEMOTE_PLACEHOLDER = [0xfd, 0x74]; // f64x2.ceil
+const DEMOTE = [0xfd, 0x5e]; // f32x4.demote_f64x2_zero
+
+/** Rewrites every `f64x2.ceil` of `file` into `f32x4.demote_f64x2_zero` (same length), in place. */
+async function rewriteDemote(file: string): Promise<void> {
+  const offs = await instructionOffsets(file, "f64x2.ceil");
+  if (offs.length === 0) throw new Error(`Cannot build kernels-wasm: ${file} has no f64x2.ceil (demote placeholder).`);
+  const bytes = await Deno.readFile(file);
+  for (const o of offs) {
+    if (!DEMOTE_PLACEHOLDER.every((b, i) => bytes[o + i] === b)) {
+      throw new Error(`Cannot rewrite the demote placeholder: unexpected bytes at offset ${o} of ${file}.`);
+    }
+    bytes.set(DEMOTE, o);
+  }
+  await Deno.writeFile(file, bytes);
+  const left = await instructionOffsets(file, "f64x2.ceil");
+  const done = await instructionOffsets(file, "f32x4.demote_f64x2_zero");
+  if (left.length !== 0 || done.length !== offs.length) {
+    throw new Error(
+      `Cannot rewrite the demote placeholder of ${file}: ${left.length} left, ${done.length} of ${offs.length} rewritten.`,
+    );
+  }
+}
 
 /** Builds both modules into `dir`; returns their paths keyed by output name. */
 export async function buildInto(dir: string): Promise<Map<string, string>> {
@@ -176,12 +201,22 @@ export async function buildInto(dir: string): Promise<Map<string, string>> {
       `Cannot rewrite the relaxed build: ${left.length} placeholders left, ${done.length} of ${offs.length} rewritten.`,
     );
   }
+  for (const f of [plain, relaxed]) await rewriteDemote(f);
   for (const f of [plain, relaxed]) {
     const b = await Deno.readFile(f);
     if (!WebAssembly.validate(b)) throw new Error(`Cannot build kernels-wasm: ${f} does not validate in this runtime.`);
     // LLVM scalarizes i8/i16 vector operations that wasm lacks (an i8x16 multiply, per-lane shift amounts)
-    // into extract/replace-lane sequences, silently making a kernel 3-10x slower. The kernels use none.
-    for (const op of ["i8x16.extract_lane", "i8x16.replace_lane", "i16x8.extract_lane", "i16x8.replace_lane"]) {
+    // into extract/replace-lane sequences, silently making a kernel 3-10x slower; likewise f64 <-> f32
+    // round trips (f64x2.replace_lane). The kernels use none.
+    for (
+      const op of [
+        "i8x16.extract_lane",
+        "i8x16.replace_lane",
+        "i16x8.extract_lane",
+        "i16x8.replace_lane",
+        "f64x2.replace_lane",
+      ]
+    ) {
       const n = (await instructionOffsets(f, `${op}_s`)).length + (await instructionOffsets(f, `${op}_u`)).length +
         (await instructionOffsets(f, op)).length;
       if (n !== 0) {

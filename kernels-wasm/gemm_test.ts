@@ -7,6 +7,8 @@ import { equal, ok } from "node:assert/strict";
 import { assertSameBytes, type Buf, gauss, q8kRef, randomF16, Rig, rint, rng } from "./_test_util.ts";
 import type { KernelId } from "./mod.ts";
 
+const f32 = Math.fround;
+
 type WeightKind = "tq2_0" | "tq1_0" | "q6_k" | "q8_0" | "f16" | "bf16" | "f32" | "i2_s";
 
 interface Kind {
@@ -171,7 +173,7 @@ Deno.test("gemm kernels equal their scalar twins on every backend, shape and thr
   const r = rng(1234);
   for (const [name, kind] of Object.entries(KINDS)) {
     await t.step(name, () => {
-      const ks = kind.qk === 1 ? [1, 7, 8, 9, 40, 100] : [kind.qk, 2 * kind.qk, 3 * kind.qk];
+      const ks = kind.qk === 1 ? [1, 7, 8, 9, 40, 64, 96, 100, 200] : [kind.qk, 2 * kind.qk, 3 * kind.qk];
       for (const k of ks) {
         for (const nOut of [1, 3, 4, 5, 13, 67]) {
           for (let nTok = 1; nTok <= 9; nTok++) {
@@ -211,7 +213,7 @@ Deno.test("gemm kernels equal their scalar twins on every backend, shape and thr
   });
 });
 
-Deno.test("gemm.tq2_0_q8_k equals the direct ggml formula on a hand-built row", async () => {
+Deno.test("gemm.tq2_0_q8_k equals ggml's x86 formula (8 integer lanes, FMA float lanes) on a hand-built row", async () => {
   using rig = await Rig.standard();
   const r = rng(7);
   const k = 512;
@@ -226,15 +228,21 @@ Deno.test("gemm.tq2_0_q8_k equals the direct ggml formula on a hand-built row", 
   new DataView(w.buffer).setUint16(64, dHalf[0], true);
   new DataView(w.buffer).setUint16(66 + 64, dHalf[1], true);
   const x = Float32Array.from({ length: k }, () => gauss(r));
-  // Expected: sum over blocks, in order, of f32(sumi) * f32(y.d * w.d), accumulated in f32.
-  let want = 0;
+  // ggml-cpu/arch/x86/quants.c ggml_vec_dot_tq2_0_q8_K (AVX2): integer lane p of a block sums code*q over the
+  // elements with (e % 32) >> 2 == p, minus the bsums of elements 32p..32p+31; float lane p = fma(lane, d, acc)
+  // with one rounding (computed exactly in float64 here); hsum_float_8 at the end.
+  const acc = new Float32Array(8);
   for (let b = 0; b < 2; b++) {
-    const { d, q } = q8kRef(x.subarray(256 * b, 256 * b + 256));
-    let sumi = 0;
-    for (let i = 0; i < 256; i++) sumi += q[i] * tern[256 * b + i];
+    const { d, q, bsums } = q8kRef(x.subarray(256 * b, 256 * b + 256));
     const wd = b === 0 ? 0.0999755859375 : 2 ** -10;
-    want = Math.fround(want + Math.fround(sumi * Math.fround(d * wd)));
+    const db = f32(d * wd);
+    for (let p = 0; p < 8; p++) {
+      let s = -bsums[2 * p] - bsums[2 * p + 1];
+      for (let e = 0; e < 256; e++) if (((e % 32) >> 2) === p) s += q[e] * (tern[256 * b + e] + 1);
+      acc[p] = f32(s * db + acc[p]);
+    }
   }
+  const want = f32(f32(f32(acc[4] + acc[0]) + f32(acc[6] + acc[2])) + f32(f32(acc[5] + acc[1]) + f32(acc[7] + acc[3])));
   const wb = rig.alloc(w.length, w);
   const xb = rig.alloc(4 * k, x);
   const xq = rig.alloc(2 * 292);

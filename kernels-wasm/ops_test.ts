@@ -152,8 +152,10 @@ Deno.test("rms_norm and rope.neox equal their formulas step by step in f32", asy
     const got = floats(rig, i, xr);
     for (let j = 0; j < 4; j++) {
       const c = cs[j], s = cs[4 + j], x0 = xh[j], x1 = xh[j + 4];
-      equal(got[j], f32(f32(x0 * c) - f32(x1 * s)), `rope[${j}]`);
-      equal(got[j + 4], f32(f32(x0 * s) + f32(x1 * c)), `rope[${j + 4}]`);
+      // GCC contracts ggml's rotate_pairs into fma(x0, cos, -(x1*sin)) and fma(x0, sin, x1*cos); the f32 FMA
+      // is computed as the exact product plus the addend in float64, rounded to f32.
+      equal(got[j], f32(x0 * c - f32(x1 * s)), `rope[${j}]`);
+      equal(got[j + 4], f32(x0 * s + f32(x1 * c)), `rope[${j + 4}]`);
     }
     for (let j = nRot; j < hd; j++) equal(got[j], xh[j], `rope[${j}] untouched`);
   }
@@ -202,25 +204,38 @@ Deno.test("get_rows.f16 decodes all 65536 halves exactly; get_rows.q8_0 and q6_k
   }
 });
 
-Deno.test("expf (musl port) is within 1 ulp of exp over its whole range and exact on special values", async () => {
-  // A standalone instance: expf_f32 is an export for this test, not a kernel.
-  const memory = new WebAssembly.Memory({ initial: 17, maximum: 65536, shared: true });
+Deno.test("ggml's v_expf: scalar and 4-lane versions agree bit for bit and stay within 2 ulp of exp", async () => {
+  // A standalone instance: v_expf_f32 / v_expf4_f32 are exports for this test, not kernels.
+  const memory = new WebAssembly.Memory({ initial: 40, maximum: 65536, shared: true });
   const bytes = await Deno.readFile(new URL("./kernels.wasm", import.meta.url));
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
-  const expf = instance.exports.expf_f32 as (x: number) => number;
+  const ex = instance.exports as Record<string, unknown>;
+  const expf = ex.v_expf_f32 as (x: number) => number;
+  const expf4 = ex.v_expf4_f32 as (x: number, n: number) => void;
+  const base = (ex.__heap_base as WebAssembly.Global).value as number;
+  const n = 200000;
+  const xs = new Float32Array(memory.buffer, base, n + 16);
+  for (let i = 0; i <= n; i++) xs[i] = f32(-110 + (200 * i) / n);
+  const specials = [0, -0, Infinity, -Infinity, NaN, 88.3, 88.4, 89, -103.9, -104, -150, 1e30, -1e30, 1e-40];
+  xs.set(specials, n + 1);
+  const inputs = Float32Array.from(xs);
+  const scalar = Array.from(inputs, (x) => expf(x));
+  expf4(base, inputs.length);
   let worst = 0;
-  for (let i = 0; i <= 200000; i++) {
-    const x = f32(-103.9 + (192.6 * i) / 200000);
-    const got = expf(x), want = f32(Math.exp(x));
-    const ulps = Math.abs(f32bits(got) - f32bits(want));
-    worst = Math.max(worst, ulps);
+  for (let i = 0; i < inputs.length; i++) {
+    const x = inputs[i], got = xs[i];
+    ok(
+      Object.is(got, scalar[i]) || (Number.isNaN(got) && Number.isNaN(scalar[i])),
+      `v_expf4(${x}) = ${got} vs ${scalar[i]}`,
+    );
+    if (x > -87 && x < 88) worst = Math.max(worst, Math.abs(f32bits(got) - f32bits(f32(Math.exp(x)))));
   }
-  ok(worst <= TOLERANCES.expf.ulps, `expf worst error ${worst} ulp`);
+  ok(worst <= TOLERANCES.vExpf.ulps, `v_expf worst error ${worst} ulp`);
   equal(expf(0), 1);
   equal(expf(-Infinity), 0);
   equal(expf(Infinity), Infinity);
   ok(Number.isNaN(expf(NaN)));
   equal(expf(89), Infinity);
-  equal(expf(-104), 0);
-  equal(expf(bitsf32(0x42b17217)), f32(Math.exp(bitsf32(0x42b17217))));
+  equal(expf(-150), 0);
+  equal(f32bits(expf(bitsf32(0x42b17217))), f32bits(expf(bitsf32(0x42b17217))));
 });

@@ -262,20 +262,33 @@ const gemmF16: Kernel = (v, [w, xq, y, nOut, k, nTok], ith, nth) => {
 };
 
 /**
- * BF16 x BF16 in the order of ggml's AVX512-BF16 `ggml_vec_dot_bf16`: per 64-element chunk two 16-lane
- * accumulators (elements 0..31 and 32..63) take `vdpbf16ps` steps (lane `l` adds the product of pair element
- * `2l+1`, then of `2l`, each rounded; the products are exact in f32); the two accumulators are reduced and summed in
- * f64, the tail in f64 one product at a time.
+ * BF16 x BF16 in the order of ggml's AVX512-BF16 kernels. One token: `ggml_vec_dot_bf16`, per 64-element chunk two
+ * 16-lane accumulators (elements 0..31 and 32..63) take `vdpbf16ps` steps (lane `l` adds the product of pair
+ * element `2l+1`, then of `2l`, each rounded; the products are exact in f32); the two accumulators are reduced and
+ * summed in f64, the tail in f64 one product at a time. A batch llamafile_sgemm takes (two or more tokens,
+ * K % 32 == 0, N % 4 == 0): tinyBLAS with `_mm512_dpbf16_ps`, one 16-lane accumulator taking the same steps over
+ * 32-element chunks, then `reduce16`.
  */
 const gemmBf16: Kernel = (v, [w, xq, y, nOut, k, nTok], ith, nth) => {
   const [o0, o1] = share(nOut, ith, nth);
   const wRow = new Float32Array(k), xRow = new Float32Array(k), c1 = new Float32Array(16), c2 = new Float32Array(16);
+  const tinyBlas = nTok >= 2 && k % 32 === 0 && nOut % 4 === 0;
   for (let o = o0; o < o1; o++) {
     bf16ToF32Row(v.u16.subarray((w >>> 1) + o * k, (w >>> 1) + (o + 1) * k), wRow);
     for (let t = 0; t < nTok; t++) {
       bf16ToF32Row(v.u16.subarray((xq >>> 1) + t * k, (xq >>> 1) + (t + 1) * k), xRow);
       c1.fill(0);
       c2.fill(0);
+      if (tinyBlas) {
+        for (let i = 0; i < k; i += 32) {
+          for (let l = 0; l < 16; l++) {
+            const a = i + 2 * l;
+            c1[l] = fr(fr(c1[l] + wRow[a + 1] * xRow[a + 1]) + wRow[a] * xRow[a]);
+          }
+        }
+        v.f32[(y >>> 2) + t * nOut + o] = reduce16(c1);
+        continue;
+      }
       let i = 0;
       for (; i + 64 <= k; i += 64) {
         for (let l = 0; l < 16; l++) {
@@ -291,14 +304,14 @@ const gemmBf16: Kernel = (v, [w, xq, y, nOut, k, nTok], ith, nth) => {
   }
 };
 
+/** F32 x F32 in ggml's x86 order: `ggml_vec_dot_f32` for one token, tinyBLAS for a batch llamafile_sgemm takes. */
 const gemmF32: Kernel = (v, [w, x, y, nOut, k, nTok], ith, nth) => {
   const [o0, o1] = share(nOut, ith, nth);
-  const f32 = v.f32, w4 = w >>> 2, x4 = x >>> 2;
+  const f32 = v.f32, acc = new Float32Array(64);
+  const dot = nTok >= 2 && k % 16 === 0 && nOut % 4 === 0 ? tinyBlasDotF32 : vecDotF32;
   for (let o = o0; o < o1; o++) {
     for (let t = 0; t < nTok; t++) {
-      let acc = 0;
-      for (let j = 0; j < k; j++) acc = fr(acc + fr(f32[w4 + o * k + j] * f32[x4 + t * k + j]));
-      f32[(y >>> 2) + t * nOut + o] = acc;
+      f32[(y >>> 2) + t * nOut + o] = dot(k, f32, (w >>> 2) + o * k, 1, f32, (x >>> 2) + t * k, 1, acc);
     }
   }
 };

@@ -4,7 +4,7 @@
  * once into the backend arena) + a {@link RunState} (every buffer preallocated at load: `forward` allocates nothing
  * per token).
  *
- * Numerics, chosen to match llama.cpp (research/bitnet_formats.md 1.1, 1.5, 2.5, 3.4):
+ * Numerics, chosen to match llama.cpp (docs/formats.md sections 1-3):
  * - TQ1_0/TQ2_0 projections quantize their input per 256-block to Q8_K exactly like `quantize_row_q8_K_ref`
  *   (ggml's `vec_dot_type` for TQ types), I2_S projections per token like bitnet.cpp (`quantize_row_i8_s`);
  * - the tied output matmul quantizes `result_norm` to the embedding type's `vec_dot_type`: F16 -> F16, BF16 -> BF16,
@@ -98,6 +98,13 @@ export interface BitnetLayer {
   readonly ffnSubNorm: ArenaTensor;
   /** `[F, E]` */
   readonly ffnDown: Projection;
+  /**
+   * Q, K and V as one `[E, E + 2Kv]` matrix: the three tensors placed back to back in the arena (TQ1_0/TQ2_0, whose
+   * rows are independent blocks), so that a single-token step computes them with one matmul dispatch.
+   */
+  readonly qkv?: ArenaTensor;
+  /** ffn_up then ffn_gate as one `[E, 2F]` matrix (as `qkv`). */
+  readonly upGate?: ArenaTensor;
 }
 
 /** All weights, as views into the arena. */
@@ -128,6 +135,10 @@ export interface RunState {
   readonly cur: number;
   /** `[B][E]` Qcur. */
   readonly q: number;
+  /** `[E + 2Kv]` Qcur, Kcur, Vcur of a single-token step (the fused Q/K/V matmul's output). */
+  readonly qkv: number;
+  /** `[2F]` ffn_up, ffn_gate of a single-token step (the fused up/gate matmul's output). */
+  readonly upGate: number;
   /** `[B][E]` kqv_out. */
   readonly kqv: number;
   /** `[B][E]` attn_sub_norm. */
@@ -208,6 +219,39 @@ const MATMUL: Readonly<Record<number, MatmulKind>> = {
   [GgmlType.F32]: { quant: undefined, rowBytes: (k) => k * 4, gemm: "gemm.f32_f32" },
 };
 
+/** Weight types whose rows are independent blocks, so that tensors placed back to back form one matrix. */
+const ROW_BLOCK_TYPES: ReadonlySet<number> = new Set([GgmlType.TQ1_0, GgmlType.TQ2_0]);
+
+/** Projections fused for single-token steps: same input, outputs concatenated in this order. */
+const FUSED: readonly { readonly name: string; readonly parts: readonly string[] }[] = [
+  { name: "attn_qkv", parts: ["attn_q", "attn_k", "attn_v"] },
+  { name: "ffn_up_gate", parts: ["ffn_up", "ffn_gate"] },
+];
+
+/** The fused matrix of `group` in layer `il`, when its parts lie back to back with one type. */
+function fusedTensor(
+  il: number,
+  group: (typeof FUSED)[number],
+  get: (name: string) => ArenaTensor,
+): ArenaTensor | undefined {
+  const parts = group.parts.map((p) => get(`blk.${il}.${p}.weight`));
+  const [first] = parts;
+  let end = first.ptr;
+  for (const t of parts) {
+    if (t.type !== first.type || !ROW_BLOCK_TYPES.has(t.type) || t.ptr !== end || t.shape[0] !== first.shape[0]) {
+      return undefined;
+    }
+    end += t.bytes;
+  }
+  return {
+    name: `blk.${il}.${group.name} (fused)`,
+    type: first.type,
+    shape: [first.shape[0], parts.reduce((n, t) => n + t.shape[1], 0)],
+    ptr: first.ptr,
+    bytes: end - first.ptr,
+  };
+}
+
 const GET_ROWS: Readonly<Record<number, KernelId>> = {
   [GgmlType.F32]: "get_rows.f32",
   [GgmlType.F16]: "get_rows.f16",
@@ -250,6 +294,7 @@ export class BitnetModel {
   #ids: Int32Array | undefined;
   #idsBuffer: ArrayBufferLike | undefined;
   #lastViewBuffer: ArrayBufferLike | undefined;
+  #arenaF32: Float32Array | undefined;
 
   private constructor(
     config: BitnetConfig,
@@ -294,15 +339,28 @@ export class BitnetModel {
     const hasTq = file.tensors.some((t) => t.type === GgmlType.TQ1_0 || t.type === GgmlType.TQ2_0);
     validateFaults(faults, cfg.nLayer, hasTq);
 
-    // Allocate every weight first (the arena may grow on each alloc), then read them into their final place.
+    // Allocate every weight first (the arena may grow on each alloc), then read them into their final place. The
+    // members of a fused group (FUSED) are placed back to back when they share a block type whose rows are
+    // independent (TQ1_0, TQ2_0).
     const placed = new Map<string, ArenaTensor>();
     let weightBytes = 0;
-    for (const spec of bitnetManifest(cfg)) {
-      const info = file.tensor(spec.name);
-      if (!info) continue;
-      const ptr = backend.alloc(info.byteLength, 64);
-      placed.set(spec.name, { name: spec.name, type: info.type, shape: info.shape, ptr, bytes: info.byteLength });
+    const place = (name: string, align: number): void => {
+      const info = file.tensor(name);
+      if (!info || placed.has(name)) return;
+      const ptr = backend.alloc(info.byteLength, align);
+      placed.set(name, { name, type: info.type, shape: info.shape, ptr, bytes: info.byteLength });
       weightBytes += info.byteLength;
+    };
+    for (const spec of bitnetManifest(cfg)) {
+      const group = FUSED.find((g) => g.parts.some((p) => spec.name.endsWith(`.${p}.weight`)));
+      if (group) {
+        const member = group.parts.find((p) => spec.name.endsWith(`.${p}.weight`))!;
+        const names = group.parts.map((p) => spec.name.replace(`.${member}.`, `.${p}.`));
+        const infos = names.map((n) => file.tensor(n));
+        const fusable = infos.every((i) => i && ROW_BLOCK_TYPES.has(i.type) && i.type === infos[0]!.type);
+        names.forEach((n, i) => place(n, fusable && i > 0 ? 1 : 64));
+      }
+      place(spec.name, 64);
     }
     const state = allocRunState(cfg, backend, nCtx, Math.min(maxBatch, nCtx));
     let loaded = 0;
@@ -330,6 +388,8 @@ export class BitnetModel {
         ffnUp: proj(il, "ffn_up"),
         ffnSubNorm: get(`blk.${il}.ffn_sub_norm.weight`),
         ffnDown: proj(il, "ffn_down"),
+        qkv: fusedTensor(il, FUSED[0], get),
+        upGate: fusedTensor(il, FUSED[1], get),
       });
     }
     const weights: BitnetWeights = {
@@ -425,15 +485,24 @@ export class BitnetModel {
       this.#hook(`attn_norm-${il}`, st.cur, T, E);
 
       // Qcur = Wq·attn_norm; Kcur, Vcur straight into this layer's cache rows   [T][E], [T][Kv], [T][Kv]
-      this.#matmul(ly.wq, st.cur, T, st.q, false);
-      this.#matmul(ly.wk, st.cur, T, kRows, true);
-      this.#matmul(ly.wv, st.cur, T, vRows, true);
+      // (a single token: one matmul over Q, K and V placed back to back, then K and V copied into the cache)
+      let qPtr = st.q;
+      if (T === 1 && ly.qkv) {
+        qPtr = st.qkv;
+        this.#fusedMatmul(ly.qkv, [ly.wq, ly.wk, ly.wv], st.cur, st.qkv);
+        this.#copyF32(kRows, st.qkv + E * 4, Kv);
+        this.#copyF32(vRows, st.qkv + (E + Kv) * 4, Kv);
+      } else {
+        this.#matmul(ly.wq, st.cur, T, st.q, false);
+        this.#matmul(ly.wk, st.cur, T, kRows, true);
+        this.#matmul(ly.wv, st.cur, T, vRows, true);
+      }
 
       // RoPE (NEOX pairs (i, i + R/2)) on Qcur and Kcur, angles of positions pos0 .. pos0+T-1
       const ropeRows = st.rope + pos0 * R * 4;
       const kRopeRows = ropeRows + (f.positionOffByOne === il ? R * 4 : 0);
       if (f.ropeNorm === il) {
-        ropeNormInPlace(new Float32Array(be.buffer, st.q, T * E), new Float32Array(be.buffer, ropeRows, T * R), {
+        ropeNormInPlace(new Float32Array(be.buffer, qPtr, T * E), new Float32Array(be.buffer, ropeRows, T * R), {
           nTok: T,
           nHead: H,
           headDim: D,
@@ -446,17 +515,17 @@ export class BitnetModel {
           nRot: R,
         });
       } else {
-        be.run("rope.neox", st.q, ropeRows, T, H, D, R);
+        be.run("rope.neox", qPtr, ropeRows, T, H, D, R);
         be.run("rope.neox", kRows, kRopeRows, T, Hk, D, R);
       }
-      this.#hook(`Qcur-${il}`, st.q, T, E);
+      this.#hook(`Qcur-${il}`, qPtr, T, E);
       this.#hook(`Kcur-${il}`, kRows, T, Kv);
       this.#hook(`Vcur-${il}`, vRows, T, Kv);
 
       // kqv_out = softmax(Q·Kᵀ / sqrt(D) + causal mask) · V over cache rows 0..pos   [T][E]
       be.run(
         "attention",
-        st.q,
+        qPtr,
         st.kCache[il],
         st.vCache[il],
         st.kqv,
@@ -498,12 +567,20 @@ export class BitnetModel {
       this.#hook(`ffn_norm-${il}`, st.cur, rows, E);
 
       // ffn_up = Wup·ffn_norm, ffn_gate = Wgate·ffn_norm                       [rows][F]
-      this.#matmul(ly.ffnUp, st.cur, rows, st.up, false, "ffn_up");
-      this.#matmul(ly.ffnGate, st.cur, rows, st.gate, true, "ffn_gate");
+      // (a single row: one matmul over up and gate placed back to back)
+      let up = st.up, gate = st.gate;
+      if (rows === 1 && ly.upGate) {
+        up = st.upGate;
+        gate = st.upGate + F * 4;
+        this.#fusedMatmul(ly.upGate, [ly.ffnUp, ly.ffnGate], st.cur, st.upGate, ["ffn_up", "ffn_gate"]);
+      } else {
+        this.#matmul(ly.ffnUp, st.cur, rows, st.up, false, "ffn_up");
+        this.#matmul(ly.ffnGate, st.cur, rows, st.gate, true, "ffn_gate");
+      }
 
       // ffn_sub_out = silu(gate) * up   (bitnet)   |   relu(gate)^2 * up   (bitnet-b1.58)   [rows][F]
       const relu2 = (cfg.activation === "relu2") !== (f.swapActivation === il);
-      be.run(relu2 ? "relu2_glu" : "swiglu", st.gate, st.up, st.act, rows * F);
+      be.run(relu2 ? "relu2_glu" : "swiglu", gate, up, st.act, rows * F);
       this.#hook(`ffn_sub_out-${il}`, st.act, rows, F);
 
       // ffn_sub_norm = rms_norm(ffn_sub_out) * ffn_sub_norm                    [rows][F]
@@ -573,6 +650,40 @@ export class BitnetModel {
     } else if (preScaleName) {
       this.#hook(`${preScaleName}-${this.#layer}`, y, rows, N);
     }
+  }
+
+  /**
+   * One token through a fused group (`parts` placed back to back as `w`): quantize `x` `[K]` once, one matmul into
+   * `y` `[sum of N]`, then each part's `.scale` on its slice of `y` (hooks named `preScaleNames`, as `#matmul`).
+   */
+  #fusedMatmul(w: ArenaTensor, parts: readonly Projection[], x: number, y: number, preScaleNames?: string[]): void {
+    const be = this.backend, K = w.shape[0], N = w.shape[1];
+    const kind = MATMUL[w.type];
+    const xq = this.state.xq;
+    if (kind.quant === "quantize.q8_k" && this.#faults.perTokenActQuant === this.#layer && this.#layer >= 0) {
+      quantizeRowQ8KPerToken(new Float32Array(be.buffer, x, K), new Uint8Array(be.buffer, xq, Q8K_ROW(K)));
+    } else {
+      be.run(kind.quant!, x, xq, K, 1);
+    }
+    this.#xqKind = kind.quant;
+    be.run(kind.gemm, w.ptr, xq, y, N, K, 1);
+    let at = y;
+    parts.forEach((p, i) => {
+      const n = p.w.shape[1], name = preScaleNames?.[i];
+      if (name) this.#hook(`${name}-${this.#layer}`, at, 1, n);
+      if (p.scale) {
+        be.run("mul_scalar", at, p.scale.ptr, at, n);
+        if (name) this.#hook(`${name}_s-${this.#layer}`, at, 1, n);
+      }
+      at += n * 4;
+    });
+  }
+
+  /** Copy `n` floats inside the arena (no kernel dispatch). */
+  #copyF32(dst: number, src: number, n: number): void {
+    const buf = this.backend.buffer;
+    if (!this.#arenaF32 || this.#arenaF32.buffer !== buf) this.#arenaF32 = new Float32Array(buf);
+    this.#arenaF32.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + n);
   }
 
   #hook(name: string, ptr: number, rows: number, cols: number): void {
@@ -659,6 +770,8 @@ function allocRunState(cfg: BitnetConfig, be: KernelBackend, nCtx: number, maxBa
     x: f32(B * E),
     cur: f32(B * E),
     q: f32(B * E),
+    qkv: f32(E + 2 * Kv),
+    upGate: f32(2 * F),
     kqv: f32(B * E),
     sub: f32(B * E),
     attnOut: f32(B * E),

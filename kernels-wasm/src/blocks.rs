@@ -1,5 +1,5 @@
 //! Block geometry of the formats the kernels read, from ggml-common.h (llama.cpp v0.5.0) and bitnet.cpp's
-//! I2_S (research/bitnet_formats.md section 3.2). Each size is checked at compile time against its struct.
+//! I2_S (docs/formats.md section 2). Each size is checked at compile time against its struct.
 
 /// Elements per K-quant super-block (`QK_K`, ggml-common.h:89).
 pub const QK_K: usize = 256;

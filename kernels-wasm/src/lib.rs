@@ -3,12 +3,14 @@
 //! This file holds only the exports. Each kernel `<name>` (kernel id with `.` -> `_`, see ABI.md) takes
 //! byte offsets and counts, then `(ith, nth)`, and has a scalar twin `<name>__scalar` with the same
 //! arguments and the same bytes of output. Modules: `view` (checked memory access, the only `unsafe`),
-//! `blocks` (formats), `num` (conversions, expf), `scalar` (twins), `simd128` (fast paths), `ops`
+//! `blocks` (formats), `ggml` (llama.cpp's x86 float order), `num` (conversions), `scalar` (twins),
+//! `simd128` (fast paths), `ops`
 //! (argument checks and thread split), `sched` (work distribution), `panic` (trap messages).
 
 #![no_std]
 
 mod blocks;
+mod ggml;
 mod num;
 mod ops;
 mod panic;
@@ -110,8 +112,15 @@ pub extern "C" fn kernels_flavor() -> u32 {
     simd128::flavor()
 }
 
-/// `num::expf` exported for the accuracy test against `Math.exp`.
+/// `ggml::v_expf` (one lane of ggml's AVX-512 `ggml_v_expf`), exported for the test against the reference
+/// backend's `vExpf`.
 #[no_mangle]
-pub extern "C" fn expf_f32(x: f32) -> f32 {
-    num::expf(x)
+pub extern "C" fn v_expf_f32(x: f32) -> f32 {
+    ggml::v_expf(x)
+}
+
+/// `simd128::misc::v_expf4` on `n` values at byte offset `x` (in place), for the same test.
+#[no_mangle]
+pub extern "C" fn v_expf4_f32(x: u32, n: u32) {
+    ops::v_expf_in_place(x, n)
 }

@@ -173,7 +173,7 @@ pub fn gemm(simd: bool, wt: Wt, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_to
                 Wt::Q6K => simd128::quant::gemm_q6_k(wv, xv, yv, dm, r0, r1),
                 Wt::Q8_0 => simd128::quant::gemm_q8_0(wv, xv, yv, dm, r0, r1),
                 Wt::F16 => simd128::float::gemm::<float::F16>(wv, xv, yv, dm, r0, r1),
-                Wt::Bf16 => simd128::float::gemm::<float::Bf16>(wv, xv, yv, dm, r0, r1),
+                Wt::Bf16 => simd128::float::gemm_bf16(wv, xv, yv, dm, r0, r1),
                 Wt::F32 => simd128::float::gemm::<float::F32>(wv, xv, yv, dm, r0, r1),
             }
         } else {
@@ -301,7 +301,7 @@ pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
     for_chunks(nt * nh, 1, nth, |s, en| {
         for it in s..en {
             let (t, h) = (it / nh, it % nh);
-            let p = AttnHead { head_dim: hd, n_kv: pos0 + t + 1, kv_stride: nkv * hd, kv_off: (h / group) * hd, scale: a.scale };
+            let p = AttnHead { head_dim: hd, n_kv: pos0 + t + 1, kv_stride: nkv * hd, kv_off: (h / group) * hd, scale: a.scale, batched: nt > 1 };
             let qh = qv.sub(it * hd * 4, hd * 4);
             let oh = ov.sub(it * hd * 4, hd * 4);
             if simd {
@@ -345,4 +345,20 @@ pub fn mul_scalar(simd: bool, x: u32, s: u32, y: u32, n: u32, nth: u32) {
             scalar::mul_scalar(xv, s, yv, i0, i1)
         }
     });
+}
+
+/// Test helper: `v_expf4` over `n` f32 values in place (the tail with the scalar `v_expf`).
+pub fn v_expf_in_place(x: u32, n: u32) {
+    let n = n as usize;
+    let xv = Mem::arg("v_expf4_f32", "x", x, sz(&[n, 4]));
+    let f = simd128::F64Fma::new();
+    let mut i = 0;
+    while i + 4 <= n {
+        xv.set_v128(4 * i, simd128::misc::v_expf4(xv.v128(4 * i), f));
+        i += 4;
+    }
+    while i < n {
+        xv.set_f32_at(i, crate::ggml::v_expf(xv.f32_at(i)));
+        i += 1;
+    }
 }

@@ -3,11 +3,15 @@
 //! v0.5.0 paths relative to `ggml/src/`).
 //!
 //! Shape letters: K = elements per row (ne0), O = output rows (n_out), T = tokens (n_tok).
-//! Float dot products (`dot8`) accumulate in 8 striped f32 lanes (lane = i % 8, in increasing i) and
-//! reduce them as ((s0+s4)+(s2+s6)) + ((s1+s5)+(s3+s7)); this order is part of the ABI.
+//! Every float operation follows llama.cpp's x86 AVX-512 CPU build (lane layouts, FMA contractions,
+//! reduction trees: `ggml.rs`), as the reference backend `engine/backends/ref.ts` does; this order is part
+//! of the ABI (ABI.md "Precise semantics").
 
 use crate::blocks::*;
-use crate::num::{bf16_to_f32, expf, f16_to_f32, f32_to_bf16, f32_to_f16, nearest_int, silu};
+use crate::ggml::{
+    bf16_uses_tinyblas, fma32, hsum8, reduce16, tinyblas_dot, uses_tinyblas, v_expf, v_silu, vec_dot_f32, vec_dot_f32_padded,
+};
+use crate::num::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16, nearest_int};
 use crate::view::Mem;
 
 /// |x| without std.
@@ -21,23 +25,6 @@ pub fn fabsf(x: f32) -> f32 {
 pub fn sqrtf(x: f32) -> f32 {
     use core::arch::wasm32::{f32x4_extract_lane, f32x4_splat, f32x4_sqrt};
     f32x4_extract_lane::<0>(f32x4_sqrt(f32x4_splat(x)))
-}
-
-/// The ABI's 8-lane reduction.
-#[inline(always)]
-pub fn reduce8(s: [f32; 8]) -> f32 {
-    let c = [s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]];
-    (c[0] + c[2]) + (c[1] + c[3])
-}
-
-/// The ABI's float dot product of `k` products `prod(i)`.
-#[inline(always)]
-pub fn dot8(k: usize, mut prod: impl FnMut(usize) -> f32) -> f32 {
-    let mut s = [0.0f32; 8];
-    for i in 0..k {
-        s[i & 7] += prod(i);
-    }
-    reduce8(s)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -177,77 +164,93 @@ pub fn quantize_i8_s(x: Mem, y: Mem, k: usize, r0: usize, r1: usize) {
 // ---------------------------------------------------------------------------------------------------
 // Matrix products: y[t][o] = row o of w . row t of x, for o in r0..r1 and every t.
 
-/// TQ2_0 x Q8_K (ggml-cpu/quants.c:533-562 `ggml_vec_dot_tq2_0_q8_K_generic`): per block the exact integer
-/// sum of (code - 1) * q, then `sumf += (f32)sumi * (y.d * f16(w.d))`, blocks in order.
-pub fn gemm_tq2_0_q8_k(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
+/// The 8 integer lanes of ggml's x86 ternary / K-quant kernels (`arch/x86/quants.c`, AVX2, which the
+/// AVX-512 builds use too): lane `p` sums `code(e) * q(e)` over the elements `e` of a 256-block with
+/// `(e % 32) >> 2 == p`, where `code` is the unsigned 2-bit code (`value + 1`); the `-1` is applied
+/// through the Q8_K `bsums` of elements `32p..32p+31`.
+#[inline(always)]
+fn ternary_lanes(codes: &[u8; QK_K], yb: Mem) -> [i32; 8] {
+    let mut s = [0i32; 8];
+    for p in 0..8 {
+        let mut v = -(yb.i16(Q8_K_BSUMS + 4 * p) as i32) - yb.i16(Q8_K_BSUMS + 4 * p + 2) as i32;
+        let mut e = 4 * p;
+        while e < QK_K {
+            for i in 0..4 {
+                v += codes[e + i] as i32 * yb.i8(Q8_K_QS + e + i) as i32;
+            }
+            e += 32;
+        }
+        s[p] = v;
+    }
+    s
+}
+
+/// Ternary x Q8_K in ggml's x86 order: per block `d = y.d * f16(w.d)`, float lane `p` =
+/// `fma(f32(lane_p), d, acc_p)` over blocks in order, `hsum_float_8` at the end.
+fn gemm_ternary(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize, bytes: usize, d_off: usize, decode: fn(Mem, &mut [u8; QK_K])) {
     let nb = dims.k / QK_K;
+    let mut codes = [0u8; QK_K];
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let mut sumf = 0.0f32;
+            let mut acc = [0.0f32; 8];
             for b in 0..nb {
-                let wb = w.sub((o * nb + b) * TQ2_0_BYTES, TQ2_0_BYTES);
+                let wb = w.sub((o * nb + b) * bytes, bytes);
                 let yb = x.sub((t * nb + b) * Q8_K_BYTES, Q8_K_BYTES);
-                let mut sumi = 0i32;
-                for j in (0..QK_K / 4).step_by(32) {
-                    for l in 0..4 {
-                        for m in 0..32 {
-                            let c = ((wb.u8(j + m) >> (2 * l)) & 3) as i32 - 1;
-                            sumi += yb.i8(Q8_K_QS + j * 4 + l * 32 + m) as i32 * c;
-                        }
-                    }
+                decode(wb, &mut codes);
+                let d = yb.f32(0) * f16_to_f32(wb.u16(d_off));
+                let s = ternary_lanes(&codes, yb);
+                for p in 0..8 {
+                    acc[p] = fma32(s[p] as f32, d, acc[p]);
                 }
-                let d = yb.f32(0) * f16_to_f32(wb.u16(TQ2_0_D));
-                sumf += sumi as f32 * d;
             }
-            y.set_f32_at(t * dims.n_out + o, sumf);
+            y.set_f32_at(t * dims.n_out + o, hsum8(&acc));
         }
     }
+}
+
+/// The codes (0..=3) of a TQ2_0 block in element order: byte `(e/128)*32 + e%32`, bits `2*((e%128)/32)`
+/// (ggml-common.h:283-288).
+fn tq2_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
+    for e in 0..QK_K {
+        out[e] = (wb.u8((e / 128) * 32 + e % 32) >> (2 * ((e % 128) / 32))) & 3;
+    }
+}
+
+/// TQ2_0 x Q8_K (`ggml_vec_dot_tq2_0_q8_K`, arch/x86/quants.c).
+pub fn gemm_tq2_0_q8_k(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
+    gemm_ternary(w, x, y, dims, r0, r1, TQ2_0_BYTES, TQ2_0_D, tq2_0_codes);
 }
 
 /// Trit `n` (0..4) of a TQ1_0 byte: `((u8)(q * 3^n) * 3) >> 8` (ggml-cpu/quants.c:481-531).
 #[inline(always)]
 pub fn tq1_trit(q: u8, n: usize) -> i32 {
-    const POW3: [u8; 5] = [1, 3, 9, 27, 81];
-    let v = q.wrapping_mul(POW3[n]);
-    ((v as u16 * 3) >> 8) as i32
+    // In u32: an auto-vectorized u8 multiply would be scalarized (wasm has no i8x16.mul).
+    const POW3: [u32; 5] = [1, 3, 9, 27, 81];
+    let v = (q as u32 * POW3[n]) & 0xff;
+    ((v * 3) >> 8) as i32
 }
 
-/// Exact integer sum of (trit - 1) * q over one TQ1_0 block (the generic element order).
-pub fn tq1_0_block_sum(wb: Mem, yb: Mem) -> i32 {
-    let mut sum = 0i32;
+/// The trits (0..=2) of a TQ1_0 block in element order (ggml-common.h:274-280, quants.c:481-531):
+/// qs[0..32] trit l of byte m -> element l*32 + m; qs[32..48] -> 160 + l*16 + m; qh[j] -> 240 + l*4 + j.
+fn tq1_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
     for l in 0..5 {
         for m in 0..32 {
-            sum += (tq1_trit(wb.u8(m), l) - 1) * yb.i8(Q8_K_QS + l * 32 + m) as i32;
+            out[l * 32 + m] = tq1_trit(wb.u8(m), l) as u8;
         }
-    }
-    for l in 0..5 {
         for m in 0..16 {
-            sum += (tq1_trit(wb.u8(32 + m), l) - 1) * yb.i8(Q8_K_QS + 160 + l * 16 + m) as i32;
+            out[160 + l * 16 + m] = tq1_trit(wb.u8(32 + m), l) as u8;
         }
     }
     for l in 0..4 {
         for j in 0..4 {
-            sum += (tq1_trit(wb.u8(TQ1_0_QH + j), l) - 1) * yb.i8(Q8_K_QS + 240 + l * 4 + j) as i32;
+            out[240 + l * 4 + j] = tq1_trit(wb.u8(TQ1_0_QH + j), l) as u8;
         }
     }
-    sum
 }
 
-/// TQ1_0 x Q8_K (`ggml_vec_dot_tq1_0_q8_K_generic`): `sumf += (f32)sum * (f16(w.d) * y.d)`.
+/// TQ1_0 x Q8_K (`ggml_vec_dot_tq1_0_q8_K`, arch/x86/quants.c).
 pub fn gemm_tq1_0_q8_k(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
-    let nb = dims.k / QK_K;
-    for o in r0..r1 {
-        for t in 0..dims.n_tok {
-            let mut sumf = 0.0f32;
-            for b in 0..nb {
-                let wb = w.sub((o * nb + b) * TQ1_0_BYTES, TQ1_0_BYTES);
-                let yb = x.sub((t * nb + b) * Q8_K_BYTES, Q8_K_BYTES);
-                let sum = tq1_0_block_sum(wb, yb);
-                sumf += sum as f32 * (f16_to_f32(wb.u16(TQ1_0_D)) * yb.f32(0));
-            }
-            y.set_f32_at(t * dims.n_out + o, sumf);
-        }
-    }
+    gemm_ternary(w, x, y, dims, r0, r1, TQ1_0_BYTES, TQ1_0_D, tq1_0_codes);
 }
 
 /// The 6-bit value `l` of a Q6_K block (dequantize_row_q6_K, ggml-quants.c), minus 32.
@@ -263,97 +266,142 @@ pub fn q6_k_value(wb: Mem, e: usize) -> i32 {
     ((low | (qh << 4)) as i32) - 32
 }
 
-/// Q6_K x Q8_K (`ggml_vec_dot_q6_K_q8_K_generic`, ggml-cpu/quants.c:851-897): per block, 8 integer lanes
-/// `aux32[l] += scale[j] * sum of 8 products`; then 8 f32 lanes `sums[l] += d * aux32[l]` across blocks,
-/// summed in lane order at the end.
+/// Q6_K x Q8_K in the order of ggml's x86 AVX2 kernel (`ggml_vec_dot_q6_K_q8_K`, arch/x86/quants.c): per
+/// block, integer lane `p` = sum of `scale[e/16] * q6(e) * q8(e)` over the elements with
+/// `(e % 32) >> 2 == p` (`q6` unsigned 0..63) minus `32 * (bsums[2p]*scale[2p] + bsums[2p+1]*scale[2p+1])`;
+/// float lane `p` = `fma(d, f32(lane_p), acc_p)` with `d = y.d * f16(w.d)`; `hsum_float_8` at the end.
 pub fn gemm_q6_k_q8_k(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
     let nb = dims.k / QK_K;
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let mut sums = [0.0f32; 8];
+            let mut acc = [0.0f32; 8];
             for b in 0..nb {
                 let wb = w.sub((o * nb + b) * Q6_K_BYTES, Q6_K_BYTES);
                 let yb = x.sub((t * nb + b) * Q8_K_BYTES, Q8_K_BYTES);
-                let mut aux32 = [0i32; 8];
-                for j in 0..QK_K / 16 {
-                    let scale = wb.i8(Q6_K_SCALES + j) as i32;
-                    for half in 0..2 {
-                        for l in 0..8 {
-                            let e = 16 * j + 8 * half + l;
-                            aux32[l] += scale * (q6_k_value(wb, e) * yb.i8(Q8_K_QS + e) as i32);
+                let d = yb.f32(0) * f16_to_f32(wb.u16(Q6_K_D));
+                let sc = |j: usize| wb.i8(Q6_K_SCALES + j) as i32;
+                for p in 0..8 {
+                    let bs = |j: usize| yb.i16(Q8_K_BSUMS + 2 * j) as i32;
+                    let mut s = -32 * (bs(2 * p) * sc(2 * p) + bs(2 * p + 1) * sc(2 * p + 1));
+                    let mut e = 4 * p;
+                    while e < QK_K {
+                        let mut g = 0;
+                        for i in 0..4 {
+                            g += (q6_k_value(wb, e + i) + 32) * yb.i8(Q8_K_QS + e + i) as i32;
                         }
+                        s += sc(e >> 4) * g;
+                        e += 32;
                     }
-                }
-                let d = f16_to_f32(wb.u16(Q6_K_D)) * yb.f32(0);
-                for l in 0..8 {
-                    sums[l] += d * aux32[l] as f32;
+                    acc[p] = fma32(d, s as f32, acc[p]);
                 }
             }
-            let mut sumf = 0.0f32;
-            for s in sums {
-                sumf += s;
-            }
-            y.set_f32_at(t * dims.n_out + o, sumf);
+            y.set_f32_at(t * dims.n_out + o, hsum8(&acc));
         }
     }
 }
 
-/// Q8_0 x Q8_0 (`ggml_vec_dot_q8_0_q8_0_generic`, ggml-cpu/quants.c:451-479):
-/// `sumf += sumi * (f16(x.d) * f16(y.d))`.
+/// Q8_0 x Q8_0 in the order of ggml's x86 AVX2 kernel (`ggml_vec_dot_q8_0_q8_0`): per 32-block, integer lane
+/// `p` = the 4 products at bytes `4p..4p+3`, float lane `p` = `fma(f16(w.d) * f16(x.d), lane_p, acc_p)`;
+/// `hsum_float_8`.
 pub fn gemm_q8_0_q8_0(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
     let nb = dims.k / QK8_0;
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let mut sumf = 0.0f32;
+            let mut acc = [0.0f32; 8];
             for b in 0..nb {
                 let wb = w.sub((o * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
                 let yb = x.sub((t * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
-                let mut sumi = 0i32;
-                for j in 0..QK8_0 {
-                    sumi += wb.i8(2 + j) as i32 * yb.i8(2 + j) as i32;
+                let d = f16_to_f32(wb.u16(0)) * f16_to_f32(yb.u16(0));
+                for p in 0..8 {
+                    let mut s = 0i32;
+                    for j in 4 * p..4 * p + 4 {
+                        s += wb.i8(2 + j) as i32 * yb.i8(2 + j) as i32;
+                    }
+                    acc[p] = fma32(d, s as f32, acc[p]);
                 }
-                sumf += sumi as f32 * (f16_to_f32(wb.u16(0)) * f16_to_f32(yb.u16(0)));
             }
-            y.set_f32_at(t * dims.n_out + o, sumf);
+            y.set_f32_at(t * dims.n_out + o, hsum8(&acc));
         }
     }
 }
 
-/// F16 x F16: products of the exact f32 values, summed with `dot8`.
+/// F16 x F16 in ggml's x86 order: one token is `ggml_vec_dot_f16` (the 64 lanes of `vec_dot_f32` on the
+/// converted values); a batch that llamafile_sgemm takes (`uses_tinyblas`) is tinyBLAS (16 lanes).
+/// Products of two f16 values are exact in f32.
 pub fn gemm_f16_f16(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
     let k = dims.k;
+    let tb = uses_tinyblas(dims.n_out, k, dims.n_tok);
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let v = dot8(k, |i| f16_to_f32(w.u16(2 * (o * k + i))) * f16_to_f32(x.u16(2 * (t * k + i))));
+            let wi = |i: usize| f16_to_f32(w.u16(2 * (o * k + i)));
+            let xi = |i: usize| f16_to_f32(x.u16(2 * (t * k + i)));
+            let v = if tb { tinyblas_dot(k, wi, xi) } else { vec_dot_f32(k, wi, xi) };
             y.set_f32_at(t * dims.n_out + o, v);
         }
     }
 }
 
-/// BF16 x BF16 with `dot8`.
+/// BF16 x BF16 in the order of ggml's AVX512-BF16 kernels. One token: `ggml_vec_dot_bf16`, per 64-element chunk
+/// two 16-lane accumulators (elements 0..31 and 32..63) take `vdpbf16ps` steps (lane `l` adds the product of pair
+/// element `2l+1`, then of `2l`; products are exact in f32); the two are reduced and summed in f64, the tail in
+/// f64. A batch llamafile_sgemm takes (`bf16_uses_tinyblas`): tinyBLAS with `_mm512_dpbf16_ps`, one 16-lane
+/// accumulator taking the same steps over 32-element chunks, then `reduce16`.
 pub fn gemm_bf16_bf16(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
     let k = dims.k;
+    let tb = bf16_uses_tinyblas(dims.n_out, k, dims.n_tok);
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let v = dot8(k, |i| bf16_to_f32(w.u16(2 * (o * k + i))) * bf16_to_f32(x.u16(2 * (t * k + i))));
-            y.set_f32_at(t * dims.n_out + o, v);
+            let wi = |i: usize| bf16_to_f32(w.u16(2 * (o * k + i)));
+            let xi = |i: usize| bf16_to_f32(x.u16(2 * (t * k + i)));
+            let mut c1 = [0.0f32; 16];
+            let mut c2 = [0.0f32; 16];
+            if tb {
+                let mut i = 0;
+                while i < k {
+                    for l in 0..16 {
+                        let a = i + 2 * l;
+                        c1[l] = (c1[l] + wi(a + 1) * xi(a + 1)) + wi(a) * xi(a);
+                    }
+                    i += 32;
+                }
+                y.set_f32_at(t * dims.n_out + o, reduce16(&c1));
+                continue;
+            }
+            let mut i = 0;
+            while i + 64 <= k {
+                for l in 0..16 {
+                    let (a, b) = (i + 2 * l, i + 32 + 2 * l);
+                    c1[l] = (c1[l] + wi(a + 1) * xi(a + 1)) + wi(a) * xi(a);
+                    c2[l] = (c2[l] + wi(b + 1) * xi(b + 1)) + wi(b) * xi(b);
+                }
+                i += 64;
+            }
+            let mut sum = reduce16(&c1) as f64 + reduce16(&c2) as f64;
+            while i < k {
+                sum += (wi(i) * xi(i)) as f64;
+                i += 1;
+            }
+            y.set_f32_at(t * dims.n_out + o, sum as f32);
         }
     }
 }
 
-/// F32 x F32 with `dot8`.
+/// F32 x F32 in ggml's x86 order: `ggml_vec_dot_f32` for one token, tinyBLAS for a batch it takes.
 pub fn gemm_f32_f32(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize) {
     let k = dims.k;
+    let tb = uses_tinyblas(dims.n_out, k, dims.n_tok);
     for o in r0..r1 {
         for t in 0..dims.n_tok {
-            let v = dot8(k, |i| w.f32_at(o * k + i) * x.f32_at(t * k + i));
+            let wi = |i: usize| w.f32_at(o * k + i);
+            let xi = |i: usize| x.f32_at(t * k + i);
+            let v = if tb { tinyblas_dot(k, wi, xi) } else { vec_dot_f32(k, wi, xi) };
             y.set_f32_at(t * dims.n_out + o, v);
         }
     }
 }
 
 /// Code (0, 1, 2 for -1, 0, +1) of element `e` of an I2_S row: 128-element blocks of 32 bytes; byte `gp`
-/// holds elements gp, 32+gp, 64+gp, 96+gp in bits [7:6], [5:4], [3:2], [1:0] (research/bitnet_formats.md 3.2).
+/// holds elements gp, 32+gp, 64+gp, 96+gp in bits [7:6], [5:4], [3:2], [1:0] (docs/formats.md section 2).
 #[inline(always)]
 pub fn i2_s_code(wr: Mem, e: usize) -> i32 {
     let blk = e / QK_I2_S;
@@ -462,8 +510,9 @@ pub fn rms_norm_row(xr: Mem, w: Mem, yr: Mem, k: usize, eps: f32) {
     }
 }
 
-/// NEOX RoPE of one head in place (ggml-cpu/ops.cpp:6063-6080 `rotate_pairs` with n_offset = n_rot/2):
-/// pairs (i, i + n_rot/2); `cs` holds n_rot/2 cosines then n_rot/2 sines.
+/// NEOX RoPE of one head in place (ggml-cpu/ops.cpp `rotate_pairs` with n_offset = n_rot/2): pairs
+/// (i, i + n_rot/2); `cs` holds n_rot/2 cosines then n_rot/2 sines. GCC contracts `x0*cos - x1*sin` into
+/// `fma(x0, cos, -(x1*sin))` and `x0*sin + x1*cos` into `fma(x0, sin, x1*cos)`.
 pub fn rope_neox_head(xh: Mem, cs: Mem, n_rot: usize) {
     let half = n_rot / 2;
     for i in 0..half {
@@ -471,39 +520,51 @@ pub fn rope_neox_head(xh: Mem, cs: Mem, n_rot: usize) {
         let s = cs.f32_at(half + i);
         let x0 = xh.f32_at(i);
         let x1 = xh.f32_at(i + half);
-        xh.set_f32_at(i, x0 * c - x1 * s);
-        xh.set_f32_at(i + half, x0 * s + x1 * c);
+        xh.set_f32_at(i, fma32(x0, c, -(x1 * s)));
+        xh.set_f32_at(i + half, fma32(x0, s, x1 * c));
     }
 }
 
-/// Attention of one query head over cache rows 0..n_kv (causal window already applied):
-/// scores s_j = dot8(q, k_j) * scale, m = max s_j, e_j = expf(s_j - m) (kept in `e`), sum in f64 in order,
-/// p_j = e_j * (f32)(1/sum), out[d] = sum over j in order of p_j * v_j[d] (f32).
+/// Attention of one query head over cache rows 0..n_kv (causal window already applied), in the order of
+/// ggml's non-flash path: scores `s_j = vec_dot_f32(k_j, q) * scale`; `m = max s_j`; softmax as
+/// `ggml_vec_soft_max_f32` (`v_expf(s_j - m)` in 16-lane chunks, each chunk's `reduce16` summed in f64, then
+/// `p_j = e_j * f32(1/sum)`, kept in `e`); `out[d]` = tinyBLAS order over j when the batch has two or more
+/// tokens, the zero-padded `vec_dot_f32` order for one token.
 pub fn attention_head(q: Mem, k: Mem, v: Mem, out: Mem, e: Mem, p: &AttnHead) {
     let hd = p.head_dim;
+    let n = p.n_kv;
     let mut max = f32::NEG_INFINITY;
-    for j in 0..p.n_kv {
+    for j in 0..n {
         let kj = k.sub((j * p.kv_stride + p.kv_off) * 4, hd * 4);
-        let s = dot8(hd, |i| q.f32_at(i) * kj.f32_at(i)) * p.scale;
+        let s = vec_dot_f32(hd, |i| kj.f32_at(i), |i| q.f32_at(i)) * p.scale;
         e.set_f32_at(j, s);
-        max = max.max(s);
+        if s > max {
+            max = s;
+        }
     }
     let mut sum = 0.0f64;
-    for j in 0..p.n_kv {
-        let ej = expf(e.f32_at(j) - max);
-        e.set_f32_at(j, ej);
-        sum += ej as f64;
+    let mut c = 0;
+    while c < n {
+        let mut chunk = [0.0f32; 16];
+        for l in 0..16 {
+            if c + l < n {
+                let ej = v_expf(e.f32_at(c + l) - max);
+                e.set_f32_at(c + l, ej);
+                chunk[l] = ej;
+            }
+        }
+        sum += reduce16(&chunk) as f64;
+        c += 16;
     }
     let inv = (1.0 / sum) as f32;
-    for d in 0..hd {
-        out.set_f32_at(d, 0.0);
+    for j in 0..n {
+        e.set_f32_at(j, e.f32_at(j) * inv);
     }
-    for j in 0..p.n_kv {
-        let pj = e.f32_at(j) * inv;
-        let vj = v.sub((j * p.kv_stride + p.kv_off) * 4, hd * 4);
-        for d in 0..hd {
-            out.set_f32_at(d, out.f32_at(d) + pj * vj.f32_at(d));
-        }
+    for d in 0..hd {
+        let vj = |j: usize| v.f32_at(j * p.kv_stride + p.kv_off + d);
+        let pj = |j: usize| e.f32_at(j);
+        let o = if p.batched { tinyblas_dot(n, vj, pj) } else { vec_dot_f32_padded(n, vj, pj) };
+        out.set_f32_at(d, o);
     }
 }
 
@@ -517,12 +578,14 @@ pub struct AttnHead {
     /// First f32 element of this head's kv head inside a cache row.
     pub kv_off: usize,
     pub scale: f32,
+    /// The batch has two or more tokens (ggml takes tinyBLAS for `v^T p`).
+    pub batched: bool,
 }
 
 /// Element-wise kernels.
 #[derive(Clone, Copy)]
 pub enum Unary {
-    /// y = silu(g) * u (ggml_vec_swiglu_f32 with ggml_silu_f32).
+    /// y = v_silu(g) * u (ggml_vec_swiglu_f32 on AVX-512: ggml_v_silu in 16-lane chunks).
     SwiGlu,
     /// y = (max(g, 0) * max(g, 0)) * u.
     Relu2Glu,
@@ -536,7 +599,7 @@ pub fn binary(op: Unary, a: Mem, b: Mem, y: Mem, s: usize, e: usize) {
         let x = a.f32_at(i);
         let u = b.f32_at(i);
         let v = match op {
-            Unary::SwiGlu => silu(x) * u,
+            Unary::SwiGlu => v_silu(x) * u,
             Unary::Relu2Glu => {
                 let r = x.max(0.0);
                 (r * r) * u

@@ -61,7 +61,9 @@ impl Mem {
     #[inline(always)]
     pub fn sub(&self, off: usize, n: usize) -> Mem {
         self.check(off, n);
-        Mem { ptr: self.ptr.wrapping_add(off), len: n }
+        // SAFETY: `check` proved off + n <= len, so the result stays inside this region (an in-bounds offset,
+        // which also lets LLVM fold constant offsets of later accesses into the wasm load/store immediates).
+        Mem { ptr: unsafe { self.ptr.add(off) }, len: n }
     }
 
     #[inline(always)]
@@ -81,6 +83,11 @@ impl Mem {
         self.check(i, 2);
         // SAFETY: as in `u8`; wasm is little-endian and the read is unaligned.
         unsafe { (self.ptr.add(i) as *const u16).read_unaligned() }
+    }
+
+    #[inline(always)]
+    pub fn i16(&self, i: usize) -> i16 {
+        self.u16(i) as i16
     }
 
     #[inline(always)]
@@ -136,6 +143,13 @@ impl Mem {
     }
 
     #[inline(always)]
+    pub fn set_u64(&self, i: usize, v: u64) {
+        self.check(i, 8);
+        // SAFETY: as in `set_u8`.
+        unsafe { (self.ptr.add(i) as *mut u64).write_unaligned(v) }
+    }
+
+    #[inline(always)]
     pub fn set_f32(&self, i: usize, v: f32) {
         self.set_u32(i, v.to_bits())
     }
@@ -156,6 +170,22 @@ impl Mem {
         // SAFETY: in bounds (checked above) and aligned; AtomicU32 has the layout of u32, and every access
         // to these words from JavaScript goes through Atomics as well.
         unsafe { (*(self.ptr.add(i) as *const AtomicU32)).load(Ordering::SeqCst) }
+    }
+
+    /// 8 bytes at byte offset `i` into the low half of a v128 (high half zero).
+    #[inline(always)]
+    pub fn v64(&self, i: usize) -> v128 {
+        self.check(i, 8);
+        // SAFETY: as in `u8`; v128_load64_zero emits an alignment-1 8-byte load.
+        unsafe { core::arch::wasm32::v128_load64_zero(self.ptr.add(i) as *const u64) }
+    }
+
+    /// The 8 bytes at byte offset `i` in both halves of a v128 (`v128.load64_splat`).
+    #[inline(always)]
+    pub fn v64_splat(&self, i: usize) -> v128 {
+        self.check(i, 8);
+        // SAFETY: as in `u8`; an alignment-1 8-byte load.
+        unsafe { core::arch::wasm32::v128_load64_splat(self.ptr.add(i) as *const u64) }
     }
 
     /// Stores 16 bytes at byte offset `i` (unaligned).
@@ -184,3 +214,5 @@ impl<const N: usize> Scratch<N> {
         Mem { ptr: self.buf.as_mut_ptr(), len: N }
     }
 }
+
+

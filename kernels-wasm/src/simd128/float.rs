@@ -1,16 +1,26 @@
-//! Float matrix products (F16 x F16, BF16 x BF16, F32 x F32) with the ABI's `dot8` order: two f32x4
-//! accumulators per output hold the 8 striped lanes (lane = k % 8), the tail k % 8 continues in scalar
-//! lanes, and the same 8-lane reduction ends it.
+//! Float matrix products (F16 x F16, BF16 x BF16, F32 x F32) and the f32 dot product of attention scores,
+//! in ggml's x86 AVX-512 order (`ggml.rs`):
 //!
+//! - one token (or a shape llamafile_sgemm rejects): `ggml_vec_dot_f32`'s 64 lanes (lane `i % 64`), reduced
+//!   by `reduce64`, then the tail `K % 64` one product at a time;
+//! - a batch llamafile_sgemm takes (`ggml::uses_tinyblas`): tinyBLAS's 16 lanes (lane `i % 16`), `reduce16`.
+//!
+//! Lanes are independent chains, so a tile walks the row several times ("passes"), each pass keeping only
+//! `4 * PV` of the lanes in registers (64 lanes are 16 f32x4, more than x64 has registers for); the row
+//! stays in L1 between passes. Each lane's chain is still summed in increasing i.
+//!
+//! F16 x F16 products are exact in f32 (11-bit significands), so ggml's FMA equals a multiply then an add.
 //! F16 trick (no F16C in wasm): the weight bits placed in f32 position, `sign | (h & 0x7fff) << 13`, are
 //! the weight times 2^-112 exactly (normal and subnormal f16). The activation row is converted once per
 //! row chunk to f32 times 2^112 (exact: |x| <= 65504 so x * 2^112 < 2^128). Each product
 //! (w * 2^-112) * (x * 2^112) then rounds exactly as w * x, so no per-weight rescale is needed.
 //! Caveat: inf/NaN F16 *weights* come out finite here (the activations may be inf/NaN).
+//! BF16 products are exact too; F32 products are not, so the F32 path emulates each FMA in f64x2.
 
-use super::f32x4_lanes;
+use super::{f32x4_lanes, F64Fma};
+use crate::ggml::{bf16_uses_tinyblas, uses_tinyblas};
 use crate::num::{bf16_to_f32, f16_scale, f16_to_f32};
-use crate::scalar::{reduce8, Dims};
+use crate::scalar::Dims;
 use crate::view::{Mem, Scratch};
 use core::arch::wasm32::*;
 
@@ -32,6 +42,16 @@ fn bf16x8(h: v128) -> (v128, v128) {
     (i16x8_shuffle::<8, 0, 9, 1, 10, 2, 11, 3>(h, z), i16x8_shuffle::<12, 4, 13, 5, 14, 6, 15, 7>(h, z))
 }
 
+/// `fma32(a, b, +0)` on 4 lanes: the f32 product, except that a product that is -0 because an operand is
+/// zero becomes +0 (-0 + +0); a product that underflows to -0 stays -0, as in f64.
+#[inline(always)]
+pub fn fma0_f32x4(a: v128, b: v128) -> v128 {
+    let z = f32x4_splat(0.0);
+    let p = f32x4_mul(a, b);
+    let zero_operand = v128_or(f32x4_eq(a, z), f32x4_eq(b, z));
+    v128_andnot(p, v128_and(f32x4_eq(p, z), zero_operand))
+}
+
 /// A float weight/activation format of the float GEMM (monomorphized: no format switch in the loops).
 pub trait FloatKind {
     /// Bytes per element.
@@ -44,14 +64,14 @@ pub trait FloatKind {
     fn x8(x: Mem, off: usize) -> (v128, v128);
     /// Activation element `i`, converted.
     fn x1(x: Mem, i: usize) -> f32;
+    /// One lane step `fma(w, x, acc)` on 4 lanes.
+    fn mac(f: F64Fma, acc: v128, w: v128, x: v128) -> v128;
     /// The scalar twin, used when a row does not fit the per-thread scratch.
     fn twin(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize);
 }
 
 /// F16 x F16.
 pub struct F16;
-/// BF16 x BF16.
-pub struct Bf16;
 /// F32 x F32.
 pub struct F32;
 
@@ -75,31 +95,13 @@ impl FloatKind for F16 {
     fn x1(x: Mem, i: usize) -> f32 {
         f16_to_f32(x.u16(2 * i)) * f16_scale()
     }
+    #[inline(always)]
+    fn mac(_: F64Fma, acc: v128, w: v128, x: v128) -> v128 {
+        // Exact products: the FMA is a multiply then an add.
+        f32x4_add(acc, f32x4_mul(w, x))
+    }
     fn twin(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
         crate::scalar::gemm_f16_f16(w, x, y, dm, r0, r1)
-    }
-}
-
-impl FloatKind for Bf16 {
-    const SIZE: usize = 2;
-    #[inline(always)]
-    fn w8(w: Mem, off: usize) -> (v128, v128) {
-        bf16x8(w.v128(off))
-    }
-    #[inline(always)]
-    fn w1(w: Mem, i: usize) -> f32 {
-        bf16_to_f32(w.u16(2 * i))
-    }
-    #[inline(always)]
-    fn x8(x: Mem, off: usize) -> (v128, v128) {
-        bf16x8(x.v128(off))
-    }
-    #[inline(always)]
-    fn x1(x: Mem, i: usize) -> f32 {
-        bf16_to_f32(x.u16(2 * i))
-    }
-    fn twin(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
-        crate::scalar::gemm_bf16_bf16(w, x, y, dm, r0, r1)
     }
 }
 
@@ -121,60 +123,91 @@ impl FloatKind for F32 {
     fn x1(x: Mem, i: usize) -> f32 {
         x.f32_at(i)
     }
+    #[inline(always)]
+    fn mac(f: F64Fma, acc: v128, w: v128, x: v128) -> v128 {
+        f.fma4(w, x, acc)
+    }
     fn twin(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
         crate::scalar::gemm_f32_f32(w, x, y, dm, r0, r1)
     }
 }
 
-/// Tile: rows o0..o0+R x tokens t0..t0+T, activations already converted into `xs` (`[T][K]` f32).
-/// The main loop takes 32 elements per step through fixed-size sub-views, so the per-load bounds checks
-/// fold away and one check per row and step remains.
+/// `reduce64` of 64 lanes held as 16 f32x4 (lanes 4m..4m+3 in `a[m]`).
+#[inline(always)]
+pub fn reduce64_v(a: &[v128; 16]) -> f32 {
+    let r: [v128; 4] = core::array::from_fn(|v| f32x4_add(f32x4_add(a[v], a[8 + v]), f32x4_add(a[4 + v], a[12 + v])));
+    reduce16_v(&r)
+}
+
+/// `reduce16` of 16 lanes held as 4 f32x4.
+#[inline(always)]
+pub fn reduce16_v(r: &[v128; 4]) -> f32 {
+    // t3[i] = r[8+i] + r[i]; t6[i] = t3[4+i] + t3[i]; (t6[0] + t6[2]) + (t6[1] + t6[3]).
+    let t6 = f32x4_add(f32x4_add(r[3], r[1]), f32x4_add(r[2], r[0]));
+    let l = f32x4_lanes(t6);
+    (l[0] + l[2]) + (l[1] + l[3])
+}
+
+/// Tile: rows o0..o0+R x tokens t0..t0+T with LANES (64 or 16) lanes, `PV` f32x4 of them per pass;
+/// activations already converted into `xs` (`[T][K]` f32).
 #[inline(never)]
-fn tile<W: FloatKind, const R: usize, const T: usize>(w: Mem, xs: Mem, y: Mem, dm: Dims, o0: usize, t0: usize) {
+fn tile<W: FloatKind, const LANES: usize, const PV: usize, const R: usize, const T: usize>(
+    w: Mem,
+    xs: Mem,
+    y: Mem,
+    dm: Dims,
+    o0: usize,
+    t0: usize,
+) {
     let k = dm.k;
-    let k32 = k / 32 * 32;
-    let k8 = k / 8 * 8;
+    let np = k / LANES * LANES;
     let rb = k * W::SIZE;
     let wr: [Mem; R] = core::array::from_fn(|r| w.sub((o0 + r) * rb, rb));
     let xr: [Mem; T] = core::array::from_fn(|t| xs.sub(t * k * 4, k * 4));
     let z = f32x4_splat(0.0);
-    let mut a = [[(z, z); T]; R];
-    let mut i = 0;
-    while i < k32 {
-        let xst: [Mem; T] = core::array::from_fn(|t| xr[t].sub(4 * i, 128));
-        let wst: [Mem; R] = core::array::from_fn(|r| wr[r].sub(i * W::SIZE, 32 * W::SIZE));
-        for s in 0..4 {
-            let xv: [(v128, v128); T] = core::array::from_fn(|t| (xst[t].v128(32 * s), xst[t].v128(32 * s + 16)));
-            for r in 0..R {
-                let (w0, w1) = W::w8(wst[r], 8 * s * W::SIZE);
-                for t in 0..T {
-                    a[r][t].0 = f32x4_add(a[r][t].0, f32x4_mul(w0, xv[t].0));
-                    a[r][t].1 = f32x4_add(a[r][t].1, f32x4_mul(w1, xv[t].1));
+    let mut lanes = [[[z; 16]; T]; R];
+    let f = F64Fma::new();
+    let mut pass = 0;
+    while pass < LANES / 4 {
+        let mut a = [[[z; PV]; T]; R];
+        let mut i = pass * 4;
+        while i < np {
+            let xst: [Mem; T] = core::array::from_fn(|t| xr[t].sub(4 * i, 16 * PV));
+            let wst: [Mem; R] = core::array::from_fn(|r| wr[r].sub(i * W::SIZE, 4 * PV * W::SIZE));
+            let mut v = 0;
+            while v < PV {
+                let xv: [(v128, v128); T] = core::array::from_fn(|t| (xst[t].v128(16 * v), xst[t].v128(16 * v + 16)));
+                for r in 0..R {
+                    let (w0, w1) = W::w8(wst[r], 4 * v * W::SIZE);
+                    for t in 0..T {
+                        a[r][t][v] = W::mac(f, a[r][t][v], w0, xv[t].0);
+                        a[r][t][v + 1] = W::mac(f, a[r][t][v + 1], w1, xv[t].1);
+                    }
+                }
+                v += 2;
+            }
+            i += LANES;
+        }
+        for r in 0..R {
+            for t in 0..T {
+                for v in 0..PV {
+                    lanes[r][t][pass + v] = a[r][t][v];
                 }
             }
         }
-        i += 32;
-    }
-    while i < k8 {
-        let xv: [(v128, v128); T] = core::array::from_fn(|t| (xr[t].v128(4 * i), xr[t].v128(4 * i + 16)));
-        for r in 0..R {
-            let (w0, w1) = W::w8(wr[r], i * W::SIZE);
-            for t in 0..T {
-                a[r][t].0 = f32x4_add(a[r][t].0, f32x4_mul(w0, xv[t].0));
-                a[r][t].1 = f32x4_add(a[r][t].1, f32x4_mul(w1, xv[t].1));
-            }
-        }
-        i += 8;
+        pass += PV;
     }
     for r in 0..R {
         for t in 0..T {
-            let l0 = f32x4_lanes(a[r][t].0);
-            let l1 = f32x4_lanes(a[r][t].1);
-            let mut s = [l0[0], l0[1], l0[2], l0[3], l1[0], l1[1], l1[2], l1[3]];
-            for j in k8..k {
-                s[j & 7] += W::w1(wr[r], j) * xr[t].f32_at(j);
+            let mut s = if LANES == 64 {
+                reduce64_v(&lanes[r][t])
+            } else {
+                reduce16_v(&[lanes[r][t][0], lanes[r][t][1], lanes[r][t][2], lanes[r][t][3]])
+            };
+            for j in np..k {
+                s += W::w1(wr[r], j) * xr[t].f32_at(j);
             }
-            y.set_f32_at((t0 + t) * dm.n_out + o0 + r, reduce8(s));
+            y.set_f32_at((t0 + t) * dm.n_out + o0 + r, s);
         }
     }
 }
@@ -215,10 +248,14 @@ pub fn f16_unscale(a: v128, twice: bool) -> v128 {
     v128_bitselect(inf_nan, v, special)
 }
 
-/// Rows per GEMV tile.
-const GEMV_ROWS: usize = 4;
+/// Rows per one-token tile and f32x4 lanes per pass (2 passes of 32 lanes). One row at a time: a thread's
+/// weights are then read as one sequential stream (interleaving rows halves a core's DRAM bandwidth here);
+/// 32 lanes (8 f32x4) fit x64's 16 vector registers, 64 do not. Measured (kernels-wasm/README.md): 12.3
+/// GB/s on one thread against 6.2 for 2 rows x 16 lanes and 4.2 for 4 rows x 8 lanes.
+const GEMV_ROWS: usize = 1;
+const GEMV_PV: usize = 8;
 
-/// Float GEMM for rows r0..r1 and every token.
+/// Float GEMM (F16 or F32) for rows r0..r1 and every token.
 pub fn gemm<W: FloatKind>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
     let k = dm.k;
     if k == 0 {
@@ -235,36 +272,44 @@ pub fn gemm<W: FloatKind>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize
         W::twin(w, x, y, dm, r0, r1);
         return;
     }
+    let tb = uses_tinyblas(dm.n_out, k, dm.n_tok);
     let mut scratch = Scratch::<{ XS * 4 }>::new();
     let xs = scratch.mem();
     let mut t = 0;
     while t < dm.n_tok {
         let nt = if dm.n_tok - t < tt { dm.n_tok - t } else { tt };
         convert_x::<W>(x, xs, k, t, nt);
-        let mut o = r0;
-        if nt == 1 {
-            while o + GEMV_ROWS <= r1 {
-                tile::<W, GEMV_ROWS, 1>(w, xs, y, dm, o, t);
-                o += GEMV_ROWS;
-            }
-            while o < r1 {
-                tile::<W, 1, 1>(w, xs, y, dm, o, t);
-                o += 1;
+        if !tb {
+            // ggml_vec_dot_*: one token at a time.
+            for tj in 0..nt {
+                let xj = xs.sub(tj * k * 4, k * 4);
+                let mut o = r0;
+                while o + GEMV_ROWS <= r1 {
+                    tile::<W, 64, GEMV_PV, GEMV_ROWS, 1>(w, xj, y, dm, o, t + tj);
+                    o += GEMV_ROWS;
+                }
+                while o < r1 {
+                    tile::<W, 64, GEMV_PV, 1, 1>(w, xj, y, dm, o, t + tj);
+                    o += 1;
+                }
             }
         } else {
+            let mut o = r0;
             while o + 2 <= r1 {
                 match nt {
-                    2 => tile::<W, 2, 2>(w, xs, y, dm, o, t),
-                    3 => tile::<W, 2, 3>(w, xs, y, dm, o, t),
-                    _ => tile::<W, 2, 4>(w, xs, y, dm, o, t),
+                    1 => tile::<W, 16, 2, 2, 1>(w, xs, y, dm, o, t),
+                    2 => tile::<W, 16, 2, 2, 2>(w, xs, y, dm, o, t),
+                    3 => tile::<W, 16, 2, 2, 3>(w, xs, y, dm, o, t),
+                    _ => tile::<W, 16, 2, 2, 4>(w, xs, y, dm, o, t),
                 }
                 o += 2;
             }
             if o < r1 {
                 match nt {
-                    2 => tile::<W, 1, 2>(w, xs, y, dm, o, t),
-                    3 => tile::<W, 1, 3>(w, xs, y, dm, o, t),
-                    _ => tile::<W, 1, 4>(w, xs, y, dm, o, t),
+                    1 => tile::<W, 16, 2, 1, 1>(w, xs, y, dm, o, t),
+                    2 => tile::<W, 16, 2, 1, 2>(w, xs, y, dm, o, t),
+                    3 => tile::<W, 16, 2, 1, 3>(w, xs, y, dm, o, t),
+                    _ => tile::<W, 16, 2, 1, 4>(w, xs, y, dm, o, t),
                 }
             }
         }
@@ -272,25 +317,85 @@ pub fn gemm<W: FloatKind>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize
     }
 }
 
-/// `dot8` of two f32 rows of length n (attention scores).
+/// BF16 x BF16 (see `scalar::gemm_bf16_bf16`). A u32 lane of a bf16 row holds the pair (2l, 2l+1): the odd
+/// element is `lane & 0xffff0000` as f32 and the even one `lane << 16`, so each 16 bytes give the odd and the
+/// even values of 4 consecutive pairs, which are exactly 4 lanes of ggml's `vdpbf16ps` accumulator.
+pub fn gemm_bf16(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
+    let k = dm.k;
+    let k64 = k / 64 * 64;
+    let hi = i32x4_splat(0xffff_0000u32 as i32);
+    let tb = bf16_uses_tinyblas(dm.n_out, k, dm.n_tok);
+    for o in r0..r1 {
+        let wr = w.sub(o * k * 2, k * 2);
+        for t in 0..dm.n_tok {
+            let xr = x.sub(t * k * 2, k * 2);
+            let z = f32x4_splat(0.0);
+            let mut c = [z; 8]; // c1 = c[0..4], c2 = c[4..8]
+            if tb {
+                // tinyBLAS: one 16-lane accumulator over 32-element chunks.
+                let mut i = 0;
+                while i < k {
+                    let (ws, xs) = (wr.sub(2 * i, 64), xr.sub(2 * i, 64));
+                    for m in 0..4 {
+                        let (wv, xv) = (ws.v128(16 * m), xs.v128(16 * m));
+                        let odd = f32x4_mul(v128_and(wv, hi), v128_and(xv, hi));
+                        let even = f32x4_mul(i32x4_shl(wv, 16), i32x4_shl(xv, 16));
+                        c[m] = f32x4_add(f32x4_add(c[m], odd), even);
+                    }
+                    i += 32;
+                }
+                y.set_f32_at(t * dm.n_out + o, reduce16_v(&[c[0], c[1], c[2], c[3]]));
+                continue;
+            }
+            let mut i = 0;
+            while i < k64 {
+                let ws = wr.sub(2 * i, 128);
+                let xs = xr.sub(2 * i, 128);
+                for m in 0..8 {
+                    let (wv, xv) = (ws.v128(16 * m), xs.v128(16 * m));
+                    let odd = f32x4_mul(v128_and(wv, hi), v128_and(xv, hi));
+                    let even = f32x4_mul(i32x4_shl(wv, 16), i32x4_shl(xv, 16));
+                    c[m] = f32x4_add(f32x4_add(c[m], odd), even);
+                }
+                i += 64;
+            }
+            let mut sum = reduce16_v(&[c[0], c[1], c[2], c[3]]) as f64 + reduce16_v(&[c[4], c[5], c[6], c[7]]) as f64;
+            while i < k {
+                sum += (bf16_to_f32(wr.u16(2 * i)) * bf16_to_f32(xr.u16(2 * i))) as f64;
+                i += 1;
+            }
+            y.set_f32_at(t * dm.n_out + o, sum as f32);
+        }
+    }
+}
+
+/// `ggml_vec_dot_f32(n, a, b)` of two f32 rows (attention scores), FMAs emulated in f64: the 64 lanes in two
+/// passes of 32 (8 f32x4 in registers), the first 64 products with `fma0_f32x4`.
 #[inline(always)]
-pub fn dot8_f32(a: Mem, b: Mem, n: usize) -> f32 {
-    let n8 = n / 8 * 8;
-    let mut s0 = f32x4_splat(0.0);
-    let mut s1 = f32x4_splat(0.0);
-    let mut i = 0;
-    while i < n8 {
-        s0 = f32x4_add(s0, f32x4_mul(a.v128(4 * i), b.v128(4 * i)));
-        s1 = f32x4_add(s1, f32x4_mul(a.v128(4 * i + 16), b.v128(4 * i + 16)));
-        i += 8;
+pub fn vec_dot_f32(a: Mem, b: Mem, n: usize) -> f32 {
+    let np = n / 64 * 64;
+    let mut lanes = [f32x4_splat(0.0); 16];
+    let f = F64Fma::new();
+    if np > 0 {
+        for half in 0..2 {
+            let (a0, b0) = (a.sub(128 * half, 128), b.sub(128 * half, 128));
+            let mut acc: [v128; 8] = core::array::from_fn(|m| fma0_f32x4(a0.v128(16 * m), b0.v128(16 * m)));
+            let mut i = 64;
+            while i < np {
+                let (ai, bi) = (a.sub(4 * i + 128 * half, 128), b.sub(4 * i + 128 * half, 128));
+                for m in 0..8 {
+                    acc[m] = f.fma4(ai.v128(16 * m), bi.v128(16 * m), acc[m]);
+                }
+                i += 64;
+            }
+            lanes[8 * half..8 * half + 8].copy_from_slice(&acc);
+        }
     }
-    let l0 = f32x4_lanes(s0);
-    let l1 = f32x4_lanes(s1);
-    let mut s = [l0[0], l0[1], l0[2], l0[3], l1[0], l1[1], l1[2], l1[3]];
-    for j in n8..n {
-        s[j & 7] += a.f32_at(j) * b.f32_at(j);
+    let mut sum = reduce64_v(&lanes);
+    for i in np..n {
+        sum += a.f32_at(i) * b.f32_at(i);
     }
-    reduce8(s)
+    sum
 }
 
 /// Exact f16 -> f32 of 8 values (get_rows).
@@ -304,12 +409,4 @@ pub fn f16x8_to_f32(h: v128) -> (v128, v128) {
 #[inline(always)]
 pub fn bf16x8_to_f32(h: v128) -> (v128, v128) {
     bf16x8(h)
-}
-
-/// Exact f16 -> f32 of four halves held in the low 16 bits of i32 lanes.
-#[inline(always)]
-pub fn f16x4_lanes_to_f32(h: v128) -> v128 {
-    let sign = i32x4_shl(v128_and(h, i32x4_splat(0x8000)), 16);
-    let mag = i32x4_shl(v128_and(h, i32x4_splat(0x7fff)), 13);
-    f16_unscale(v128_or(sign, mag), false)
 }

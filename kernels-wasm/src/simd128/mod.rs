@@ -5,6 +5,21 @@
 //! Shape letters as in `scalar.rs`. All memory goes through `view::Mem` (bounds-checked); the
 //! intrinsics themselves are safe functions on wasm.
 
+/// Runs `$body` for `$i` = 0, 1, ..., `$n - 1` (`$n` a constant <= 8), unrolled in the source, so that a
+/// tile's accumulator arrays are always indexed by constants (kept in locals, not in linear memory).
+macro_rules! unroll {
+    ($n:expr, $i:ident => $body:block) => {{
+        if 0 < $n { let $i: usize = 0; $body }
+        if 1 < $n { let $i: usize = 1; $body }
+        if 2 < $n { let $i: usize = 2; $body }
+        if 3 < $n { let $i: usize = 3; $body }
+        if 4 < $n { let $i: usize = 4; $body }
+        if 5 < $n { let $i: usize = 5; $body }
+        if 6 < $n { let $i: usize = 6; $body }
+        if 7 < $n { let $i: usize = 7; $body }
+    }};
+}
+
 pub mod float;
 pub mod misc;
 pub mod quant;
@@ -12,59 +27,73 @@ pub mod ternary;
 
 use core::arch::wasm32::*;
 
-/// Integer dot-product strategy for ternary codes (0..=3) x int8 activations, accumulating into i16x8
-/// lanes. Lane layout differs between strategies; lane totals summed over a block are identical.
+/// Integer dot-product strategy for ternary codes (0..=3) x int8 activations. An accumulator takes the
+/// products of 16 byte lanes at a time; `finish` returns them as an i32x4 whose lane `g` is the sum of the
+/// products of byte lanes `4g..4g+3` (the 4-byte groups of ggml's x86 integer lanes, see `ternary.rs`).
 pub trait TernaryDot {
     /// Codes prepared once per weight vector (reused across tokens).
     type C: Copy;
-    /// Activations prepared once per activation vector (reused across rows).
-    type Y: Copy;
+    /// Accumulator.
+    type A: Copy;
     fn codes(c: v128) -> Self::C;
-    fn acts(y: v128) -> Self::Y;
-    /// acc (i16x8) + products of the 16 activations and 16 codes (each lane gains at most 2 products).
-    fn acc(acc: v128, y: Self::Y, c: Self::C) -> v128;
+    fn zero() -> Self::A;
+    /// acc + the 16 products of activations `y` (i8) and codes `c` (each i16 lane gains at most 2 products).
+    fn acc(acc: Self::A, y: v128, c: Self::C) -> Self::A;
+    /// Group sums as i32x4 (lane g: byte lanes 4g..4g+3).
+    fn finish(acc: Self::A) -> v128;
 }
 
-/// Plain SIMD128: widen to i16 and multiply (`i16x8.mul`).
+/// Plain SIMD128: i8 x i8 -> i16 extending multiplies, one i16 lane per byte lane (low and high halves).
 pub struct Widen;
 
 impl TernaryDot for Widen {
-    type C = (v128, v128);
-    type Y = (v128, v128);
+    type C = v128;
+    type A = (v128, v128);
     #[inline(always)]
-    fn codes(c: v128) -> (v128, v128) {
-        (u16x8_extend_low_u8x16(c), u16x8_extend_high_u8x16(c))
+    fn codes(c: v128) -> v128 {
+        c
     }
     #[inline(always)]
-    fn acts(y: v128) -> (v128, v128) {
-        (i16x8_extend_low_i8x16(y), i16x8_extend_high_i8x16(y))
+    fn zero() -> (v128, v128) {
+        (i32x4_splat(0), i32x4_splat(0))
     }
     #[inline(always)]
-    fn acc(acc: v128, y: (v128, v128), c: (v128, v128)) -> v128 {
-        i16x8_add(acc, i16x8_add(i16x8_mul(y.0, c.0), i16x8_mul(y.1, c.1)))
+    fn acc(acc: (v128, v128), y: v128, c: v128) -> (v128, v128) {
+        (i16x8_add(acc.0, i16x8_extmul_low_i8x16(y, c)), i16x8_add(acc.1, i16x8_extmul_high_i8x16(y, c)))
+    }
+    #[inline(always)]
+    fn finish(acc: (v128, v128)) -> v128 {
+        // lo: byte pairs (0,1) (2,3) (4,5) (6,7); hi: (8,9) ... (14,15); group g = pairs 2g, 2g+1.
+        let lo = i32x4_extadd_pairwise_i16x8(acc.0);
+        let hi = i32x4_extadd_pairwise_i16x8(acc.1);
+        i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(lo, hi), i32x4_shuffle::<1, 3, 5, 7>(lo, hi))
     }
 }
 
 /// Relaxed SIMD: `i16x8.relaxed_dot_i8x16_i7x16_s` (pmaddubsw on x64), exact because the second operand
-/// (the codes) is in [0, 127].
+/// (the codes) is in [0, 127]. i16 lane i holds byte lanes 2i and 2i+1.
 #[cfg(relaxed)]
 pub struct Relaxed;
 
 #[cfg(relaxed)]
 impl TernaryDot for Relaxed {
     type C = v128;
-    type Y = v128;
+    type A = v128;
     #[inline(always)]
     fn codes(c: v128) -> v128 {
         c
     }
     #[inline(always)]
-    fn acts(y: v128) -> v128 {
-        y
+    fn zero() -> v128 {
+        i32x4_splat(0)
     }
     #[inline(always)]
     fn acc(acc: v128, y: v128, c: v128) -> v128 {
         i16x8_add(acc, relaxed_dot_i8x16_i7x16(y, c))
+    }
+    #[inline(always)]
+    fn finish(acc: v128) -> v128 {
+        i32x4_extadd_pairwise_i16x8(acc)
     }
 }
 
@@ -84,14 +113,6 @@ pub type Fast = Relaxed;
 #[cfg(not(relaxed))]
 pub type Fast = Widen;
 
-/// Transposed horizontal sums: [sum(a), sum(b), sum(c), sum(d)] of four i32x4.
-#[inline(always)]
-pub fn hsum4_i32(a: v128, b: v128, c: v128, d: v128) -> v128 {
-    let ab = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b));
-    let cd = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(c, d), i32x4_shuffle::<2, 6, 3, 7>(c, d));
-    i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
-}
-
 /// Sum of the four i32 lanes.
 #[inline(always)]
 pub fn hsum_i32(a: v128) -> i32 {
@@ -100,10 +121,48 @@ pub fn hsum_i32(a: v128) -> i32 {
     i32x4_extract_lane::<0>(c)
 }
 
-/// f32x4 from four scalars.
+/// `f32x4.demote_f64x2_zero`. LLVM 14 (rustc 1.63) lowers `core::arch::wasm32::f32x4_demote_f64x2_zero` to
+/// scalar code (two extract_lane, two f32.demote_f64, a splat and a replace_lane); this emits the placeholder
+/// `f64x2.ceil` (same operand and result types, opcode 0xfd 0x74, used nowhere else) that build.ts rewrites
+/// into `f32x4.demote_f64x2_zero` (0xfd 0x5e, same length) in both modules. Result: the two f64 lanes rounded
+/// to f32 (round to nearest even) in lanes 0 and 1, zeros in lanes 2 and 3.
 #[inline(always)]
-pub fn f32x4_from(v: [f32; 4]) -> v128 {
-    f32x4(v[0], v[1], v[2], v[3])
+pub fn demote(v: v128) -> v128 {
+    f64x2_ceil(v)
+}
+
+/// Emulated f32 FMAs (`ggml::fma32`: the exact product and the sum in f64, then rounded to f32) on f64x2
+/// lanes that hold f32 values.
+#[derive(Clone, Copy)]
+pub struct F64Fma;
+
+impl F64Fma {
+    #[inline(always)]
+    pub fn new() -> F64Fma {
+        F64Fma
+    }
+
+    /// Rounds both f64 lanes to f32 precision (they stay f64).
+    #[inline(always)]
+    pub fn round(self, v: v128) -> v128 {
+        f64x2_promote_low_f32x4(demote(v))
+    }
+
+    /// `round_f32(a * b + c)` on two f64 lanes.
+    #[inline(always)]
+    pub fn fma(self, a: v128, b: v128, c: v128) -> v128 {
+        self.round(f64x2_add(f64x2_mul(a, b), c))
+    }
+
+    /// f32 `fma(a, b, c)` on 4 f32 lanes (two f64x2 halves).
+    #[inline(always)]
+    pub fn fma4(self, a: v128, b: v128, c: v128) -> v128 {
+        let lo = f64x2_promote_low_f32x4;
+        let hi = |v: v128| f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(v, v));
+        let r0 = demote(f64x2_add(f64x2_mul(lo(a), lo(b)), lo(c)));
+        let r1 = demote(f64x2_add(f64x2_mul(hi(a), hi(b)), hi(c)));
+        i32x4_shuffle::<0, 1, 4, 5>(r0, r1)
+    }
 }
 
 /// The lanes of an f32x4.

@@ -1,7 +1,8 @@
 //! Activation quantizers (Q8_K, Q8_0, I8_S, F16, BF16) and the Q8_0 / Q6_K matrix products.
 //! Rounding: `f32x4.nearest` is round-half-even, identical to ggml's `nearest_int` for |v| <= 2^22.
 
-use super::{f32x4_from, f32x4_lanes, hsum4_i32, hsum_i32};
+use super::ternary::hsum8_f64;
+use super::{f32x4_lanes, hsum_i32, F64Fma};
 use crate::blocks::*;
 use crate::num::{f16_to_f32, f32_to_bf16, f32_to_f16};
 
@@ -198,60 +199,56 @@ pub fn quantize_half(half: bool, x: Mem, y: Mem, s: usize, e: usize) {
     }
 }
 
-/// Q8_0 x Q8_0 tile: one row, tokens t0..t0+T in the lanes.
+/// i32x4 lane g = sum of the products of byte lanes 4g..4g+3 of `w` and `y` (both i8; `unsigned_w`: `w` holds
+/// u8 values 0..=127).
 #[inline(always)]
-fn q8_0_tile<const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, o: usize, t0: usize) {
-    let nb = dm.k / QK8_0;
-    let mut acc = f32x4_splat(0.0);
-    for b in 0..nb {
-        let wb = w.sub((o * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
-        let w0 = wb.v128(2);
-        let w1 = wb.v128(18);
-        let wl = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
-        let mut p = [i32x4_splat(0); 4];
-        let mut dy = [0.0f32; 4];
-        for t in 0..T {
-            let yb = x.sub(((t0 + t) * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
-            let y0 = yb.v128(2);
-            let y1 = yb.v128(18);
-            let s0 = i32x4_add(i32x4_dot_i16x8(wl[0], i16x8_extend_low_i8x16(y0)), i32x4_dot_i16x8(wl[1], i16x8_extend_high_i8x16(y0)));
-            let s1 = i32x4_add(i32x4_dot_i16x8(wl[2], i16x8_extend_low_i8x16(y1)), i32x4_dot_i16x8(wl[3], i16x8_extend_high_i8x16(y1)));
-            p[t] = i32x4_add(s0, s1);
-            dy[t] = f16_to_f32(yb.u16(0));
-        }
-        let sumi = hsum4_i32(p[0], p[1], p[2], p[3]);
-        let d = f32x4_mul(f32x4_splat(f16_to_f32(wb.u16(0))), f32x4_from(dy));
-        acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), d));
-    }
-    let l = f32x4_lanes(acc);
-    for t in 0..T {
-        y.set_f32_at((t0 + t) * dm.n_out + o, l[t]);
-    }
+fn group4(w: v128, y: v128, unsigned_w: bool) -> v128 {
+    let (wl, wh) = if unsigned_w {
+        (u16x8_extend_low_u8x16(w), u16x8_extend_high_u8x16(w))
+    } else {
+        (i16x8_extend_low_i8x16(w), i16x8_extend_high_i8x16(w))
+    };
+    let l = i32x4_dot_i16x8(wl, i16x8_extend_low_i8x16(y));
+    let h = i32x4_dot_i16x8(wh, i16x8_extend_high_i8x16(y));
+    i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(l, h), i32x4_shuffle::<1, 3, 5, 7>(l, h))
 }
 
-/// Q8_0 x Q8_0 for rows r0..r1.
+/// `acc_p = fma(d, v_p, acc_p)` for the 4 f32 lanes of `v` into `acc[at]`, `acc[at + 1]` (f64x2 each).
+#[inline(always)]
+fn fma_lanes_f32(f: F64Fma, acc: &mut [v128; 4], at: usize, v: v128, d: v128) {
+    let a = f64x2_promote_low_f32x4(v);
+    let b = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(v, v));
+    acc[at] = f.fma(d, a, acc[at]);
+    acc[at + 1] = f.fma(d, b, acc[at + 1]);
+}
+
+/// Q8_0 x Q8_0 (see `scalar::gemm_q8_0_q8_0`): lanes 0..3 are bytes 0..15 of a block, 4..7 bytes 16..31.
 pub fn gemm_q8_0(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
-    let mut t = 0;
-    while t < dm.n_tok {
-        let nt = dm.n_tok - t;
-        for o in r0..r1 {
-            match nt {
-                1 => q8_0_tile::<1>(w, x, y, dm, o, t),
-                2 => q8_0_tile::<2>(w, x, y, dm, o, t),
-                3 => q8_0_tile::<3>(w, x, y, dm, o, t),
-                _ => q8_0_tile::<4>(w, x, y, dm, o, t),
+    let nb = dm.k / QK8_0;
+    for o in r0..r1 {
+        for t in 0..dm.n_tok {
+            let mut acc = [f64x2_splat(0.0); 4];
+            let f = F64Fma::new();
+            for b in 0..nb {
+                let wb = w.sub((o * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
+                let yb = x.sub((t * nb + b) * Q8_0_BYTES, Q8_0_BYTES);
+                let lo = group4(wb.v128(2), yb.v128(2), false);
+                let hi = group4(wb.v128(18), yb.v128(18), false);
+                let d = f64x2_splat((f16_to_f32(wb.u16(0)) * f16_to_f32(yb.u16(0))) as f64);
+                // |lane| <= 4 * 128 * 128: exact in f32.
+                fma_lanes_f32(f, &mut acc, 0, f32x4_convert_i32x4(lo), d);
+                fma_lanes_f32(f, &mut acc, 2, f32x4_convert_i32x4(hi), d);
             }
+            y.set_f32_at(t * dm.n_out + o, hsum8_f64(&acc));
         }
-        t += 4;
     }
 }
 
-/// The 256 6-bit values of a Q6_K block minus 32 as 16 i8x16 (element order), ggml's unpacking.
+/// The 256 unsigned 6-bit values (0..=63) of a Q6_K block as 16 u8x16 (element order), ggml's unpacking.
 #[inline(always)]
 fn q6_k_unpack(wb: Mem) -> [v128; 16] {
     let m4 = u8x16_splat(0x0f);
     let m30 = u8x16_splat(0x30);
-    let off = i8x16_splat(32);
     let mut out = [i32x4_splat(0); 16];
     for h in 0..2 {
         let ql: [v128; 4] = core::array::from_fn(|i| wb.v128(h * 64 + 16 * i));
@@ -260,48 +257,44 @@ fn q6_k_unpack(wb: Mem) -> [v128; 16] {
             let hb = qh[l];
             // group 0: ql[l] low | qh bits 0-1; 1: ql[l+32] low | bits 2-3; 2: ql[l] high | bits 4-5;
             // 3: ql[l+32] high | bits 6-7 (each shifted to bits 4-5).
-            let g0 = v128_or(v128_and(ql[l], m4), v128_and(i16x8_shl(hb, 4), m30));
-            let g1 = v128_or(v128_and(ql[2 + l], m4), v128_and(i16x8_shl(hb, 2), m30));
-            let g2 = v128_or(v128_and(u16x8_shr(ql[l], 4), m4), v128_and(hb, m30));
-            let g3 = v128_or(v128_and(u16x8_shr(ql[2 + l], 4), m4), v128_and(u16x8_shr(hb, 2), m30));
-            out[h * 8 + l] = i8x16_sub(g0, off);
-            out[h * 8 + 2 + l] = i8x16_sub(g1, off);
-            out[h * 8 + 4 + l] = i8x16_sub(g2, off);
-            out[h * 8 + 6 + l] = i8x16_sub(g3, off);
+            out[h * 8 + l] = v128_or(v128_and(ql[l], m4), v128_and(i16x8_shl(hb, 4), m30));
+            out[h * 8 + 2 + l] = v128_or(v128_and(ql[2 + l], m4), v128_and(i16x8_shl(hb, 2), m30));
+            out[h * 8 + 4 + l] = v128_or(v128_and(u16x8_shr(ql[l], 4), m4), v128_and(hb, m30));
+            out[h * 8 + 6 + l] = v128_or(v128_and(u16x8_shr(ql[2 + l], 4), m4), v128_and(u16x8_shr(hb, 2), m30));
         }
     }
     out
 }
 
-/// Q6_K x Q8_K (see `scalar::gemm_q6_k_q8_k`; the 8 integer and float lanes are kept as ggml's generic).
+/// Q6_K x Q8_K (see `scalar::gemm_q6_k_q8_k`): chunk m of 16 elements has one scale and belongs to lanes
+/// 0..3 (m even) or 4..7 (m odd); the `-32` comes in through the bsums as in ggml's x86 kernel.
 pub fn gemm_q6_k(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
     let nb = dm.k / QK_K;
     for o in r0..r1 {
         for t in 0..dm.n_tok {
-            let mut sums = (f32x4_splat(0.0), f32x4_splat(0.0));
+            let mut acc = [f64x2_splat(0.0); 4];
+            let f = F64Fma::new();
             for b in 0..nb {
                 let wb = w.sub((o * nb + b) * Q6_K_BYTES, Q6_K_BYTES);
                 let yb = x.sub((t * nb + b) * Q8_K_BYTES, Q8_K_BYTES);
                 let a = q6_k_unpack(wb);
-                let mut lo = i32x4_splat(0);
-                let mut hi = i32x4_splat(0);
-                for j in 0..QK_K / 16 {
-                    let q8 = yb.v128(Q8_K_QS + 16 * j);
-                    // Lane l: a[16j+l]*q8[16j+l] + a[16j+8+l]*q8[16j+8+l] (i16, |.| <= 8128).
-                    let p = i16x8_add(i16x8_extmul_low_i8x16(a[j], q8), i16x8_extmul_high_i8x16(a[j], q8));
-                    let sc = i32x4_splat(wb.i8(Q6_K_SCALES + j) as i32);
-                    lo = i32x4_add(lo, i32x4_mul(sc, i32x4_extend_low_i16x8(p)));
-                    hi = i32x4_add(hi, i32x4_mul(sc, i32x4_extend_high_i16x8(p)));
+                let mut s = [i32x4_splat(0); 2];
+                for m in 0..16 {
+                    let g = group4(a[m], yb.v128(Q8_K_QS + 16 * m), true);
+                    s[m % 2] = i32x4_add(s[m % 2], i32x4_mul(g, i32x4_splat(wb.i8(Q6_K_SCALES + m) as i32)));
                 }
-                let d = f32x4_splat(f16_to_f32(wb.u16(Q6_K_D)) * yb.f32(0));
-                sums.0 = f32x4_add(sums.0, f32x4_mul(d, f32x4_convert_i32x4(lo)));
-                sums.1 = f32x4_add(sums.1, f32x4_mul(d, f32x4_convert_i32x4(hi)));
+                // Lane p: - 32 * (bsums[2p] * sc[2p] + bsums[2p+1] * sc[2p+1]) (i32x4_dot_i16x8 adds the pairs).
+                let sc = wb.v128(Q6_K_SCALES);
+                let b0 = i32x4_dot_i16x8(yb.v128(Q8_K_BSUMS), i16x8_extend_low_i8x16(sc));
+                let b1 = i32x4_dot_i16x8(yb.v128(Q8_K_BSUMS + 16), i16x8_extend_high_i8x16(sc));
+                let lo = i32x4_sub(s[0], i32x4_shl(b0, 5));
+                let hi = i32x4_sub(s[1], i32x4_shl(b1, 5));
+                let d = f64x2_splat((yb.f32(0) * f16_to_f32(wb.u16(Q6_K_D))) as f64);
+                // _mm256_cvtepi32_ps rounds lanes beyond 2^24 to f32 first.
+                fma_lanes_f32(f, &mut acc, 0, f32x4_convert_i32x4(lo), d);
+                fma_lanes_f32(f, &mut acc, 2, f32x4_convert_i32x4(hi), d);
             }
-            let mut sumf = 0.0f32;
-            for v in f32x4_lanes(sums.0).into_iter().chain(f32x4_lanes(sums.1)) {
-                sumf += v;
-            }
-            y.set_f32_at(t * dm.n_out + o, sumf);
+            y.set_f32_at(t * dm.n_out + o, hsum8_f64(&acc));
         }
     }
 }
