@@ -29,6 +29,16 @@ Deno.test("README: the two quick-start commands are deno tasks, and .ci/run runs
   assert.match(ci, /npx -y deno@2\.9\.6 task test/);
 });
 
+Deno.test("README: every `deno task` it mentions exists in deno.json, with a description", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  const named = new Set([...readme.matchAll(/deno task ([\w:]+)/g)].map((m) => m[1]!));
+  for (const t of ["crossval", "test", "validate", "bench", "build:wasm", "check"]) named.add(t);
+  for (const t of named) {
+    assert.ok(tasks[t], `README names "deno task ${t}" but deno.json has no such task`);
+    assert.ok(typeof tasks[t].description === "string" && tasks[t].description.length > 0, `task ${t}: no description`);
+  }
+});
+
 Deno.test("README: every command in the reference table exists", async () => {
   const table = readme.slice(readme.indexOf("## Commands"), readme.indexOf("## Environment variables"));
   const names = [...table.matchAll(/^\| `([a-z-]+(?: [a-z]+)?)[ `]/gm)].map((m) => m[1]!);
