@@ -81,7 +81,7 @@ export function assertFfiPermission(): void {
   if (state !== "granted") {
     throw new LibraryLoadError(
       `Cannot load the llama.cpp reference: the FFI permission is not granted (state: ${state}). ` +
-        `Run with --allow-ffi (tests: deno test -A --allow-ffi; CLI: deno run -A cli/main.ts).`,
+        `Run with --allow-ffi or -A, not both (tests: deno test -A; CLI: deno run -A cli/main.ts).`,
     );
   }
 }

@@ -2,7 +2,7 @@
  * Parity against llama.cpp on generated `bitnet` models: the CI shape (4 layers, GQA 4/2), full multi-head and
  * 8/2-head attention, TQ1_0 and TQ2_0 weights, every embedding type, per-tensor scales. Each receipt must pass
  * and verify; and the ways the reference can fail to run (library missing, model rejected, time budget spent)
- * must give `not_run`, never a pass. Needs the llama.cpp library (`deno test -A --allow-ffi`).
+ * must give `not_run`, never a pass. Needs the llama.cpp library and FFI (`deno test -A`, or `--allow-ffi` with the other permissions).
  */
 import assert from "node:assert/strict";
 import { runParityOnModel } from "../parity/mod.ts";
