@@ -34,22 +34,9 @@ Deno.test("crossval run streams the prompt and continuation, then prints prompt 
 
 Deno.test("crossval run --json reports ids, text, timings, tokens/s, backend, threads and kernels", async () => {
   const model = await fixtureModel({});
-  const r = await crossval(
-    "run",
-    "--model",
-    model,
-    "--prompt",
-    "Hello",
-    "-n",
-    "6",
-    "--backend",
-    "ref",
-    "--json",
-    "--temp",
-    "0.9",
-    "--seed",
-    "3",
-  );
+  const base = ["run", "--model", model, "--prompt", "Hello", "-n", "6", "--backend", "ref", "--json"];
+  const sampled = [...base, "--temp", "0.9", "--seed", "3"];
+  const r = await crossval(...sampled);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.ids.length, 6);
@@ -61,24 +48,7 @@ Deno.test("crossval run --json reports ids, text, timings, tokens/s, backend, th
   assert.ok(j.timings.prompt_ms > 0 && j.timings.gen_decodes === 5);
   assert.ok(j.kernels.includes("ref.gemm.tq2_0_q8_k"), j.kernels.join(", "));
   // Same seed, same tokens.
-  const again = JSON.parse(
-    (await crossval(
-      "run",
-      "--model",
-      model,
-      "--prompt",
-      "Hello",
-      "-n",
-      "6",
-      "--backend",
-      "ref",
-      "--json",
-      "--temp",
-      "0.9",
-      "--seed",
-      "3",
-    )).stdout,
-  );
+  const again = JSON.parse((await crossval(...sampled)).stdout);
   assert.deepEqual(again.ids, j.ids);
 });
 

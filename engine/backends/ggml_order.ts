@@ -30,6 +30,15 @@ export function reduce16(v: Float32Array | number[], o = 0): number {
   return fr(fr(t6[0] + t6[2]) + fr(t6[1] + t6[3]));
 }
 
+/**
+ * `ggml_vec_dot_f32`'s reduction of its 4 x 16-lane accumulators (`acc[0..64)`): `(a0 + a2) + (a1 + a3)` per lane
+ * (written back into `acc[0..16)`), then {@link reduce16}.
+ */
+function reduce64(acc: Float32Array): number {
+  for (let l = 0; l < 16; l++) acc[l] = fr(fr(acc[l] + acc[32 + l]) + fr(acc[16 + l] + acc[48 + l]));
+  return reduce16(acc);
+}
+
 /** AVX2 `hsum_float_8` (arch/x86/quants.c): ((x4+x0)+(x6+x2)) + ((x5+x1)+(x7+x3)). */
 export function hsum8(x: Float32Array | number[]): number {
   return fr(fr(fr(x[4] + x[0]) + fr(x[6] + x[2])) + fr(fr(x[5] + x[1]) + fr(x[7] + x[3])));
@@ -60,15 +69,8 @@ export function vecDotF32(
   acc: Float32Array,
 ): number {
   const np = n & ~63;
-  acc.fill(0, 0, 64);
-  for (let i = 0; i < np; i += 64) {
-    for (let l = 0; l < 64; l++) acc[l] = fr(x[xo + (i + l) * xs] * y[yo + (i + l) * ys] + acc[l]);
-  }
-  for (let l = 0; l < 16; l++) {
-    const s02 = fr(acc[l] + acc[32 + l]), s13 = fr(acc[16 + l] + acc[48 + l]);
-    acc[l] = fr(s02 + s13);
-  }
-  let sum = reduce16(acc);
+  chainLanes(64, np, x, xo, xs, y, yo, ys, acc);
+  let sum = reduce64(acc);
   for (let i = np; i < n; i++) sum = fr(fr(x[xo + i * xs] * y[yo + i * ys]) + sum);
   return sum;
 }
@@ -90,11 +92,7 @@ export function tinyBlasDotF32(
   ys: number,
   acc: Float32Array,
 ): number {
-  acc.fill(0, 0, 16);
-  for (let i = 0; i < n; i += 16) {
-    const m = Math.min(16, n - i);
-    for (let l = 0; l < m; l++) acc[l] = fr(x[xo + (i + l) * xs] * y[yo + (i + l) * ys] + acc[l]);
-  }
+  chainLanes(16, n, x, xo, xs, y, yo, ys, acc);
   return reduce16(acc);
 }
 
@@ -114,13 +112,30 @@ export function vecDotF32Padded(
   ys: number,
   acc: Float32Array,
 ): number {
-  acc.fill(0, 0, 64);
-  for (let i = 0; i < n; i += 64) {
-    const m = Math.min(64, n - i);
+  chainLanes(64, n, x, xo, xs, y, yo, ys, acc);
+  return reduce64(acc);
+}
+
+/**
+ * `lanes` FMA chains into `acc[0..lanes)`: lane `l` accumulates `x[i] * y[i]` over `i = l, l + lanes, ...` below
+ * `end`, starting from zero (the register accumulators of ggml's and tinyBLAS's loops).
+ */
+function chainLanes(
+  lanes: number,
+  end: number,
+  x: Float32Array,
+  xo: number,
+  xs: number,
+  y: Float32Array,
+  yo: number,
+  ys: number,
+  acc: Float32Array,
+): void {
+  acc.fill(0, 0, lanes);
+  for (let i = 0; i < end; i += lanes) {
+    const m = Math.min(lanes, end - i);
     for (let l = 0; l < m; l++) acc[l] = fr(x[xo + (i + l) * xs] * y[yo + (i + l) * ys] + acc[l]);
   }
-  for (let l = 0; l < 16; l++) acc[l] = fr(fr(acc[l] + acc[32 + l]) + fr(acc[16 + l] + acc[48 + l]));
-  return reduce16(acc);
 }
 
 // ggml_v_expf (vec.h, AVX-512): Arm optimized-routines' expf polynomial in f32 with FMAs.

@@ -74,6 +74,14 @@ export interface Projection {
   readonly scale?: ArenaTensor;
 }
 
+/** Projections of one input placed back to back in the arena: one matrix, one matmul for a single token. */
+export interface FusedProjection {
+  /** The parts as one `[K, sum of N]` matrix. */
+  readonly w: ArenaTensor;
+  /** The parts, in output order (their scales apply to their slices of the output). */
+  readonly parts: readonly Projection[];
+}
+
 /** One transformer block's tensors. */
 export interface BitnetLayer {
   /** `[E]` */
@@ -102,9 +110,9 @@ export interface BitnetLayer {
    * Q, K and V as one `[E, E + 2Kv]` matrix: the three tensors placed back to back in the arena (TQ1_0/TQ2_0, whose
    * rows are independent blocks), so that a single-token step computes them with one matmul dispatch.
    */
-  readonly qkv?: ArenaTensor;
+  readonly qkv?: FusedProjection;
   /** ffn_up then ffn_gate as one `[E, 2F]` matrix (as `qkv`). */
-  readonly upGate?: ArenaTensor;
+  readonly upGate?: FusedProjection;
 }
 
 /** All weights, as views into the arena. */
@@ -229,27 +237,28 @@ const FUSED: readonly { readonly name: string; readonly parts: readonly string[]
 ];
 
 /** The fused matrix of `group` in layer `il`, when its parts lie back to back with one type. */
-function fusedTensor(
+function fusedProjection(
   il: number,
   group: (typeof FUSED)[number],
-  get: (name: string) => ArenaTensor,
-): ArenaTensor | undefined {
-  const parts = group.parts.map((p) => get(`blk.${il}.${p}.weight`));
-  const [first] = parts;
+  proj: (il: number, name: string) => Projection,
+): FusedProjection | undefined {
+  const parts = group.parts.map((p) => proj(il, p));
+  const first = parts[0].w;
   let end = first.ptr;
-  for (const t of parts) {
+  for (const { w: t } of parts) {
     if (t.type !== first.type || !ROW_BLOCK_TYPES.has(t.type) || t.ptr !== end || t.shape[0] !== first.shape[0]) {
       return undefined;
     }
     end += t.bytes;
   }
-  return {
+  const w: ArenaTensor = {
     name: `blk.${il}.${group.name} (fused)`,
     type: first.type,
-    shape: [first.shape[0], parts.reduce((n, t) => n + t.shape[1], 0)],
+    shape: [first.shape[0], parts.reduce((n, p) => n + p.w.shape[1], 0)],
     ptr: first.ptr,
     bytes: end - first.ptr,
   };
+  return { w, parts };
 }
 
 const GET_ROWS: Readonly<Record<number, KernelId>> = {
@@ -388,8 +397,8 @@ export class BitnetModel {
         ffnUp: proj(il, "ffn_up"),
         ffnSubNorm: get(`blk.${il}.ffn_sub_norm.weight`),
         ffnDown: proj(il, "ffn_down"),
-        qkv: fusedTensor(il, FUSED[0], get),
-        upGate: fusedTensor(il, FUSED[1], get),
+        qkv: fusedProjection(il, FUSED[0], proj),
+        upGate: fusedProjection(il, FUSED[1], proj),
       });
     }
     const weights: BitnetWeights = {
@@ -489,7 +498,7 @@ export class BitnetModel {
       let qPtr = st.q;
       if (T === 1 && ly.qkv) {
         qPtr = st.qkv;
-        this.#fusedMatmul(ly.qkv, [ly.wq, ly.wk, ly.wv], st.cur, st.qkv);
+        this.#fusedMatmul(ly.qkv, st.cur, st.qkv);
         this.#copyF32(kRows, st.qkv + E * 4, Kv);
         this.#copyF32(vRows, st.qkv + (E + Kv) * 4, Kv);
       } else {
@@ -572,7 +581,7 @@ export class BitnetModel {
       if (rows === 1 && ly.upGate) {
         up = st.upGate;
         gate = st.upGate + F * 4;
-        this.#fusedMatmul(ly.upGate, [ly.ffnUp, ly.ffnGate], st.cur, st.upGate, ["ffn_up", "ffn_gate"]);
+        this.#fusedMatmul(ly.upGate, st.cur, st.upGate, FUSED[1].parts); // hooks named as the parts
       } else {
         this.#matmul(ly.ffnUp, st.cur, rows, st.up, false, "ffn_up");
         this.#matmul(ly.ffnGate, st.cur, rows, st.gate, true, "ffn_gate");
@@ -622,61 +631,56 @@ export class BitnetModel {
    * `y` is `[rows][N]`.
    */
   #matmul(p: Projection, x: number, rows: number, y: number, sameInput: boolean, preScaleName?: string): void {
-    const be = this.backend, w = p.w, K = w.shape[0], N = w.shape[1];
+    const w = p.w, K = w.shape[0], N = w.shape[1];
     const kind = MATMUL[w.type];
-    let xq = x;
-    if (kind.quant) {
-      xq = this.state.xq;
-      if (!sameInput || this.#xqKind !== kind.quant) {
-        if (kind.quant === "quantize.q8_k" && this.#faults.perTokenActQuant === this.#layer && this.#layer >= 0) {
-          const src = new Float32Array(be.buffer, x, rows * K), dst = new Uint8Array(be.buffer, xq, rows * Q8K_ROW(K));
-          for (let r = 0; r < rows; r++) {
-            quantizeRowQ8KPerToken(
-              src.subarray(r * K, (r + 1) * K),
-              dst.subarray(r * Q8K_ROW(K), (r + 1) * Q8K_ROW(K)),
-            );
-          }
-        } else {
-          be.run(kind.quant, x, xq, K, rows);
-        }
-        this.#xqKind = kind.quant;
-      }
-    }
-    be.run(kind.gemm, w.ptr, xq, y, N, K, rows);
-    if (p.scale) {
-      if (preScaleName) this.#hook(`${preScaleName}-${this.#layer}`, y, rows, N);
-      be.run("mul_scalar", y, p.scale.ptr, y, rows * N);
-      if (preScaleName) this.#hook(`${preScaleName}_s-${this.#layer}`, y, rows, N);
-    } else if (preScaleName) {
-      this.#hook(`${preScaleName}-${this.#layer}`, y, rows, N);
+    const xq = kind.quant ? this.#quantizeInput(kind.quant, x, rows, K, sameInput) : x;
+    this.backend.run(kind.gemm, w.ptr, xq, y, N, K, rows);
+    this.#scale(p, y, rows, N, preScaleName);
+  }
+
+  /**
+   * One token through a fused group (its parts placed back to back as `f.w`): quantize `x` `[K]` once, one matmul
+   * into `y` `[sum of N]`, then each part's `.scale` on its slice of `y` (hooks named `preScaleNames`, as `#matmul`).
+   */
+  #fusedMatmul(f: FusedProjection, x: number, y: number, preScaleNames?: readonly string[]): void {
+    const w = f.w, K = w.shape[0], N = w.shape[1];
+    const kind = MATMUL[w.type];
+    const xq = this.#quantizeInput(kind.quant!, x, 1, K, false);
+    this.backend.run(kind.gemm, w.ptr, xq, y, N, K, 1);
+    let at = y;
+    for (let i = 0; i < f.parts.length; i++) {
+      const p = f.parts[i], n = p.w.shape[1];
+      this.#scale(p, at, 1, n, preScaleNames?.[i]);
+      at += n * 4;
     }
   }
 
   /**
-   * One token through a fused group (`parts` placed back to back as `w`): quantize `x` `[K]` once, one matmul into
-   * `y` `[sum of N]`, then each part's `.scale` on its slice of `y` (hooks named `preScaleNames`, as `#matmul`).
+   * Quantize `rows` activation rows at `x` into the shared `xq` buffer for `quant` (skipped when `sameInput` and
+   * `xq` already holds this input in that format); returns `xq`. The `perTokenActQuant` fault swaps Q8_K's per-block
+   * scales for per-token ones at its layer.
    */
-  #fusedMatmul(w: ArenaTensor, parts: readonly Projection[], x: number, y: number, preScaleNames?: string[]): void {
-    const be = this.backend, K = w.shape[0], N = w.shape[1];
-    const kind = MATMUL[w.type];
-    const xq = this.state.xq;
-    if (kind.quant === "quantize.q8_k" && this.#faults.perTokenActQuant === this.#layer && this.#layer >= 0) {
-      quantizeRowQ8KPerToken(new Float32Array(be.buffer, x, K), new Uint8Array(be.buffer, xq, Q8K_ROW(K)));
-    } else {
-      be.run(kind.quant!, x, xq, K, 1);
-    }
-    this.#xqKind = kind.quant;
-    be.run(kind.gemm, w.ptr, xq, y, N, K, 1);
-    let at = y;
-    parts.forEach((p, i) => {
-      const n = p.w.shape[1], name = preScaleNames?.[i];
-      if (name) this.#hook(`${name}-${this.#layer}`, at, 1, n);
-      if (p.scale) {
-        be.run("mul_scalar", at, p.scale.ptr, at, n);
-        if (name) this.#hook(`${name}_s-${this.#layer}`, at, 1, n);
+  #quantizeInput(quant: KernelId, x: number, rows: number, K: number, sameInput: boolean): number {
+    const be = this.backend, xq = this.state.xq;
+    if (sameInput && this.#xqKind === quant) return xq;
+    if (quant === "quantize.q8_k" && this.#faults.perTokenActQuant === this.#layer && this.#layer >= 0) {
+      const src = new Float32Array(be.buffer, x, rows * K), dst = new Uint8Array(be.buffer, xq, rows * Q8K_ROW(K));
+      for (let r = 0; r < rows; r++) {
+        quantizeRowQ8KPerToken(src.subarray(r * K, (r + 1) * K), dst.subarray(r * Q8K_ROW(K), (r + 1) * Q8K_ROW(K)));
       }
-      at += n * 4;
-    });
+    } else {
+      be.run(quant, x, xq, K, rows);
+    }
+    this.#xqKind = quant;
+    return xq;
+  }
+
+  /** A projection's optional `.scale` on its output `[rows][N]`, with the hooks before and after it. */
+  #scale(p: Projection, y: number, rows: number, N: number, preScaleName?: string): void {
+    if (preScaleName) this.#hook(`${preScaleName}-${this.#layer}`, y, rows, N);
+    if (!p.scale) return;
+    this.backend.run("mul_scalar", y, p.scale.ptr, y, rows * N);
+    if (preScaleName) this.#hook(`${preScaleName}_s-${this.#layer}`, y, rows, N);
   }
 
   /** Copy `n` floats inside the arena (no kernel dispatch). */
