@@ -36,7 +36,7 @@ export {
   type TokenizeOptions as EngineTokenizeOptions,
 } from "./engine/engine.ts";
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
-export { type KernelRecord, KernelRecorder } from "./engine/recorder.ts";
+export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
 export { type BackendKind } from "./engine/backends/mod.ts";
 export {
   FAULT_NAMES,

@@ -48,8 +48,8 @@ for (const pair of PAIRS) {
   f.quantize(weightsF32, w);
   for (const be of backends) {
     const wp = be.alloc(w.length), xp = be.alloc(4 * K), qp = be.alloc(pair.rowBytes), yp = be.alloc(4 * N_OUT);
-    new Uint8Array(be.buffer, wp, w.length).set(w);
-    new Float32Array(be.buffer, xp, K).set(x);
+    be.write(wp, w);
+    be.write(xp, new Uint8Array(x.buffer));
     if (pair.quantize) be.run(pair.quantize, xp, qp, K, 1);
     Deno.bench(`${be.id} ${pair.gemm} (${be.threads} thread${be.threads > 1 ? "s" : ""})`, {
       group: f.name,

@@ -93,7 +93,7 @@ export interface BenchSubject {
  * import { engineBenchSubject } from "./subject.ts";
  * using engine = await Engine.load("tiny.gguf", { threads: 2 });
  * const subject = engineBenchSubject(engine);
- * subject.decode(Int32Array.of(1, 2, 3));
+ * await subject.decode(Int32Array.of(1, 2, 3));
  * ```
  */
 export function engineBenchSubject(engine: Engine): BenchSubject {
@@ -103,7 +103,7 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
     nCtx: info.nCtx,
     bos: engine.tokenizer.addBos ? engine.tokenizer.bos : null,
     reset: () => engine.reset(),
-    decode: (ids) => void engine.decode(ids),
+    decode: async (ids) => void await engine.decode(ids),
     kernels: () => engine.kernels(),
     describe: () => ({
       backend: info.backend,

@@ -54,8 +54,8 @@ export interface EngineInfo {
   readonly path: string;
   /** Hyperparameters. */
   readonly config: BitnetConfig;
-  /** Backend name. */
-  readonly backend: BackendKind;
+  /** Backend id (`wasm`, `ref`, ...). */
+  readonly backend: string;
   /** Threads the kernels run on. */
   readonly threads: number;
   /** Ternary weight type(s), e.g. `TQ2_0`. */
@@ -270,11 +270,11 @@ export class Engine implements Disposable {
    * @returns Logits, an owned array.
    * @throws {RangeError} For an empty input, an id outside the vocabulary, or more tokens than the context.
    */
-  eval(ids: ArrayLike<number>, opts: EvalOptions = {}): Float32Array {
+  async eval(ids: ArrayLike<number>, opts: EvalOptions = {}): Promise<Float32Array> {
     this.#open("eval");
     this.#pos = 0;
     const all = opts.positions === "all";
-    const logits = this.#model.forward(Int32Array.from(ids), 0, { logits: all ? "all" : "last" });
+    const logits = await this.#model.forward(Int32Array.from(ids), 0, { logits: all ? "all" : "last" });
     this.#pos = ids.length;
     return all ? logits : logits.slice();
   }
@@ -286,9 +286,9 @@ export class Engine implements Disposable {
    * @returns `[V]` logits: a view into the arena, valid until the next call (copy to keep).
    * @throws {RangeError} When the context would overflow (call `reset()` or load with a larger `nCtx`).
    */
-  decode(ids: ArrayLike<number>): Float32Array {
+  async decode(ids: ArrayLike<number>): Promise<Float32Array> {
     this.#open("decode");
-    const logits = this.#model.forward(ids instanceof Int32Array ? ids : Int32Array.from(ids), this.#pos, {
+    const logits = await this.#model.forward(ids instanceof Int32Array ? ids : Int32Array.from(ids), this.#pos, {
       logits: "last",
     });
     this.#pos += ids.length;
@@ -334,7 +334,7 @@ export class Engine implements Disposable {
     let n = 0, decodes = 0, stopped = false;
     const t0 = performance.now();
     this.#pos = 0;
-    let logits = this.#model.forward(promptIds, 0, { logits: "last" });
+    let logits = await this.#model.forward(promptIds, 0, { logits: "last" });
     this.#pos = promptIds.length;
     const t1 = performance.now();
     let genMs = 0;
@@ -345,7 +345,7 @@ export class Engine implements Disposable {
       const eog = stopAtEog && this.tokenizer.isEog(id);
       if (!eog && n < maxTokens) {
         one[0] = id;
-        logits = this.#model.forward(one, this.#pos, { logits: "last" });
+        logits = await this.#model.forward(one, this.#pos, { logits: "last" });
         this.#pos++;
         decodes++;
       }

@@ -18,4 +18,3 @@ export {
 export * from "./model/mod.ts";
 export * from "./backends/mod.ts";
 export { argmax, Prng, Sampler, type SamplingOptions } from "./sampling.ts";
-export { type KernelRecord, KernelRecorder } from "./recorder.ts";

@@ -1,41 +1,23 @@
 /**
- * The kernel table shared with the engine (see `kernels-wasm/ABI.md`): kernel ids, their parameters (before
- * the `(ith, nth)` that the backend appends), and the `KernelBackend` interface every backend implements.
+ * The WASM side of the engine's kernel table (`engine/backends/kernel_table.ts`, which owns the ids and their
+ * parameters; see `kernels-wasm/ABI.md`): for each kernel, the module export that runs it, whether the
+ * relaxed-SIMD build has its own code path, and a cost estimate the worker pool uses to keep tiny calls on the
+ * calling thread. Also the host-visible surface {@link HostKernels} of {@linkcode WasmKernels}, which
+ * `engine/backends/wasm.ts` adapts to the engine's backend port.
+ *
+ * This module imports only the engine's kernel table (a leaf module with no imports): kernels-wasm implements
+ * the engine's port and does not depend on anything else of the engine.
  *
  * @module
  */
 
-/** Ids of the kernels of ABI.md. */
-export type KernelId =
-  | "quantize.q8_k"
-  | "quantize.q8_0"
-  | "quantize.f16"
-  | "quantize.bf16"
-  | "quantize.i8_s"
-  | "gemm.tq2_0_q8_k"
-  | "gemm.tq1_0_q8_k"
-  | "gemm.q6_k_q8_k"
-  | "gemm.q8_0_q8_0"
-  | "gemm.f16_f16"
-  | "gemm.bf16_bf16"
-  | "gemm.f32_f32"
-  | "gemm.i2_s_i8_s"
-  | "get_rows.f32"
-  | "get_rows.f16"
-  | "get_rows.bf16"
-  | "get_rows.q8_0"
-  | "get_rows.q6_k"
-  | "rms_norm"
-  | "rope.neox"
-  | "attention"
-  | "swiglu"
-  | "relu2_glu"
-  | "add"
-  | "mul_scalar";
+import { type KernelId, KERNELS as PORT_KERNELS } from "../engine/backends/kernel_table.ts";
 
-/** One row of the kernel table. */
+export type { KernelId };
+
+/** One row of the WASM kernel table. */
 export interface KernelSpec {
-  /** Parameter names in call order (pointers are byte offsets, counts u32, `eps`/`scale` f32). */
+  /** Parameter names in call order (the engine's table; pointers are byte offsets, counts u32, `eps`/`scale` f32). */
   readonly params: readonly string[];
   /** Name of the WebAssembly export (the id with `.` replaced by `_`); the scalar twin adds `__scalar`. */
   readonly exportName: string;
@@ -49,17 +31,8 @@ export interface KernelSpec {
   readonly costNs: (args: readonly number[]) => number;
 }
 
-const GEMM = ["w", "xq", "y", "n_out", "K", "n_tok"] as const;
-const QUANT = ["x", "y", "K", "n_rows"] as const;
-const ROWS = ["w", "ids", "y", "K", "n_ids"] as const;
-
-function spec(
-  id: KernelId,
-  params: readonly string[],
-  costNs: (a: readonly number[]) => number,
-  relaxed = false,
-): KernelSpec {
-  return { params, exportName: id.replaceAll(".", "_"), relaxed, costNs };
+function spec(id: KernelId, costNs: (a: readonly number[]) => number, relaxed = false): KernelSpec {
+  return { params: PORT_KERNELS[id].params, exportName: id.replaceAll(".", "_"), relaxed, costNs };
 }
 
 // Per-element costs in ns, single thread (kernels_bench.ts: quantize.q8_k 2560 = 2.1 us, rms_norm 2560 =
@@ -70,56 +43,47 @@ const gemm = (ns: number) => (a: readonly number[]) => ns * a[3] * a[4] * a[5];
 
 /** Every kernel of ABI.md, keyed by id. */
 export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
-  "quantize.q8_k": spec("quantize.q8_k", QUANT, rows(0.8)),
-  "quantize.q8_0": spec("quantize.q8_0", QUANT, rows(0.8)),
-  "quantize.f16": spec("quantize.f16", QUANT, rows(0.5)),
-  "quantize.bf16": spec("quantize.bf16", QUANT, rows(0.5)),
-  "quantize.i8_s": spec("quantize.i8_s", QUANT, rows(0.8)),
-  "gemm.tq2_0_q8_k": spec("gemm.tq2_0_q8_k", GEMM, gemm(0.035), true),
-  "gemm.tq1_0_q8_k": spec("gemm.tq1_0_q8_k", GEMM, gemm(0.1), true),
-  "gemm.q6_k_q8_k": spec("gemm.q6_k_q8_k", GEMM, gemm(0.3)),
-  "gemm.q8_0_q8_0": spec("gemm.q8_0_q8_0", GEMM, gemm(0.15)),
-  "gemm.f16_f16": spec("gemm.f16_f16", GEMM, gemm(0.2)),
-  "gemm.bf16_bf16": spec("gemm.bf16_bf16", GEMM, gemm(0.2)),
-  "gemm.f32_f32": spec("gemm.f32_f32", GEMM, gemm(0.25)),
-  "gemm.i2_s_i8_s": spec("gemm.i2_s_i8_s", GEMM, gemm(0.035), true),
-  "get_rows.f32": spec("get_rows.f32", ROWS, rows(0.3)),
-  "get_rows.f16": spec("get_rows.f16", ROWS, rows(0.3)),
-  "get_rows.bf16": spec("get_rows.bf16", ROWS, rows(0.3)),
-  "get_rows.q8_0": spec("get_rows.q8_0", ROWS, rows(3)),
-  "get_rows.q6_k": spec("get_rows.q6_k", ROWS, rows(5)),
-  "rms_norm": spec("rms_norm", ["x", "w", "y", "K", "n_rows", "eps"], rows(1.4)),
-  "rope.neox": spec("rope.neox", ["x", "cs", "n_tok", "n_head", "head_dim", "n_rot"], (a) => 0.3 * a[2] * a[3] * a[5]),
-  "attention": spec("attention", [
-    "q",
-    "k",
-    "v",
-    "out",
-    "scratch",
-    "n_tok",
-    "pos0",
-    "n_head",
-    "n_head_kv",
-    "head_dim",
-    "n_ctx",
-    "scale",
-  ], (a) => 0.4 * a[5] * a[7] * (a[6] + a[5]) * a[9]),
-  "swiglu": spec("swiglu", ["g", "u", "y", "n"], elems(4)),
-  "relu2_glu": spec("relu2_glu", ["g", "u", "y", "n"], elems(0.3)),
-  "add": spec("add", ["a", "b", "y", "n"], elems(0.3)),
-  "mul_scalar": spec("mul_scalar", ["x", "s_ptr", "y", "n"], elems(0.3)),
+  "quantize.q8_k": spec("quantize.q8_k", rows(0.8)),
+  "quantize.q8_0": spec("quantize.q8_0", rows(0.8)),
+  "quantize.f16": spec("quantize.f16", rows(0.5)),
+  "quantize.bf16": spec("quantize.bf16", rows(0.5)),
+  "quantize.i8_s": spec("quantize.i8_s", rows(0.8)),
+  "gemm.tq2_0_q8_k": spec("gemm.tq2_0_q8_k", gemm(0.035), true),
+  "gemm.tq1_0_q8_k": spec("gemm.tq1_0_q8_k", gemm(0.1), true),
+  "gemm.q6_k_q8_k": spec("gemm.q6_k_q8_k", gemm(0.3)),
+  "gemm.q8_0_q8_0": spec("gemm.q8_0_q8_0", gemm(0.15)),
+  "gemm.f16_f16": spec("gemm.f16_f16", gemm(0.2)),
+  "gemm.bf16_bf16": spec("gemm.bf16_bf16", gemm(0.2)),
+  "gemm.f32_f32": spec("gemm.f32_f32", gemm(0.25)),
+  "gemm.i2_s_i8_s": spec("gemm.i2_s_i8_s", gemm(0.035), true),
+  "get_rows.f32": spec("get_rows.f32", rows(0.3)),
+  "get_rows.f16": spec("get_rows.f16", rows(0.3)),
+  "get_rows.bf16": spec("get_rows.bf16", rows(0.3)),
+  "get_rows.q8_0": spec("get_rows.q8_0", rows(3)),
+  "get_rows.q6_k": spec("get_rows.q6_k", rows(5)),
+  "rms_norm": spec("rms_norm", rows(1.4)),
+  "rope.neox": spec("rope.neox", (a) => 0.3 * a[2] * a[3] * a[5]),
+  "rope.norm": spec("rope.norm", (a) => 0.5 * a[2] * a[3] * a[5]),
+  "attention": spec("attention", (a) => 0.4 * a[5] * a[7] * (a[6] + a[5]) * a[9]),
+  "swiglu": spec("swiglu", elems(4)),
+  "relu2_glu": spec("relu2_glu", elems(0.3)),
+  "add": spec("add", elems(0.3)),
+  "mul_scalar": spec("mul_scalar", elems(0.3)),
+  // n is in bytes here: about 16 bytes per ns.
+  "copy": spec("copy", (a) => 0.06 * a[2]),
 };
 
 /** All kernel ids, in table order. */
 export const KERNEL_IDS: readonly KernelId[] = Object.keys(KERNELS) as KernelId[];
 
 /**
- * A kernel backend over one flat byte arena (ABI.md "Backend surface"). `ref` is plain TypeScript
- * (engine/backends), `wasm` is {@linkcode WasmKernels}.
+ * The host-visible kernel surface of {@linkcode WasmKernels}: one flat byte arena the host reads and writes
+ * directly, kernels that run to completion before `run` returns. The engine's backend port
+ * (`engine/backends/backend.ts`) is implemented over it by `engine/backends/wasm.ts`.
  */
-export interface KernelBackend extends Disposable {
+export interface HostKernels extends Disposable {
   /** Backend id, the first part of recorded kernel ids. */
-  readonly id: "ref" | "wasm";
+  readonly id: "wasm";
   /** Threads each kernel call is split across. */
   readonly threads: number;
   /** The arena. Re-read after `alloc` (growing it replaces the buffer object). */

@@ -14,5 +14,5 @@
  */
 
 export { WasmKernels, type WasmKernelsOptions } from "./wasm_kernels.ts";
-export { KERNEL_IDS, type KernelBackend, type KernelId, KERNELS, type KernelSpec } from "./kernel_table.ts";
+export { type HostKernels, KERNEL_IDS, type KernelId, KERNELS, type KernelSpec } from "./kernel_table.ts";
 export { detectFeatures, type Flavor, type WasmFeatures } from "./_load.ts";

@@ -30,7 +30,7 @@ import {
   type WorkerInit,
 } from "./_control.ts";
 import { detectFeatures, type Flavor, loadModuleBytes, type WasmFeatures } from "./_load.ts";
-import { KERNEL_IDS, type KernelBackend, type KernelId, KERNELS } from "./kernel_table.ts";
+import { type HostKernels, KERNEL_IDS, type KernelId, KERNELS } from "./kernel_table.ts";
 
 /** Options of {@linkcode WasmKernels.create}. */
 export interface WasmKernelsOptions {
@@ -77,7 +77,7 @@ function alignUp(v: number, a: number): number {
  * console.log(k.kernels()); // ["wasm.add.simd128"]
  * ```
  */
-export class WasmKernels implements KernelBackend {
+export class WasmKernels implements HostKernels {
   /** Backend id. */
   readonly id: "wasm" = "wasm";
   /** Threads per kernel call, main thread included. */

@@ -85,18 +85,18 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   }
 
   /** `[n][V]` logits of a fresh sequence. */
-  evalAll(ids: Int32Array): Float32Array {
+  evalAll(ids: Int32Array): Promise<Float32Array> {
     return this.#engine.eval(ids, { positions: "all" });
   }
 
   /** Fresh sequence, last logits (a copy). */
-  begin(ids: Int32Array): Float32Array {
+  begin(ids: Int32Array): Promise<Float32Array> {
     return this.#engine.eval(ids, { positions: "last" });
   }
 
   /** Append one token, its logits (a copy: the engine's view is overwritten by the next call). */
-  step(id: number): Float32Array {
-    return this.#engine.decode([id]).slice();
+  async step(id: number): Promise<Float32Array> {
+    return (await this.#engine.decode([id])).slice();
   }
 
   /** Intermediates of evaluating `ids` with logits for every position. */
@@ -117,7 +117,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
       },
     });
     this.#captured = new Map();
-    this.#captureEngine.eval(ids, { positions: "all" });
+    await this.#captureEngine.eval(ids, { positions: "all" });
     const out = this.#captured;
     this.#captured = new Map();
     return out;

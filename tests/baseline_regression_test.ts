@@ -29,9 +29,9 @@ import { writeJsonAtomic } from "../receipts/write.ts";
 function slowedDown(inner: BenchSubject): BenchSubject {
   return {
     ...inner,
-    decode(ids) {
+    async decode(ids) {
       const t0 = performance.now();
-      inner.decode(ids);
+      await inner.decode(ids);
       const spent = performance.now() - t0;
       while (performance.now() - t0 < 3 * spent) {
         // busy-wait: the slowdown is real time on the CPU, as a slower kernel would be

@@ -18,19 +18,19 @@ Deno.test("Engine.eval gives fresh-sequence logits; decode continues the sequenc
   using e = await Engine.load(await fixtureModel({}), { backend: "wasm", threads: 2, nCtx: 128 });
   const ids = e.tokenize(PROMPT);
   const V = e.config.nVocab;
-  const last = e.eval(ids);
+  const last = await e.eval(ids);
   assert.equal(last.length, V);
   assert.equal(e.position, ids.length);
-  const all = e.eval(ids, { positions: "all" });
+  const all = await e.eval(ids, { positions: "all" });
   assert.equal(all.length, ids.length * V);
   assert.equal(argmax(all.subarray((ids.length - 1) * V)), argmax(last));
   // decode: the prompt minus its last token, then that token, gives the same prediction.
   e.reset();
-  e.decode(ids.subarray(0, ids.length - 1));
-  const step = e.decode(ids.subarray(ids.length - 1));
+  await e.decode(ids.subarray(0, ids.length - 1));
+  const step = await e.decode(ids.subarray(ids.length - 1));
   assert.equal(argmax(step), argmax(last));
   assert.equal(e.position, ids.length);
-  assert.deepEqual(e.eval(ids), last, "eval is independent of what was decoded before");
+  assert.deepEqual(await e.eval(ids), last, "eval is independent of what was decoded before");
 });
 
 Deno.test("Engine.stream yields tokens with their text; the result holds ids, text and timings", async () => {
@@ -126,7 +126,7 @@ Deno.test("Engine.info and kernels describe the model, the backend and the kerne
   assert.ok(i.weightBytes > 0.9 * i.fileBytes && i.weightBytes < i.fileBytes);
   assert.deepEqual(i.faults, {});
   assert.deepEqual(e.kernels(), []);
-  e.eval(e.tokenize(PROMPT));
+  await e.eval(e.tokenize(PROMPT));
   const k = e.kernels();
   for (const id of ["gemm.tq1_0_q8_k", "quantize.q8_k", "gemm.q8_0_q8_0", "quantize.q8_0", "mul_scalar", "attention"]) {
     assert.ok(k.some((x) => x.startsWith(`wasm.${id}`)), `${id} in ${k.join(", ")}`);
@@ -152,6 +152,6 @@ Deno.test("Engine errors say what failed and how to fix it", async () => {
   await assert.rejects(() => e.generate("", { maxTokens: 2, addSpecial: false }), /empty prompt/);
   e.close();
   e.close();
-  assert.throws(() => e.eval([1]), /the engine is closed/);
+  await assert.rejects(() => e.eval([1]), /the engine is closed/);
   await assert.rejects(() => Engine.load(path, { backend: "gpu" as "ref" }), /Unknown backend "gpu"/);
 });

@@ -55,16 +55,16 @@ function ternaryWeights(rng: Prng, n: number, k: number, scale: number): Float32
 
 function put(be: KernelBackend, data: Float32Array | Uint8Array | Int32Array): number {
   const ptr = be.alloc(data.byteLength);
-  new Uint8Array(be.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  be.write(ptr, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return ptr;
 }
 
 function f32At(be: KernelBackend, ptr: number, n: number): Float32Array {
-  return new Float32Array(be.buffer, ptr, n).slice();
+  return new Float32Array(be.hostBuffer!, ptr, n).slice();
 }
 
 function bytesAt(be: KernelBackend, ptr: number, n: number): Uint8Array {
-  return new Uint8Array(be.buffer, ptr, n).slice();
+  return new Uint8Array(be.hostBuffer!, ptr, n).slice();
 }
 
 function assertClose(got: Float32Array, want: Float64Array, scale: Float64Array, tol: number, what: string): void {
@@ -249,6 +249,40 @@ for (const kind of BACKENDS) {
     for (let i = 0; i < x.length; i++) if (i % d >= r) assert.equal(got[i], x[i], "dims past R are untouched");
   });
 
+  Deno.test(`${kind} rope.norm rotates adjacent pairs (2j, 2j + 1) by the table's angles`, async () => {
+    using be = await createBackend(kind, { threads: 2 });
+    const rng = new Prng(3);
+    const t = 3, h = 2, d = 8, r = 6, pos0 = 5;
+    const x = randn(rng, t * h * d);
+    const cs = ropeTable(new Float32Array(t * r), { pos0, nRot: r, freqBase: 10000 });
+    const xp = put(be, x);
+    be.run("rope.norm", xp, put(be, cs), t, h, d, r);
+    const got = f32At(be, xp, x.length);
+    const want = new Float64Array(x), scale = new Float64Array(x.length).fill(4);
+    for (let tt = 0; tt < t; tt++) {
+      for (let hh = 0; hh < h; hh++) {
+        const b = (tt * h + hh) * d;
+        for (let j = 0; j < r / 2; j++) {
+          const th = (pos0 + tt) * Math.pow(10000, -2 * j / r);
+          const x0 = x[b + 2 * j], x1 = x[b + 2 * j + 1];
+          want[b + 2 * j] = x0 * Math.cos(th) - x1 * Math.sin(th);
+          want[b + 2 * j + 1] = x0 * Math.sin(th) + x1 * Math.cos(th);
+        }
+      }
+    }
+    assertClose(got, want, scale, 1e-5, "rope.norm");
+    for (let i = 0; i < x.length; i++) if (i % d >= r) assert.equal(got[i], x[i], "dims past R are untouched");
+  });
+
+  Deno.test(`${kind} copy moves bytes inside the arena and refuses overlapping regions`, async () => {
+    using be = await createBackend(kind, { threads: 2 });
+    const src = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 3) & 255);
+    const x = put(be, src), y = be.alloc(1000);
+    be.run("copy", x, y, 1000);
+    assert.deepEqual(await be.read(y, 1000), src);
+    assert.throws(() => be.run("copy", x, x + 4, 100), /overlap/);
+  });
+
   Deno.test(`${kind} attention is causal softmax(q.k * scale) . v with GQA over the cache`, async () => {
     using be = await createBackend(kind, { threads: 2 });
     const rng = new Prng(4);
@@ -349,7 +383,7 @@ for (
     using ref = await Engine.load(path, { backend: "ref", nCtx: 64 });
     using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
     const ids = ref.tokenize("The quick brown fox jumps over the lazy dog");
-    const a = ref.eval(ids), b = wasm.eval(ids);
+    const a = await ref.eval(ids), b = await wasm.eval(ids);
     let d = 0, x = 0, y = 0;
     for (let i = 0; i < a.length; i++) {
       d += a[i] * b[i];
@@ -366,10 +400,10 @@ Deno.test("RefBackend alloc returns aligned non-zero offsets and grows the arena
   const be = RefBackend.create({ initialBytes: 128 });
   const a = be.alloc(3), b = be.alloc(5000, 256);
   assert.ok(a > 0 && a % 64 === 0 && b % 256 === 0 && b >= a + 3);
-  assert.ok(be.buffer.byteLength >= b + 5000);
-  assert.throws(() => be.run("add", 1, 2), /takes 4 arguments/);
-  assert.throws(() => be.run("nope" as KernelId), /Unknown kernel "nope"/);
+  assert.ok(be.hostBuffer.byteLength >= b + 5000);
+  assert.throws(() => be.run("add", 1, 2), /got 2 arguments, expected 4 \(a, b, y, n/);
+  assert.throws(() => be.run("nope" as KernelId), /Cannot run kernel "nope" on the ref backend: unknown id/);
   be.close();
   assert.throws(() => be.alloc(4), /closed ref backend/);
-  assert.throws(() => RefBackend.create({ threads: 0 }), /positive integer/);
+  assert.throws(() => RefBackend.create({ threads: 0 }), /threads=0 .* pass an integer from 1 to 256/);
 });

@@ -43,21 +43,21 @@ Deno.test("forward: chunked, incremental and all-positions evaluation give the s
   const a = await load({});
   const b = await load({}, { maxBatch: 3 });
   try {
-    const last = a.model.forward(PROMPT, 0).slice();
-    const all = a.model.forward(PROMPT, 0, { logits: "all" });
+    const last = (await a.model.forward(PROMPT, 0)).slice();
+    const all = await a.model.forward(PROMPT, 0, { logits: "all" });
     const V = a.model.config.nVocab;
     assert.equal(all.length, PROMPT.length * V);
     // Same path (batches of >= 2 tokens everywhere): bit-identical.
-    assert.deepEqual(b.model.forward(PROMPT, 0, { logits: "all" }), all, "chunks of 3 == one batch");
-    assert.deepEqual(b.model.forward(PROMPT, 0).slice(), last, "chunked last == one batch last");
+    assert.deepEqual(await b.model.forward(PROMPT, 0, { logits: "all" }), all, "chunks of 3 == one batch");
+    assert.deepEqual((await b.model.forward(PROMPT, 0)).slice(), last, "chunked last == one batch last");
     // Other paths sum in another order, as llama.cpp does (one output row vs several, one token vs a batch).
     assert.ok(maxRelDiff(all.subarray((PROMPT.length - 1) * V), last) < 1e-5, "last row of all ~ last");
-    a.model.forward(PROMPT.subarray(0, PROMPT.length - 1), 0, { logits: "none" });
-    const decoded = a.model.forward(PROMPT.subarray(PROMPT.length - 1), PROMPT.length - 1).slice();
+    await a.model.forward(PROMPT.subarray(0, PROMPT.length - 1), 0, { logits: "none" });
+    const decoded = (await a.model.forward(PROMPT.subarray(PROMPT.length - 1), PROMPT.length - 1)).slice();
     assert.ok(maxRelDiff(decoded, last) < 1e-5, "decode ~ prefill");
     // A different prefix changes the logits (the cache is really read).
-    a.model.forward(Int32Array.of(2, 2, 2), 0, { logits: "none" });
-    assert.ok(maxRelDiff(a.model.forward(PROMPT.subarray(PROMPT.length - 1), 3).slice(), last) > 1e-3);
+    await a.model.forward(Int32Array.of(2, 2, 2), 0, { logits: "none" });
+    assert.ok(maxRelDiff((await a.model.forward(PROMPT.subarray(PROMPT.length - 1), 3)).slice(), last) > 1e-3);
   } finally {
     a.close();
     b.close();
@@ -75,7 +75,7 @@ Deno.test("forward: the hook sees llama.cpp's intermediate names in graph order"
     },
   });
   try {
-    m.model.forward(PROMPT, 0);
+    await m.model.forward(PROMPT, 0);
     const { nEmbd: E, nFf: F, nHeadKv, headDim, nVocab } = m.model.config;
     const layer = (il: number): string[] => [
       `attn_norm-${il}`,
@@ -124,7 +124,7 @@ Deno.test("forward: bitnet-b1.58 gates with relu(gate)^2 * up, bitnet with silu(
     const t = new Map<string, Float32Array>();
     const m = await load({ arch }, { onTensor: (name, data) => t.set(name, data.slice()) });
     try {
-      m.model.forward(PROMPT, 0);
+      await m.model.forward(PROMPT, 0);
       const g = t.get("ffn_gate-0")!, u = t.get("ffn_up-0")!, y = t.get("ffn_sub_out-0")!;
       for (let i = 0; i < y.length; i++) {
         const want = arch === "bitnet" ? (g[i] / (1 + Math.exp(-g[i]))) * u[i] : Math.max(g[i], 0) ** 2 * u[i];
@@ -139,7 +139,7 @@ Deno.test("forward: bitnet-b1.58 gates with relu(gate)^2 * up, bitnet with silu(
 Deno.test("forward: I2_S weights run through per-token int8 activations", async () => {
   const m = await load({ type: "i2_s" });
   try {
-    const logits = m.model.forward(PROMPT, 0);
+    const logits = await m.model.forward(PROMPT, 0);
     assert.ok(logits.every(Number.isFinite));
     const ks = m.model.backend.kernels();
     assert.ok(ks.includes("ref.quantize.i8_s") && ks.includes("ref.gemm.i2_s_i8_s"), ks.join(", "));
@@ -152,15 +152,15 @@ Deno.test("forward: I2_S weights run through per-token int8 activations", async 
 Deno.test("forward: rejects bad token ids and a full context with the fix", async () => {
   const m = await load({}, { nCtx: 8 });
   try {
-    assert.throws(
+    await assert.rejects(
       () => m.model.forward(Int32Array.of(1, 99999), 0),
       /token id 99999 at index 1: the vocabulary has ids 0\.\./,
     );
-    assert.throws(
+    await assert.rejects(
       () => m.model.forward(PROMPT, 0),
       /the context holds 8 tokens\. Reset the sequence or load the model with a larger nCtx/,
     );
-    assert.throws(() => m.model.forward(new Int32Array(0), 0), /zero tokens/);
+    await assert.rejects(() => m.model.forward(new Int32Array(0), 0), /zero tokens/);
   } finally {
     m.close();
   }
@@ -230,7 +230,7 @@ for (const { fault, first } of FAULTS) {
         onTensor: (n, d) => seen.push([n, d.slice()]),
       });
       try {
-        m.model.forward(PROMPT, 0);
+        await m.model.forward(PROMPT, 0);
       } finally {
         m.close();
       }

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { argmax, Prng, Sampler } from "../engine/sampling.ts";
-import { KernelRecorder } from "../engine/recorder.ts";
+import { KernelRecorder } from "../engine/backends/recorder.ts";
 
 Deno.test("argmax() takes the lowest id on ties and never picks NaN", () => {
   assert.equal(argmax(Float32Array.of(1, 5, 5, 2)), 1);

@@ -79,9 +79,9 @@ for (const spec of MODELS) {
     for (const { prompt, ids } of cases) assert.deepEqual(wasm.tokenize(prompt), ids, `tokenization of "${prompt}"`);
 
     for (const [name, engine] of [["wasm", wasm], ["ref", ref]] as const) {
-      await t.step(`${name}: last-position logits (cosine >= ${MIN_COSINE}, same argmax, bit-identical)`, () => {
+      await t.step(`${name}: last-position logits (cosine >= ${MIN_COSINE}, same argmax, bit-identical)`, async () => {
         for (const { prompt, ids, logits } of cases) {
-          const ours = engine.eval(ids);
+          const ours = await engine.eval(ids);
           const c = cosine(ours, logits);
           assert.ok(c >= MIN_COSINE, `"${prompt}": cosine ${c} < ${MIN_COSINE}`);
           assert.equal(argmax(ours), argmax(logits), `"${prompt}": argmax`);

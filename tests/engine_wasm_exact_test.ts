@@ -66,12 +66,12 @@ function runCase(be: KernelBackend, c: Case): Uint8Array {
   const ptrs = c.bufs.map((b) => {
     const n = typeof b === "number" ? b : b.byteLength;
     const p = be.alloc(Math.max(n, 4));
-    if (typeof b !== "number") new Uint8Array(be.buffer, p, n).set(b);
+    if (typeof b !== "number") be.write(p, b);
     return p;
   });
   be.run(c.id, ...c.args.map((a) => (typeof a === "number" ? a : ptrs[a.buf])));
   const b = c.bufs[c.out];
-  return new Uint8Array(be.buffer, ptrs[c.out], typeof b === "number" ? b : b.byteLength).slice();
+  return new Uint8Array(be.hostBuffer!, ptrs[c.out], typeof b === "number" ? b : b.byteLength).slice();
 }
 
 const GEMM_WEIGHTS: Record<
@@ -274,13 +274,20 @@ function otherCases(): Case[] {
     ]]
   ) {
     const x = gauss(nTok * nHead * hd);
-    cases.push({
-      name: `rope.neox ${nTok}x${nHead}x${hd}/${nRot}`,
-      id: "rope.neox",
-      bufs: [bytesOf(x), bytesOf(gauss(nTok * nRot))],
-      args: [{ buf: 0 }, { buf: 1 }, nTok, nHead, hd, nRot],
-      out: 0,
-    });
+    for (const id of ["rope.neox", "rope.norm"] as const) {
+      cases.push({
+        name: `${id} ${nTok}x${nHead}x${hd}/${nRot}`,
+        id,
+        bufs: [bytesOf(x), bytesOf(gauss(nTok * nRot))],
+        args: [{ buf: 0 }, { buf: 1 }, nTok, nHead, hd, nRot],
+        out: 0,
+      });
+    }
+  }
+  // copy: whole 16-byte lanes, byte tails, and more than one 16 KiB work chunk.
+  for (const n of [4, 20, 1024, 40_004]) {
+    const src = new Uint8Array(n).map((_, i) => (i * 37 + 11) & 255);
+    cases.push({ name: `copy n=${n}`, id: "copy", bufs: [src, n], args: [{ buf: 0 }, { buf: 1 }, n], out: 1 });
   }
   // Attention: one token and batches, GQA and MQA, cache rows past 16 (tinyBLAS lanes) and 64 (vec_dot lanes).
   for (
@@ -397,10 +404,10 @@ for (const spec of MODELS) {
       const d = bytesOf(a).findIndex((x, i) => x !== bytesOf(b)[i]);
       assert.equal(d, -1, `${what}: logits differ at float ${d >> 2} (${a[d >> 2]} vs ${b[d >> 2]})`);
     };
-    same(wasm.eval(ids), ref.eval(ids), "prompt");
-    let next = argmax(ref.eval(ids));
+    same(await wasm.eval(ids), await ref.eval(ids), "prompt");
+    let next = argmax(await ref.eval(ids));
     for (let i = 0; i < 4; i++) {
-      const a = ref.decode([next]).slice(), b = wasm.decode([next]).slice();
+      const a = (await ref.decode([next])).slice(), b = (await wasm.decode([next])).slice();
       same(b, a, `decode step ${i}`);
       next = argmax(a);
     }

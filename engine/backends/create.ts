@@ -1,22 +1,48 @@
 /**
- * {@link createBackend}: pick a kernel backend by name. The WASM backend is imported dynamically, so code that only
- * uses `ref` never loads the WebAssembly module or starts workers.
+ * {@link createBackend}: pick a kernel backend by name, and {@link resolveThreads}: the one place where a thread
+ * count is defaulted and validated (the CLI, the engine, the benchmarks and the backends all go through it). The
+ * backends are imported when created, so code that only uses `ref` never loads the WebAssembly module or starts
+ * workers (and the backends can call {@link resolveThreads} themselves).
  *
  * @module
  */
 
 import type { BackendKind, KernelBackend } from "./backend.ts";
-import { RefBackend } from "./ref.ts";
+
+/** Most threads a backend accepts (the WASM worker pool's control block has 256 slots). */
+export const MAX_THREADS = 256;
 
 /** Options of {@link createBackend}. */
 export interface CreateBackendOptions {
-  /** Threads; default: the core count (`navigator.hardwareConcurrency`) for wasm, 1 for ref. */
+  /** Threads; default from {@link resolveThreads}. */
   readonly threads?: number;
 }
 
-/** Default thread count: the number of logical cores. */
-export function defaultThreads(): number {
-  return Math.max(1, navigator.hardwareConcurrency || 1);
+/**
+ * The thread count a backend runs with: `threads` when given, else the default of that backend (`wasm`: the
+ * logical core count, `navigator.hardwareConcurrency`; `ref`: 1, since its threads run one after the other and
+ * only exist to check how kernels split their work).
+ *
+ * @param kind Backend name.
+ * @param threads Requested threads, or undefined for the default.
+ * @returns A validated thread count.
+ * @throws {RangeError} When `threads` is not an integer in 1..{@link MAX_THREADS}.
+ * @example
+ * ```ts
+ * import { resolveThreads } from "./create.ts";
+ * console.log(resolveThreads("ref"), resolveThreads("wasm", 2)); // 1 2
+ * ```
+ */
+export function resolveThreads(kind: BackendKind, threads?: number): number {
+  if (threads === undefined) {
+    return kind === "ref" ? 1 : Math.min(MAX_THREADS, Math.max(1, navigator.hardwareConcurrency || 1));
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(
+      `Cannot use threads=${threads} for the ${kind} backend: pass an integer from 1 to ${MAX_THREADS}`,
+    );
+  }
+  return threads;
 }
 
 /**
@@ -34,15 +60,15 @@ export function defaultThreads(): number {
  * ```
  */
 export async function createBackend(kind: BackendKind, opts: CreateBackendOptions = {}): Promise<KernelBackend> {
-  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
-    throw new RangeError(`Cannot create the ${kind} backend with threads=${opts.threads}: pass a positive integer`);
-  }
   switch (kind) {
-    case "ref":
-      return RefBackend.create({ threads: opts.threads ?? 1 });
+    case "ref": {
+      const { RefBackend } = await import("./ref.ts");
+      return RefBackend.create({ threads: resolveThreads(kind, opts.threads) });
+    }
     case "wasm": {
-      const { WasmKernels } = await import("../../kernels-wasm/mod.ts");
-      return await WasmKernels.create({ threads: opts.threads ?? defaultThreads() });
+      const threads = resolveThreads(kind, opts.threads);
+      const { WasmBackend } = await import("./wasm.ts");
+      return await WasmBackend.create({ threads });
     }
     default:
       throw new RangeError(`Unknown backend "${kind as string}": expected "wasm" or "ref"`);

@@ -1,8 +1,20 @@
 /**
- * Kernel backends: the ABI interface, the plain TypeScript reference backend and the factory.
+ * Kernel backends: the port (`KernelBackend`), the kernel table, the recorder, the plain TypeScript reference
+ * backend, the WASM backend and the factory.
  *
  * @module
  */
-export { type BackendKind, KERNEL_IDS, type KernelBackend, type KernelId } from "./backend.ts";
+export { type BackendKind, type KernelBackend } from "./backend.ts";
+export {
+  checkKernelCall,
+  cpuScratchBytes,
+  KERNEL_IDS,
+  type KernelId,
+  KERNELS,
+  type KernelSpec,
+  type ScratchShape,
+} from "./kernel_table.ts";
+export { type KernelRecord, KernelRecorder } from "./recorder.ts";
 export { RefBackend, type RefBackendOptions } from "./ref.ts";
-export { createBackend, type CreateBackendOptions, defaultThreads } from "./create.ts";
+export { WasmBackend } from "./wasm.ts";
+export { createBackend, type CreateBackendOptions, MAX_THREADS, resolveThreads } from "./create.ts";

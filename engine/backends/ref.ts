@@ -16,8 +16,10 @@
  * @module
  */
 
-import type { KernelBackend, KernelId } from "./backend.ts";
-import { KernelRecorder } from "../recorder.ts";
+import type { KernelBackend } from "./backend.ts";
+import { resolveThreads } from "./create.ts";
+import { checkKernelCall, cpuScratchBytes, type KernelId, type ScratchShape } from "./kernel_table.ts";
+import { KernelRecorder } from "./recorder.ts";
 import { fma32, hsum8, reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vExpf, vSilu } from "./ggml_order.ts";
 import { bf16ToF32Row, f16ToF32, f16ToF32Row, f32ToBf16Row, f32ToF16Row } from "../quant/fp16.ts";
 import { dequantizeQ6K, dequantizeQ8_0, quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "../quant/mod.ts";
@@ -398,6 +400,36 @@ const ropeNeox: Kernel = (v, [x, cs, nTok, nHead, headDim, nRot], ith, nth) => {
 };
 
 /**
+ * NORMAL RoPE in place (`llama`): pairs `(2j, 2j + 1)` of each head rotated by angle `j`, same table as
+ * {@link ropeNeox} (ggml-cpu/ops.cpp `rotate_pairs(n_dims, 1, cache, src, dst, 1)`), with the same contractions.
+ */
+const ropeNorm: Kernel = (v, [x, cs, nTok, nHead, headDim, nRot], ith, nth) => {
+  const [r0, r1] = share(nTok * nHead, ith, nth);
+  const f32 = v.f32, half = nRot / 2;
+  for (let r = r0; r < r1; r++) {
+    const t = Math.floor(r / nHead);
+    const base = (x >>> 2) + r * headDim, c = (cs >>> 2) + t * nRot;
+    for (let j = 0; j < half; j++) {
+      const cos = f32[c + j], sin = f32[c + half + j];
+      const x0 = f32[base + 2 * j], x1 = f32[base + 2 * j + 1];
+      f32[base + 2 * j] = fr(x0 * cos - fr(x1 * sin));
+      f32[base + 2 * j + 1] = fr(x0 * sin + fr(x1 * cos));
+    }
+  }
+};
+
+/** `y[0..n) = x[0..n)` bytes, split over threads (regions must not overlap). */
+const copy: Kernel = (v, [x, y, n], ith, nth) => {
+  if (n > 0 && x < y + n && y < x + n) {
+    throw new RangeError(
+      `Kernel copy: regions x = ${x} and y = ${y} of ${n} bytes overlap: copy through a scratch buffer`,
+    );
+  }
+  const [i0, i1] = share(n, ith, nth);
+  v.u8.copyWithin(y + i0, x + i0, x + i1);
+};
+
+/**
  * Causal GQA attention over the f32 KV cache, in the order of ggml's non-flash path (llama-graph.cpp
  * build_attn_mha): `kq = k.q` (`ggml_vec_dot_f32`), `kq * scale`, softmax (`ggml_vec_soft_max_f32`: `ggml_v_expf`
  * per 16-lane chunk, each chunk's `_mm512_reduce_add_ps` summed in f64, then every value times `f32(1/sum)`), then
@@ -500,40 +532,13 @@ const KERNELS: Record<KernelId, Kernel> = {
   ),
   "rms_norm": rmsNorm,
   "rope.neox": ropeNeox,
+  "rope.norm": ropeNorm,
   "attention": attention,
   "swiglu": swiglu,
   "relu2_glu": relu2Glu,
   "add": add,
   "mul_scalar": mulScalar,
-};
-
-/** Arity of each kernel's ABI parameter list (without ith, nth), to catch call-site mistakes. */
-const ARITY: Record<KernelId, number> = {
-  "quantize.q8_k": 4,
-  "quantize.q8_0": 4,
-  "quantize.f16": 4,
-  "quantize.bf16": 4,
-  "quantize.i8_s": 4,
-  "gemm.tq2_0_q8_k": 6,
-  "gemm.tq1_0_q8_k": 6,
-  "gemm.q6_k_q8_k": 6,
-  "gemm.q8_0_q8_0": 6,
-  "gemm.f16_f16": 6,
-  "gemm.bf16_bf16": 6,
-  "gemm.f32_f32": 6,
-  "gemm.i2_s_i8_s": 6,
-  "get_rows.f32": 5,
-  "get_rows.f16": 5,
-  "get_rows.bf16": 5,
-  "get_rows.q8_0": 5,
-  "get_rows.q6_k": 5,
-  "rms_norm": 6,
-  "rope.neox": 6,
-  "attention": 12,
-  "swiglu": 4,
-  "relu2_glu": 4,
-  "add": 4,
-  "mul_scalar": 4,
+  "copy": copy,
 };
 
 /**
@@ -544,15 +549,15 @@ const ARITY: Record<KernelId, number> = {
  * import { RefBackend } from "./ref.ts";
  * using be = RefBackend.create({ threads: 2 });
  * const x = be.alloc(8), y = be.alloc(8);
- * new Float32Array(be.buffer, x, 2).set([1, 2]);
+ * be.write(x, new Uint8Array(Float32Array.of(1, 2).buffer));
  * be.run("add", x, x, y, 2);
- * console.log([...new Float32Array(be.buffer, y, 2)]); // [2, 4]
+ * console.log([...new Float32Array((await be.read(y, 8)).buffer)]); // [2, 4]
  * console.log(be.kernels()); // ["ref.add"]
  * ```
  */
 export class RefBackend implements KernelBackend {
   /** Backend name. */
-  readonly id = "ref" as const;
+  readonly id = "ref";
   /** Logical threads. */
   readonly threads: number;
   #buffer: ArrayBuffer;
@@ -581,19 +586,53 @@ export class RefBackend implements KernelBackend {
    *
    * @param opts Thread count and initial arena size.
    * @returns The backend.
-   * @throws {RangeError} When `threads` is not a positive integer.
+   * @throws {RangeError} When `threads` is out of range (`resolveThreads`).
    */
   static create(opts: RefBackendOptions = {}): RefBackend {
-    const threads = opts.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new RangeError(`Cannot create the ref backend with threads=${threads}: pass a positive integer`);
-    }
-    return new RefBackend(threads, Math.max(64, opts.initialBytes ?? 1 << 20));
+    return new RefBackend(resolveThreads("ref", opts.threads), Math.max(64, opts.initialBytes ?? 1 << 20));
   }
 
   /** The arena (a resizable ArrayBuffer; the same object for the backend's life). */
-  get buffer(): ArrayBuffer {
+  get hostBuffer(): ArrayBuffer {
     return this.#buffer;
+  }
+
+  /**
+   * Copy host bytes into the arena.
+   *
+   * @param ptr Byte offset.
+   * @param bytes Data.
+   */
+  write(ptr: number, bytes: Uint8Array): void {
+    this.#check("write");
+    this.#views.u8.set(bytes, ptr);
+  }
+
+  /**
+   * Copy arena bytes to the host (kernels have finished when `run` returns).
+   *
+   * @param ptr Byte offset.
+   * @param bytes Byte count.
+   * @param into Destination to reuse.
+   * @returns The bytes.
+   */
+  read(ptr: number, bytes: number, into?: Uint8Array): Promise<Uint8Array> {
+    this.#check("read");
+    const src = this.#views.u8.subarray(ptr, ptr + bytes);
+    if (!into) return Promise.resolve(src.slice());
+    into.set(src);
+    return Promise.resolve(into.subarray(0, bytes));
+  }
+
+  /**
+   * Scratch a kernel needs on this many logical threads.
+   *
+   * @param id Kernel id.
+   * @param shape Largest sizes passed.
+   * @returns Bytes.
+   */
+  scratchBytes(id: KernelId, shape: ScratchShape): number {
+    return cpuScratchBytes(id, shape, this.threads);
   }
 
   /**
@@ -630,11 +669,8 @@ export class RefBackend implements KernelBackend {
    */
   run(id: KernelId, ...args: number[]): void {
     this.#check("run");
+    checkKernelCall("ref", id, args);
     const k = KERNELS[id];
-    if (!k) throw new RangeError(`Unknown kernel "${id}": expected one of ${Object.keys(KERNELS).join(", ")}`);
-    if (args.length !== ARITY[id]) {
-      throw new RangeError(`Kernel "${id}" takes ${ARITY[id]} arguments (see kernels-wasm/ABI.md), got ${args.length}`);
-    }
     this.#recorder.record(`ref.${id}`);
     for (let ith = 0; ith < this.threads; ith++) k(this.#views, args, ith, this.threads);
   }

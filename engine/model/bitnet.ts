@@ -175,7 +175,7 @@ export interface RunState {
   readonly vCache: readonly number[];
   /** `[C+1][R]` RoPE table (one extra row for the positionOffByOne fault). */
   readonly rope: number;
-  /** `[threads][C]` f32 attention scratch. */
+  /** The attention kernel's scratch (as many bytes as the backend asks for, `scratchBytes`). */
   readonly attnScratch: number;
   /** Total run-state bytes. */
   readonly bytes: number;
@@ -300,10 +300,12 @@ export class BitnetModel {
   #xqKind: KernelId | undefined = undefined;
   #layer = -1;
   #lastView: Float32Array | undefined;
-  #ids: Int32Array | undefined;
-  #idsBuffer: ArrayBufferLike | undefined;
-  #lastViewBuffer: ArrayBufferLike | undefined;
-  #arenaF32: Float32Array | undefined;
+  #lastHost: Float32Array | undefined;
+  /** Host copy of a chunk's token ids, written to the arena's ids buffer. */
+  readonly #idsHost: Int32Array;
+  readonly #idsBytes: Uint8Array;
+  /** Reads queued by hooks on a backend without a host-visible arena, settled after each chunk. */
+  readonly #pending: Promise<() => void>[] = [];
 
   private constructor(
     config: BitnetConfig,
@@ -321,6 +323,8 @@ export class BitnetModel {
     this.#kvDim = config.nHeadKv * config.headDim;
     this.#output = { w: weights.tokEmbd };
     this.#kqScale = Math.fround(1 / Math.fround(Math.sqrt(config.headDim)));
+    this.#idsHost = new Int32Array(state.maxBatch);
+    this.#idsBytes = new Uint8Array(this.#idsHost.buffer);
   }
 
   /**
@@ -374,7 +378,10 @@ export class BitnetModel {
     const state = allocRunState(cfg, backend, nCtx, Math.min(maxBatch, nCtx));
     let loaded = 0;
     for (const t of placed.values()) {
-      file.readTensor(t.name, new Uint8Array(backend.buffer, t.ptr, t.bytes));
+      // Straight into a host-visible arena; through one host copy per tensor otherwise.
+      const host = backend.hostBuffer;
+      if (host) file.readTensor(t.name, new Uint8Array(host, t.ptr, t.bytes));
+      else backend.write(t.ptr, file.readTensor(t.name, new Uint8Array(t.bytes)));
       loaded += t.bytes;
       opts.onProgress?.(loaded, weightBytes);
     }
@@ -410,13 +417,14 @@ export class BitnetModel {
     if (faults.flipTernarySign) {
       const f = faults.flipTernarySign;
       const p = layers[f.layer][PROJECTION_FIELDS[f.tensor ?? "ffn_down"]] as Projection;
-      flipFirstNonZero(new Uint8Array(backend.buffer, p.w.ptr, p.w.bytes), p.w.type, p.w.shape[0], f.row ?? 0);
+      flipFirstNonZero(new Uint8Array(hostArena(backend), p.w.ptr, p.w.bytes), p.w.type, p.w.shape[0], f.row ?? 0);
     }
-    ropeTable(new Float32Array(backend.buffer, state.rope, (nCtx + 1) * cfg.nRot), {
+    const rope = ropeTable(new Float32Array((nCtx + 1) * cfg.nRot), {
       nRot: cfg.nRot,
       freqBase: cfg.ropeFreqBase,
       freqScale: cfg.ropeFreqScale,
     });
+    backend.write(state.rope, new Uint8Array(rope.buffer));
     return new BitnetModel(cfg, weights, state, backend, opts);
   }
 
@@ -431,7 +439,7 @@ export class BitnetModel {
    *   `"all"`: `[n][V]` (`opts.out` when given); `"none"`: an empty array.
    * @throws {RangeError} When a token id is out of the vocabulary or the context would overflow.
    */
-  forward(tokens: Int32Array, pos0: number, opts: ForwardOptions = {}): Float32Array {
+  async forward(tokens: Int32Array, pos0: number, opts: ForwardOptions = {}): Promise<Float32Array> {
     const cfg = this.config, st = this.state;
     const n = tokens.length;
     const mode = opts.logits ?? "last";
@@ -460,8 +468,9 @@ export class BitnetModel {
       const last = c + t === n;
       const chunkMode: LogitsMode = mode === "all" ? "all" : mode === "last" && last ? "last" : "none";
       this.#forwardChunk(tokens, c, t, pos0 + c, chunkMode, out);
+      if (this.#pending.length) await this.#settle();
     }
-    if (mode === "last") return this.#logitsView();
+    if (mode === "last") return await this.#lastLogits();
     return out ?? new Float32Array(0);
   }
 
@@ -479,8 +488,9 @@ export class BitnetModel {
     const E = cfg.nEmbd, F = cfg.nFf, H = cfg.nHead, Hk = cfg.nHeadKv, D = cfg.headDim, R = cfg.nRot;
     const Kv = this.#kvDim, L = cfg.nLayer, eps = cfg.rmsEps, outRow = from;
     // inp_embd = get_rows(token_embd, ids)                                    [T][E]
-    const ids = this.#idsView();
+    const ids = this.#idsHost;
     for (let i = 0; i < T; i++) ids[i] = tokens[from + i];
+    be.write(st.ids, this.#idsBytes.subarray(0, 4 * T));
     be.run(GET_ROWS[w.tokEmbd.type], w.tokEmbd.ptr, st.ids, st.x, E, T);
     this.#hook("inp_embd", st.x, T, E);
 
@@ -499,8 +509,8 @@ export class BitnetModel {
       if (T === 1 && ly.qkv) {
         qPtr = st.qkv;
         this.#fusedMatmul(ly.qkv, st.cur, st.qkv);
-        this.#copyF32(kRows, st.qkv + E * 4, Kv);
-        this.#copyF32(vRows, st.qkv + (E + Kv) * 4, Kv);
+        be.run("copy", st.qkv + E * 4, kRows, Kv * 4);
+        be.run("copy", st.qkv + (E + Kv) * 4, vRows, Kv * 4);
       } else {
         this.#matmul(ly.wq, st.cur, T, st.q, false);
         this.#matmul(ly.wk, st.cur, T, kRows, true);
@@ -511,13 +521,14 @@ export class BitnetModel {
       const ropeRows = st.rope + pos0 * R * 4;
       const kRopeRows = ropeRows + (f.positionOffByOne === il ? R * 4 : 0);
       if (f.ropeNorm === il) {
-        ropeNormInPlace(new Float32Array(be.buffer, qPtr, T * E), new Float32Array(be.buffer, ropeRows, T * R), {
+        const arena = hostArena(be);
+        ropeNormInPlace(new Float32Array(arena, qPtr, T * E), new Float32Array(arena, ropeRows, T * R), {
           nTok: T,
           nHead: H,
           headDim: D,
           nRot: R,
         });
-        ropeNormInPlace(new Float32Array(be.buffer, kRows, T * Kv), new Float32Array(be.buffer, kRopeRows, T * R), {
+        ropeNormInPlace(new Float32Array(arena, kRows, T * Kv), new Float32Array(arena, kRopeRows, T * R), {
           nTok: T,
           nHead: Hk,
           headDim: D,
@@ -617,7 +628,7 @@ export class BitnetModel {
       n = Math.min(st.logitRows, rows - r);
       if (rows - r - n === 1 && n > 2) n--;
       this.#matmul(this.#output, st.cur + r * E * 4, n, st.logits, false);
-      if (out) out.set(new Float32Array(be.buffer, st.logits, n * V), (outRow + r) * V);
+      if (out) this.#readF32(st.logits, out.subarray((outRow + r) * V, (outRow + r + n) * V));
       if (this.#onTensor && rows === n) this.#hook("result_output", st.logits, n, V);
     }
     if (this.#onTensor && out && rows > st.logitRows) {
@@ -664,7 +675,8 @@ export class BitnetModel {
     const be = this.backend, xq = this.state.xq;
     if (sameInput && this.#xqKind === quant) return xq;
     if (quant === "quantize.q8_k" && this.#faults.perTokenActQuant === this.#layer && this.#layer >= 0) {
-      const src = new Float32Array(be.buffer, x, rows * K), dst = new Uint8Array(be.buffer, xq, rows * Q8K_ROW(K));
+      const arena = hostArena(be);
+      const src = new Float32Array(arena, x, rows * K), dst = new Uint8Array(arena, xq, rows * Q8K_ROW(K));
       for (let r = 0; r < rows; r++) {
         quantizeRowQ8KPerToken(src.subarray(r * K, (r + 1) * K), dst.subarray(r * Q8K_ROW(K), (r + 1) * Q8K_ROW(K)));
       }
@@ -683,33 +695,53 @@ export class BitnetModel {
     if (preScaleName) this.#hook(`${preScaleName}_s-${this.#layer}`, y, rows, N);
   }
 
-  /** Copy `n` floats inside the arena (no kernel dispatch). */
-  #copyF32(dst: number, src: number, n: number): void {
-    const buf = this.backend.buffer;
-    if (!this.#arenaF32 || this.#arenaF32.buffer !== buf) this.#arenaF32 = new Float32Array(buf);
-    this.#arenaF32.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + n);
-  }
-
+  /**
+   * Call the tensor hook with a view of a host-visible arena; on another backend, read the tensor now (a read
+   * returns the bytes as of its place in the queue) and call the hook when the chunk's reads settle.
+   */
   #hook(name: string, ptr: number, rows: number, cols: number): void {
-    if (this.#onTensor) this.#onTensor(name, new Float32Array(this.backend.buffer, ptr, rows * cols), { rows, cols });
+    const hook = this.#onTensor;
+    if (!hook) return;
+    const host = this.backend.hostBuffer;
+    if (host) {
+      hook(name, new Float32Array(host, ptr, rows * cols), { rows, cols });
+      return;
+    }
+    const pending = this.backend.read(ptr, rows * cols * 4);
+    this.#pending.push(
+      pending.then((b) => () => hook(name, new Float32Array(b.buffer, b.byteOffset, rows * cols), { rows, cols })),
+    );
   }
 
-  #idsView(): Int32Array {
-    const buf = this.backend.buffer;
-    if (!this.#ids || this.#idsBuffer !== buf) {
-      this.#ids = new Int32Array(buf, this.state.ids, this.state.maxBatch);
-      this.#idsBuffer = buf;
+  /** Copy `dst.length` floats at `ptr` out of the arena into `dst` (when the chunk's reads settle, off the host). */
+  #readF32(ptr: number, dst: Float32Array): void {
+    const host = this.backend.hostBuffer;
+    if (host) dst.set(new Float32Array(host, ptr, dst.length));
+    else {
+      const into = new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength);
+      this.#pending.push(this.backend.read(ptr, dst.byteLength, into).then(() => () => {}));
     }
-    return this.#ids;
   }
 
-  #logitsView(): Float32Array {
-    const buf = this.backend.buffer;
-    if (!this.#lastView || this.#lastViewBuffer !== buf) {
-      this.#lastView = new Float32Array(buf, this.state.logits, this.config.nVocab);
-      this.#lastViewBuffer = buf;
+  /** Wait for the chunk's reads and run their hooks in graph order. */
+  async #settle(): Promise<void> {
+    const done = await Promise.all(this.#pending);
+    this.#pending.length = 0;
+    for (const call of done) call();
+  }
+
+  /** Logits of the last row: a view of a host-visible arena, else a copy into a buffer reused across calls. */
+  async #lastLogits(): Promise<Float32Array> {
+    const host = this.backend.hostBuffer, V = this.config.nVocab;
+    if (host) {
+      if (!this.#lastView || this.#lastView.buffer !== host) {
+        this.#lastView = new Float32Array(host, this.state.logits, V);
+      }
+      return this.#lastView;
     }
-    return this.#lastView;
+    this.#lastHost ??= new Float32Array(V);
+    await this.backend.read(this.state.logits, V * 4, new Uint8Array(this.#lastHost.buffer));
+    return this.#lastHost;
   }
 }
 
@@ -788,7 +820,7 @@ function allocRunState(cfg: BitnetConfig, be: KernelBackend, nCtx: number, maxBa
     xq: a(B * xqRow),
     logits: f32(logitRows * V),
     rope: f32((nCtx + 1) * cfg.nRot),
-    attnScratch: f32(be.threads * nCtx),
+    attnScratch: a(Math.max(4, be.scratchBytes("attention", { nCtx }))),
     kCache,
     vCache,
   };
@@ -797,4 +829,14 @@ function allocRunState(cfg: BitnetConfig, be: KernelBackend, nCtx: number, maxBa
     vCache.push(f32(nCtx * Kv));
   }
   return { ...state, bytes };
+}
+
+/** The arena of a host-visible backend (the test-only faults compute on it directly). */
+function hostArena(be: KernelBackend): ArrayBufferLike {
+  if (!be.hostBuffer) {
+    throw new TypeError(
+      `Cannot inject faults on the ${be.id} backend: its arena is not host-visible. Use ref or wasm.`,
+    );
+  }
+  return be.hostBuffer;
 }

@@ -10,10 +10,12 @@
 #![no_std]
 
 mod blocks;
+mod copy;
 mod ggml;
 mod num;
 mod ops;
 mod panic;
+mod rope_norm;
 mod scalar;
 mod sched;
 mod simd128;
@@ -64,10 +66,12 @@ pair!(get_rows_q6_k, get_rows_q6_k__scalar, (w: u32, ids: u32, y: u32, k: u32, n
 
 pair!(rms_norm, rms_norm__scalar, (x: u32, w: u32, y: u32, k: u32, n_rows: u32, eps: f32) => |s, ith, nth| ops::rms_norm(s, x, w, y, k, n_rows, eps, nth));
 pair!(rope_neox, rope_neox__scalar, (x: u32, cs: u32, n_tok: u32, n_head: u32, head_dim: u32, n_rot: u32) => |s, ith, nth| ops::rope_neox(s, x, cs, n_tok, n_head, head_dim, n_rot, nth));
+pair!(rope_norm, rope_norm__scalar, (x: u32, cs: u32, n_tok: u32, n_head: u32, head_dim: u32, n_rot: u32) => |s, ith, nth| rope_norm::rope_norm(x, cs, n_tok, n_head, head_dim, n_rot, nth));
 pair!(attention, attention__scalar, (q: u32, k: u32, v: u32, out: u32, scratch: u32, n_tok: u32, pos0: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32) => |s, ith, nth| ops::attention(s, [q, k, v, out, scratch], AttnArgs { n_tok, pos0, n_head, n_head_kv, head_dim, n_ctx, scale }, ith, nth));
 pair!(swiglu, swiglu__scalar, (g: u32, u: u32, y: u32, n: u32) => |s, ith, nth| ops::binary(s, Unary::SwiGlu, g, u, y, n, nth));
 pair!(relu2_glu, relu2_glu__scalar, (g: u32, u: u32, y: u32, n: u32) => |s, ith, nth| ops::binary(s, Unary::Relu2Glu, g, u, y, n, nth));
 pair!(add, add__scalar, (a: u32, b: u32, y: u32, n: u32) => |s, ith, nth| ops::binary(s, Unary::Add, a, b, y, n, nth));
+pair!(copy, copy__scalar, (x: u32, y: u32, n: u32) => |s, ith, nth| copy::copy(s, x, y, n, nth));
 pair!(mul_scalar, mul_scalar__scalar, (x: u32, s_ptr: u32, y: u32, n: u32) => |s, ith, nth| ops::mul_scalar(s, x, s_ptr, y, n, nth));
 
 /// Byte offset of the work-chunk counter the pool resets before each multi-threaded dispatch.
