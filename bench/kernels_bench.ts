@@ -12,22 +12,23 @@
  * @module
  */
 
-import { createBackend, type KernelBackend, type KernelId } from "../engine/backends/mod.ts";
+import { createBackend, type KernelBackend } from "../engine/backends/mod.ts";
+import { typeKernels } from "../engine/backends/type_kernels.ts";
 import { quantFormat } from "../engine/quant/formats.ts";
-import { GgmlType } from "../engine/quant/ggml_type.ts";
+import { ggmlTensorBytes, GgmlType } from "../engine/quant/ggml_type.ts";
 import { Prng } from "./prng.ts";
 
 const K = 2560, N_OUT = 2560;
 
-/** Weight type -> its GEMV kernel, the activation quantizer, and bytes per activation row. */
-const PAIRS: readonly { type: number; gemm: KernelId; quantize: KernelId | null; rowBytes: number }[] = [
-  { type: GgmlType.TQ2_0, gemm: "gemm.tq2_0_q8_k", quantize: "quantize.q8_k", rowBytes: (K / 256) * 292 },
-  { type: GgmlType.TQ1_0, gemm: "gemm.tq1_0_q8_k", quantize: "quantize.q8_k", rowBytes: (K / 256) * 292 },
-  { type: GgmlType.I2_S, gemm: "gemm.i2_s_i8_s", quantize: "quantize.i8_s", rowBytes: K + 16 },
-  { type: GgmlType.Q6_K, gemm: "gemm.q6_k_q8_k", quantize: "quantize.q8_k", rowBytes: (K / 256) * 292 },
-  { type: GgmlType.Q8_0, gemm: "gemm.q8_0_q8_0", quantize: "quantize.q8_0", rowBytes: (K / 32) * 34 },
-  { type: GgmlType.F16, gemm: "gemm.f16_f16", quantize: "quantize.f16", rowBytes: 2 * K },
-  { type: GgmlType.BF16, gemm: "gemm.bf16_bf16", quantize: "quantize.bf16", rowBytes: 2 * K },
+/** The weight types benchmarked; their kernels (activation quantizer, GEMV) come from the engine's type table. */
+const TYPES: readonly number[] = [
+  GgmlType.TQ2_0,
+  GgmlType.TQ1_0,
+  GgmlType.I2_S,
+  GgmlType.Q6_K,
+  GgmlType.Q8_0,
+  GgmlType.F16,
+  GgmlType.BF16,
 ];
 
 const rng = new Prng(1);
@@ -37,17 +38,17 @@ const weightsF32 = gauss(K * N_OUT);
 const x = gauss(K);
 
 const backends: KernelBackend[] = [
-  await createBackend("wasm", { threads: navigator.hardwareConcurrency }),
-  await createBackend("ref", { threads: 1 }),
+  await createBackend("wasm"),
+  await createBackend("ref"),
 ];
 globalThis.addEventListener("unload", () => backends.forEach((b) => b.close()));
 
-for (const pair of PAIRS) {
-  const f = quantFormat(pair.type);
-  const w = new Uint8Array((K * N_OUT / f.blockSize) * f.typeSize + f.tensorTailBytes);
+for (const type of TYPES) {
+  const f = quantFormat(type), pair = typeKernels(type);
+  const w = new Uint8Array(ggmlTensorBytes(type, K * N_OUT));
   f.quantize(weightsF32, w);
   for (const be of backends) {
-    const wp = be.alloc(w.length), xp = be.alloc(4 * K), qp = be.alloc(pair.rowBytes), yp = be.alloc(4 * N_OUT);
+    const wp = be.alloc(w.length), xp = be.alloc(4 * K), qp = be.alloc(pair.actRowBytes(K)), yp = be.alloc(4 * N_OUT);
     be.write(wp, w);
     be.write(xp, new Uint8Array(x.buffer));
     if (pair.quantize) be.run(pair.quantize, xp, qp, K, 1);

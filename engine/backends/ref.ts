@@ -23,14 +23,15 @@ import { KernelRecorder } from "./recorder.ts";
 import { fma32, hsum8, reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vExpf, vSilu } from "./ggml_order.ts";
 import { bf16ToF32Row, f16ToF32, f16ToF32Row, f32ToBf16Row, f32ToF16Row } from "../quant/fp16.ts";
 import { dequantizeQ6K, dequantizeQ8_0, quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "../quant/mod.ts";
+import { activationRowBytes, blockBytes, GgmlType } from "../quant/ggml_type.ts";
 
 const fr = Math.fround;
 const QK_K = 256;
-const Q8_K_BYTES = 292;
-const Q8_0_BYTES = 34;
-const TQ2_0_BYTES = 66;
-const TQ1_0_BYTES = 54;
-const Q6_K_BYTES = 210;
+const Q8_K_BYTES = blockBytes(GgmlType.Q8_K);
+const Q8_0_BYTES = blockBytes(GgmlType.Q8_0);
+const TQ2_0_BYTES = blockBytes(GgmlType.TQ2_0);
+const TQ1_0_BYTES = blockBytes(GgmlType.TQ1_0);
+const Q6_K_BYTES = blockBytes(GgmlType.Q6_K);
 const MAX_ARENA = 2 ** 32 - 65536;
 
 /** Typed views over the whole arena (length-tracking, so they follow `resize`). */
@@ -327,7 +328,7 @@ const gemmI2SI8S: Kernel = (v, [w, xq, y, nOut, k, nTok], ith, nth) => {
   const { u8, i8, i32, f32 } = v;
   const rowBytes = k / 4;
   const wScale = f32[(w + nOut * rowBytes) >>> 2];
-  const stride = k + 16;
+  const stride = activationRowBytes("i8_s", k);
   for (let o = o0; o < o1; o++) {
     for (let t = 0; t < nTok; t++) {
       const xr = xq + t * stride;
@@ -500,11 +501,11 @@ const mulScalar = elementwise((f, x, s, y, i) => {
 
 /** The kernel table, keyed by ABI id. */
 const KERNELS: Record<KernelId, Kernel> = {
-  "quantize.q8_k": quantizeRows((k) => (k / QK_K) * Q8_K_BYTES, quantizeRowQ8K),
-  "quantize.q8_0": quantizeRows((k) => (k / 32) * Q8_0_BYTES, quantizeRowQ8_0),
+  "quantize.q8_k": quantizeRows((k) => activationRowBytes("q8_k", k), quantizeRowQ8K),
+  "quantize.q8_0": quantizeRows((k) => activationRowBytes("q8_0", k), quantizeRowQ8_0),
   "quantize.f16": convertRows(f32ToF16Row),
   "quantize.bf16": convertRows(f32ToBf16Row),
-  "quantize.i8_s": quantizeRows((k) => k + 16, quantizeRowI8S),
+  "quantize.i8_s": quantizeRows((k) => activationRowBytes("i8_s", k), quantizeRowI8S),
   "gemm.tq2_0_q8_k": gemmTernaryQ8K(TQ2_0_BYTES, 64, decodeTq2_0),
   "gemm.tq1_0_q8_k": gemmTernaryQ8K(TQ1_0_BYTES, 52, decodeTq1_0),
   "gemm.q6_k_q8_k": gemmQ6KQ8K,

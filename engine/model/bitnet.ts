@@ -23,7 +23,8 @@
  */
 
 import type { GgufFile } from "../gguf/file.ts";
-import { GgmlType, ggmlTypeName } from "../quant/ggml_type.ts";
+import { activationRowBytes, GgmlType, ggmlTypeInfo, ggmlTypeName } from "../quant/ggml_type.ts";
+import { TYPE_KERNELS, typeKernels } from "../backends/type_kernels.ts";
 import type { KernelBackend, KernelId } from "../backends/backend.ts";
 import { type BitnetConfig, configFromGguf } from "./config.ts";
 import { bitnetManifest, projections, validateTensors } from "./manifest.ts";
@@ -206,26 +207,7 @@ export interface ForwardOptions {
   readonly out?: Float32Array;
 }
 
-/** How one weight type is multiplied: the activation quantizer, its row size, and the matmul kernel. */
-interface MatmulKind {
-  readonly quant: KernelId | undefined;
-  readonly rowBytes: (k: number) => number;
-  readonly gemm: KernelId;
-}
-
-const Q8K_ROW = (k: number): number => (k / 256) * 292;
-
-/** ggml's vec_dot_type per weight type (ggml-cpu.c type_traits_cpu), and bitnet.cpp's for I2_S. */
-const MATMUL: Readonly<Record<number, MatmulKind>> = {
-  [GgmlType.TQ2_0]: { quant: "quantize.q8_k", rowBytes: Q8K_ROW, gemm: "gemm.tq2_0_q8_k" },
-  [GgmlType.TQ1_0]: { quant: "quantize.q8_k", rowBytes: Q8K_ROW, gemm: "gemm.tq1_0_q8_k" },
-  [GgmlType.I2_S]: { quant: "quantize.i8_s", rowBytes: (k) => k + 16, gemm: "gemm.i2_s_i8_s" },
-  [GgmlType.F16]: { quant: "quantize.f16", rowBytes: (k) => k * 2, gemm: "gemm.f16_f16" },
-  [GgmlType.BF16]: { quant: "quantize.bf16", rowBytes: (k) => k * 2, gemm: "gemm.bf16_bf16" },
-  [GgmlType.Q8_0]: { quant: "quantize.q8_0", rowBytes: (k) => (k / 32) * 34, gemm: "gemm.q8_0_q8_0" },
-  [GgmlType.Q6_K]: { quant: "quantize.q8_k", rowBytes: Q8K_ROW, gemm: "gemm.q6_k_q8_k" },
-  [GgmlType.F32]: { quant: undefined, rowBytes: (k) => k * 4, gemm: "gemm.f32_f32" },
-};
+const Q8K_ROW = (k: number): number => activationRowBytes("q8_k", k);
 
 /** Weight types whose rows are independent blocks, so that tensors placed back to back form one matrix. */
 const ROW_BLOCK_TYPES: ReadonlySet<number> = new Set([GgmlType.TQ1_0, GgmlType.TQ2_0]);
@@ -260,14 +242,6 @@ function fusedProjection(
   };
   return { w, parts };
 }
-
-const GET_ROWS: Readonly<Record<number, KernelId>> = {
-  [GgmlType.F32]: "get_rows.f32",
-  [GgmlType.F16]: "get_rows.f16",
-  [GgmlType.BF16]: "get_rows.bf16",
-  [GgmlType.Q8_0]: "get_rows.q8_0",
-  [GgmlType.Q6_K]: "get_rows.q6_k",
-};
 
 const PROJECTION_FIELDS: Readonly<Record<ProjectionName, keyof BitnetLayer>> = {
   attn_q: "wq",
@@ -491,7 +465,7 @@ export class BitnetModel {
     const ids = this.#idsHost;
     for (let i = 0; i < T; i++) ids[i] = tokens[from + i];
     be.write(st.ids, this.#idsBytes.subarray(0, 4 * T));
-    be.run(GET_ROWS[w.tokEmbd.type], w.tokEmbd.ptr, st.ids, st.x, E, T);
+    be.run(typeKernels(w.tokEmbd.type).getRows!, w.tokEmbd.ptr, st.ids, st.x, E, T);
     this.#hook("inp_embd", st.x, T, E);
 
     for (let il = 0; il < L; il++) {
@@ -643,8 +617,8 @@ export class BitnetModel {
    */
   #matmul(p: Projection, x: number, rows: number, y: number, sameInput: boolean, preScaleName?: string): void {
     const w = p.w, K = w.shape[0], N = w.shape[1];
-    const kind = MATMUL[w.type];
-    const xq = kind.quant ? this.#quantizeInput(kind.quant, x, rows, K, sameInput) : x;
+    const kind = typeKernels(w.type);
+    const xq = kind.quantize ? this.#quantizeInput(kind.quantize, x, rows, K, sameInput) : x;
     this.backend.run(kind.gemm, w.ptr, xq, y, N, K, rows);
     this.#scale(p, y, rows, N, preScaleName);
   }
@@ -655,8 +629,8 @@ export class BitnetModel {
    */
   #fusedMatmul(f: FusedProjection, x: number, y: number, preScaleNames?: readonly string[]): void {
     const w = f.w, K = w.shape[0], N = w.shape[1];
-    const kind = MATMUL[w.type];
-    const xq = this.#quantizeInput(kind.quant!, x, 1, K, false);
+    const kind = typeKernels(w.type);
+    const xq = this.#quantizeInput(kind.quantize!, x, 1, K, false);
     this.backend.run(kind.gemm, w.ptr, xq, y, N, K, 1);
     let at = y;
     for (let i = 0; i < f.parts.length; i++) {
@@ -759,7 +733,7 @@ function checkTensors(file: GgufFile, cfg: BitnetConfig): void {
   for (let il = 0; il < cfg.nLayer; il++) {
     for (const [name, k] of projections(cfg)) {
       const t = file.tensor(`blk.${il}.${name}.weight`)!;
-      const block = t.type === GgmlType.I2_S ? 128 : 256;
+      const block = ggmlTypeInfo(t.type)!.blockSize;
       if (k % block !== 0) {
         throw new RangeError(
           `Cannot load "${file.path}": ${t.name} is ${ggmlTypeName(t.type)} with rows of ${k} values, ` +
@@ -769,12 +743,12 @@ function checkTensors(file: GgufFile, cfg: BitnetConfig): void {
     }
   }
   const emb = file.tensor("token_embd.weight")!;
-  if (!MATMUL[emb.type] || !GET_ROWS[emb.type]) {
+  if (!TYPE_KERNELS.exact.get(emb.type)?.getRows) {
     throw new RangeError(
       `Cannot load "${file.path}": token_embd.weight has unsupported type ${ggmlTypeName(emb.type)}`,
     );
   }
-  const embBlock = emb.type === GgmlType.Q6_K ? 256 : emb.type === GgmlType.Q8_0 ? 32 : 1;
+  const embBlock = ggmlTypeInfo(emb.type)!.blockSize;
   if (cfg.nEmbd % embBlock !== 0) {
     throw new RangeError(
       `Cannot load "${file.path}": n_embd ${cfg.nEmbd} is not a multiple of ${
@@ -794,8 +768,8 @@ function allocRunState(cfg: BitnetConfig, be: KernelBackend, nCtx: number, maxBa
   };
   const f32 = (n: number): number => a(n * 4);
   const maxK = Math.max(E, F);
-  // The largest quantized row of any activation format (Q8_K 292/256, I8_S K+16, F16/BF16 2K, Q8_0 34/32).
-  const xqRow = Math.max(Q8K_ROW(Math.ceil(maxK / 256) * 256), maxK + 16, maxK * 2, Math.ceil(maxK / 32) * 34);
+  // The largest quantized row of the activation formats the model's weight types consume.
+  const xqRow = Math.max(...[...TYPE_KERNELS.exact.values()].map((t) => t.actRowBytes(Math.ceil(maxK / 256) * 256)));
   const logitRows = Math.min(B, 16);
   const kCache: number[] = [], vCache: number[] = [];
   const state = {

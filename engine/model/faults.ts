@@ -9,7 +9,7 @@
  * @module
  */
 
-import { GgmlType } from "../quant/ggml_type.ts";
+import { blockBytes, GgmlType } from "../quant/ggml_type.ts";
 
 /** Projections a code flip can target. */
 export type ProjectionName = "attn_q" | "attn_k" | "attn_v" | "attn_output" | "ffn_gate" | "ffn_up" | "ffn_down";
@@ -116,7 +116,7 @@ export function ropeNormInPlace(
  * consumes it unchanged.
  *
  * @param x One row of K floats.
- * @param dst The row's `K/256` Q8_K blocks (292 bytes each).
+ * @param dst The row's `K/256` Q8_K blocks.
  */
 export function quantizeRowQ8KPerToken(x: Float32Array, dst: Uint8Array): void {
   let max = 0, amax = 0;
@@ -130,7 +130,7 @@ export function quantizeRowQ8KPerToken(x: Float32Array, dst: Uint8Array): void {
   const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
   const iscale = amax === 0 ? 0 : fr(-127 / max);
   for (let b = 0; b < x.length / 256; b++) {
-    const o = b * 292;
+    const o = b * blockBytes(GgmlType.Q8_K);
     dv.setFloat32(o, amax === 0 ? 0 : fr(1 / iscale), true);
     for (let g = 0; g < 16; g++) {
       let s = 0;
@@ -170,7 +170,7 @@ function tq1Where(e: number): [number, number, number] {
 export function flipFirstNonZero(bytes: Uint8Array, type: number, k: number, row: number): number {
   for (let e = 0; e < k; e++) {
     if (type === GgmlType.TQ2_0) {
-      const blk = row * (k / 256) * 66 + Math.floor(e / 256) * 66, r = e % 256;
+      const bb = blockBytes(GgmlType.TQ2_0), blk = row * (k / 256) * bb + Math.floor(e / 256) * bb, r = e % 256;
       const at = blk + (r >> 7) * 32 + (r & 31), shift = 2 * ((r & 127) >> 5);
       const c = (bytes[at] >> shift) & 3;
       if (c === 1) continue;
@@ -178,7 +178,7 @@ export function flipFirstNonZero(bytes: Uint8Array, type: number, k: number, row
       return e;
     }
     if (type === GgmlType.TQ1_0) {
-      const blk = row * (k / 256) * 54 + Math.floor(e / 256) * 54;
+      const bb = blockBytes(GgmlType.TQ1_0), blk = row * (k / 256) * bb + Math.floor(e / 256) * bb;
       const [off, l, n] = tq1Where(e % 256);
       const byte = bytes[blk + off];
       const trits = Array.from({ length: n }, (_, i) => tq1Trit(byte, i));

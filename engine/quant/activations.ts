@@ -10,12 +10,10 @@
  */
 
 import { checkLength, nearestInt, viewOf } from "./_private.ts";
+import { I8S_ROW_EXTRA_BYTES } from "./ggml_type.ts";
 
 export { quantizeQ8K as quantizeRowQ8K } from "./q8_k.ts";
 export { quantizeRowQ8_0 } from "./q8_0.ts";
-
-/** Bytes after each I8_S row's `K` int8 values: f32 scale, i32 sum, 8 bytes padding. */
-export const I8S_ROW_EXTRA_BYTES = 16;
 
 /** Options of {@link quantizeRowI8S}. */
 export interface QuantizeRowI8SOptions {

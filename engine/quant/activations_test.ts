@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { I8S_ROW_EXTRA_BYTES, quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "./activations.ts";
+import { quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "./activations.ts";
+import { I8S_ROW_EXTRA_BYTES } from "./ggml_type.ts";
 import { quantizeQ8K } from "./q8_k.ts";
 import { makeData } from "./_testing.ts";
 

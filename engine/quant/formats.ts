@@ -1,12 +1,13 @@
 /**
- * The quant format table: for each supported GGML type id, its geometry (from `ggml_type.ts`) and the reference
+ * The quant format table: for each supported GGML type id, its row of the type table (`ggml_type.ts`: geometry and
+ * the activation format of its dot product) with the reference
  * `quantize` / `dequantize`, bit-exact with ggml (llama.cpp v0.5.0) or, for I2_S, with bitnet.cpp. Fast kernels
  * per backend are separate tables keyed by the same id (see `kernels-wasm/ABI.md`).
  *
  * @module
  */
 
-import { GgmlType, type GgmlTypeId, ggmlTypeInfo, ggmlTypeName } from "./ggml_type.ts";
+import { type ActivationFormat, GgmlType, type GgmlTypeId, ggmlTypeInfo, ggmlTypeName } from "./ggml_type.ts";
 import { dequantizeBF16, dequantizeF16, dequantizeF32, quantizeBF16, quantizeF16, quantizeF32 } from "./float_rows.ts";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./q8_0.ts";
 import { dequantizeQ6K, quantizeQ6K } from "./q6_k.ts";
@@ -25,8 +26,10 @@ export interface QuantFormat {
   readonly blockSize: number;
   /** Bytes per block. */
   readonly typeSize: number;
-  /** Bytes after the blocks of a whole tensor (32 for I2_S, whose tail holds the f32 scale; else 0). */
+  /** Bytes after the blocks of a whole tensor (I2_S's tail holds the f32 scale; else 0). */
   readonly tensorTailBytes: number;
+  /** The activation format its dot product consumes (undefined for Q8_K, itself an activation format). */
+  readonly activation: ActivationFormat | undefined;
   /**
    * Decode bytes to f32. `dst.length` (a multiple of `blockSize`) is the element count; `src` holds whole
    * blocks (for I2_S: the whole tensor including its tail).
@@ -63,6 +66,7 @@ export const QUANT_FORMATS: ReadonlyMap<GgmlTypeId, QuantFormat> = new Map(
       blockSize: info.blockSize,
       typeSize: info.typeSize,
       tensorTailBytes: info.tensorTailBytes,
+      activation: info.activation,
       dequantize: codec.dequantize,
       quantize: codec.quantize,
     });
@@ -81,11 +85,11 @@ export const QUANT_FORMATS: ReadonlyMap<GgmlTypeId, QuantFormat> = new Map(
  * import { quantFormat } from "./formats.ts";
  * import { GgmlType } from "./ggml_type.ts";
  * const f = quantFormat(GgmlType.TQ2_0);
- * const bytes = new Uint8Array(66);
+ * const bytes = new Uint8Array(f.typeSize);
  * f.quantize(new Float32Array(256).fill(1), bytes);
  * const back = new Float32Array(256);
  * f.dequantize(bytes, back);
- * console.log(f.name, f.typeSize, back[0]); // TQ2_0 66 1
+ * console.log(f.name, f.blockSize, back[0]); // TQ2_0 256 1
  * ```
  */
 export function quantFormat(id: GgmlTypeId): QuantFormat {

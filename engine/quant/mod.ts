@@ -27,4 +27,4 @@ export { dequantizeQ6K, Q6_K_BLOCK_BYTES, quantizeQ6K } from "./q6_k.ts";
 export { dequantizeQ8K, Q8_K_BLOCK_BYTES, quantizeQ8K } from "./q8_k.ts";
 export { dequantizeBF16, dequantizeF16, dequantizeF32, quantizeBF16, quantizeF16, quantizeF32 } from "./float_rows.ts";
 export { QUANT_FORMATS, type QuantFormat, quantFormat } from "./formats.ts";
-export { I8S_ROW_EXTRA_BYTES, quantizeRowI8S, type QuantizeRowI8SOptions, quantizeRowQ8K } from "./activations.ts";
+export { quantizeRowI8S, type QuantizeRowI8SOptions, quantizeRowQ8K } from "./activations.ts";

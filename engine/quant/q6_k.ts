@@ -1,5 +1,5 @@
 /**
- * Q6_K (type 14): 256 values in 210 bytes: `ql[128]` (low 4 bits), `qh[64]` (high 2 bits), `int8 scales[16]`,
+ * Q6_K (type 14): 256 values per block of `Q6_K_BLOCK_BYTES` bytes: `ql[128]` (low 4 bits), `qh[64]` (high 2 bits), `int8 scales[16]`,
  * f16 `d` (ggml-common.h:358-368); value = `d * scales[i/16] * (q - 32)`.
  * Bit-exact with `quantize_row_q6_K_ref` (ggml-quants.c:1869-1936, with `make_qx_quants` at :628-700) and
  * `dequantize_row_q6_K` (:1938-1966). Every f32 operation of the C code is replayed with `Math.fround`, in the
@@ -10,9 +10,10 @@
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
 import { checkLength, checkWholeBlocks, nearestInt, QK_K } from "./_private.ts";
+import { blockBytes, GgmlType } from "./ggml_type.ts";
 
 /** Bytes per Q6_K block. */
-export const Q6_K_BLOCK_BYTES = 210;
+export const Q6_K_BLOCK_BYTES: number = blockBytes(GgmlType.Q6_K);
 
 // GROUP_MAX_EPS (ggml-quants.c:20) as the f32 the C code compares against.
 const GROUP_MAX_EPS = Math.fround(1e-15);
@@ -98,13 +99,13 @@ function makeQxQuants(x: Float32Array, xo: number, L: Int8Array, lo: number): nu
  * importance matrix).
  *
  * @param src Values; length a multiple of 256.
- * @param dst Destination, at least `src.length / 256 * 210` bytes.
+ * @param dst Destination, at least `src.length / 256 * Q6_K_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeQ6K, quantizeQ6K } from "./q6_k.ts";
+ * import { dequantizeQ6K, quantizeQ6K, Q6_K_BLOCK_BYTES } from "./q6_k.ts";
  * const x = new Float32Array(256).map((_, i) => Math.sin(i));
- * const q = new Uint8Array(210);
+ * const q = new Uint8Array(Q6_K_BLOCK_BYTES);
  * quantizeQ6K(x, q);
  * const y = new Float32Array(256);
  * dequantizeQ6K(q, y);
@@ -176,8 +177,8 @@ export function quantizeQ6K(src: Float32Array, dst: Uint8Array): void {
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeQ6K } from "./q6_k.ts";
- * const blk = new Uint8Array(210);
+ * import { dequantizeQ6K, Q6_K_BLOCK_BYTES } from "./q6_k.ts";
+ * const blk = new Uint8Array(Q6_K_BLOCK_BYTES);
  * blk[0] = 0x01; // ql: element 0 low bits = 1 (q = 1 - 32 = -31 with qh = 0)
  * blk[192] = 2; // scales[0] = 2
  * blk[209] = 0x3c; // d = 1.0

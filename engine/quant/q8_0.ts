@@ -1,5 +1,5 @@
 /**
- * Q8_0 (type 8): 32 values in 34 bytes, f16 `d` then `int8 qs[32]` (ggml-common.h:251-256).
+ * Q8_0 (type 8): 32 values per block of `Q8_0_BLOCK_BYTES` bytes, f16 `d` then `int8 qs[32]` (ggml-common.h:251-256).
  *
  * Two quantizers, because ggml has two that differ:
  * - {@link quantizeQ8_0} = `quantize_row_q8_0_ref` (ggml-quants.c:276-299), used to create model files:
@@ -14,11 +14,12 @@
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
 import { absMax, checkLength, checkWholeBlocks, nearestInt, roundAway } from "./_private.ts";
+import { blockBytes, GgmlType } from "./ggml_type.ts";
 
 /** Values per Q8_0 block (`QK8_0`). */
 export const QK8_0 = 32;
 /** Bytes per Q8_0 block. */
-export const Q8_0_BLOCK_BYTES = 34;
+export const Q8_0_BLOCK_BYTES: number = blockBytes(GgmlType.Q8_0);
 
 function check(fn: string, values: number, bytes: number, what: string): number {
   checkWholeBlocks(fn, "values", values, QK8_0);
@@ -31,13 +32,13 @@ function check(fn: string, values: number, bytes: number, what: string): number 
  * Quantize to Q8_0 like ggml's reference `quantize_row_q8_0_ref` (what `llama-quantize` writes).
  *
  * @param src Values; length a multiple of 32.
- * @param dst Destination, at least `src.length / 32 * 34` bytes.
+ * @param dst Destination, at least `src.length / 32 * Q8_0_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { quantizeQ8_0 } from "./q8_0.ts";
+ * import { quantizeQ8_0, Q8_0_BLOCK_BYTES } from "./q8_0.ts";
  * const x = new Float32Array(32).map((_, i) => i - 16);
- * const dst = new Uint8Array(34);
+ * const dst = new Uint8Array(Q8_0_BLOCK_BYTES);
  * quantizeQ8_0(x, dst);
  * console.log(new Int8Array(dst.buffer, 2, 32)[0]); // -127  (-16 is the absmax)
  * ```
@@ -63,14 +64,14 @@ export function quantizeQ8_0(src: Float32Array, dst: Uint8Array): void {
  * activations before a Q8_0 matmul (ggml-cpu.c:273-276).
  *
  * @param x Activations; length a multiple of 32 (any number of rows whose length is a multiple of 32).
- * @param dst Destination, at least `x.length / 32 * 34` bytes.
+ * @param dst Destination, at least `x.length / 32 * Q8_0_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { quantizeRowQ8_0 } from "./q8_0.ts";
+ * import { quantizeRowQ8_0, Q8_0_BLOCK_BYTES } from "./q8_0.ts";
  * const x = new Float32Array(32);
  * x[0] = 127; x[1] = 0.5; x[2] = 2.5; // d = 1: exact ties, which go to even here (the _ref quantizer gives 1, 3)
- * const dst = new Uint8Array(34);
+ * const dst = new Uint8Array(Q8_0_BLOCK_BYTES);
  * quantizeRowQ8_0(x, dst);
  * console.log(dst[2], dst[3], dst[4]); // 127 0 2
  * ```
@@ -110,8 +111,8 @@ export function quantizeRowQ8_0(x: Float32Array, dst: Uint8Array): void {
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeQ8_0 } from "./q8_0.ts";
- * const blk = new Uint8Array(34);
+ * import { dequantizeQ8_0, Q8_0_BLOCK_BYTES } from "./q8_0.ts";
+ * const blk = new Uint8Array(Q8_0_BLOCK_BYTES);
  * blk[1] = 0x3c; // d = 1.0
  * blk[2] = 0xfe; // q[0] = -2
  * const out = new Float32Array(32);

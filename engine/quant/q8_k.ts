@@ -1,5 +1,5 @@
 /**
- * Q8_K (type 15): the intermediate activation type of K-quant and ternary matmuls. 256 values in 292 bytes:
+ * Q8_K (type 15): the intermediate activation type of K-quant and ternary matmuls. 256 values per block of `Q8_K_BLOCK_BYTES` bytes:
  * f32 `d`, `int8 qs[256]`, `int16 bsums[16]` (sums of 16 consecutive `qs`) (ggml-common.h:371-376).
  * Bit-exact with `quantize_row_q8_K_ref` / `dequantize_row_q8_K` (ggml-quants.c:2768-2816); the x86 CPU backend
  * calls the ref directly for activations (ggml-cpu/arch/x86/quants.c:505-507).
@@ -8,9 +8,10 @@
  */
 
 import { checkLength, checkWholeBlocks, nearestInt, QK_K, viewOf } from "./_private.ts";
+import { blockBytes, GgmlType } from "./ggml_type.ts";
 
 /** Bytes per Q8_K block. */
-export const Q8_K_BLOCK_BYTES = 292;
+export const Q8_K_BLOCK_BYTES: number = blockBytes(GgmlType.Q8_K);
 
 /**
  * Quantize to Q8_K (ggml `quantize_row_q8_K_ref`): `max` = the signed value of largest magnitude (first
@@ -19,14 +20,14 @@ export const Q8_K_BLOCK_BYTES = 292;
  * that block's `bsums` unwritten, this writes them as 0 (their true value).
  *
  * @param x Values; length a multiple of 256 (any number of rows whose length is a multiple of 256).
- * @param dst Destination, at least `x.length / 256 * 292` bytes.
+ * @param dst Destination, at least `x.length / 256 * Q8_K_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { quantizeQ8K } from "./q8_k.ts";
+ * import { quantizeQ8K, Q8_K_BLOCK_BYTES } from "./q8_k.ts";
  * const x = new Float32Array(256).fill(0.5);
  * x[3] = 2;
- * const dst = new Uint8Array(292);
+ * const dst = new Uint8Array(Q8_K_BLOCK_BYTES);
  * quantizeQ8K(x, dst);
  * const v = new DataView(dst.buffer);
  * console.log(v.getFloat32(0, true), v.getInt8(4 + 3), v.getInt16(260, true)); // -0.015748031437397003 -127 -607
@@ -78,8 +79,8 @@ export function quantizeQ8K(x: Float32Array, dst: Uint8Array): void {
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeQ8K } from "./q8_k.ts";
- * const blk = new Uint8Array(292);
+ * import { dequantizeQ8K, Q8_K_BLOCK_BYTES } from "./q8_k.ts";
+ * const blk = new Uint8Array(Q8_K_BLOCK_BYTES);
  * new DataView(blk.buffer).setFloat32(0, 0.25, true);
  * blk[4] = 8;
  * const out = new Float32Array(256);

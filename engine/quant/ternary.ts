@@ -5,9 +5,9 @@
  * plus the scale(s). The bytes written are exactly what the reference quantizers write for the weights
  * `(code - 1) * scale` (see the `*_test.ts` proofs):
  *
- * - TQ2_0 (ggml-common.h:283-288, `quantize_row_tq2_0_ref` ggml-quants.c:2382-2412): 256-weight blocks of 66 bytes,
+ * - TQ2_0 (ggml-common.h:283-288, `quantize_row_tq2_0_ref` ggml-quants.c:2382-2412): 256-weight blocks (`blockBytes(GgmlType.TQ2_0)` bytes),
  *   `qs[64]` then f16 `d`. Byte `32*h + m` holds element `128*h + 32*n + m` in bits `2n..2n+1`.
- * - TQ1_0 (ggml-common.h:274-280, `quantize_row_tq1_0_ref` ggml-quants.c:2316-2380): 54 bytes, `qs[48]`, `qh[4]`,
+ * - TQ1_0 (ggml-common.h:274-280, `quantize_row_tq1_0_ref` ggml-quants.c:2316-2380): blocks of `blockBytes(GgmlType.TQ1_0)` bytes, `qs[48]`, `qh[4]`,
  *   f16 `d`; five trits per byte, first element most significant, stored as `ceil(q * 256 / 243)`.
  * - I2_S (bitnet.cpp `quantize_i2_s`, docs/formats.md section 2): 128-weight blocks of 32 bytes;
  *   byte `g` of a block holds elements `g, 32+g, 64+g, 96+g` in bits 7:6, 5:4, 3:2, 1:0. After the `n/4` packed
@@ -25,12 +25,12 @@
  * @module
  */
 
-import { GgmlType, type GgmlTypeId, ggmlTypeName } from "./ggml_type.ts";
+import { blockBytes, GgmlType, type GgmlTypeId, ggmlTypeName } from "./ggml_type.ts";
 import { f16BitsToF32Bits, f32ToF16 } from "./fp16.ts";
 import { checkLength, checkWholeBlocks, QK_K } from "./_private.ts";
 
-const TQ2_0_BYTES = 66;
-const TQ1_0_BYTES = 54;
+const TQ2_0_BYTES = blockBytes(GgmlType.TQ2_0);
+const TQ1_0_BYTES = blockBytes(GgmlType.TQ1_0);
 const QK_I2_S = 128;
 /** Bytes after the packed I2_S codes: the f32 scale and padding (bitnet.cpp "32B for alignment"). */
 export const I2S_TAIL_BYTES = 32;
@@ -81,13 +81,14 @@ function writeF16(dst: Uint8Array, at: number, h: number): void {
  *
  * @param codes One code per weight, `value + 1` in {0, 1, 2}; length a multiple of 256.
  * @param scales One scale per 256-weight block (stored as f16).
- * @param dst Destination, at least `codes.length / 256 * 66` bytes.
+ * @param dst Destination, at least `codes.length / 256 * blockBytes(GgmlType.TQ2_0)` bytes.
  * @throws {RangeError} When lengths do not match or a code is not 0, 1 or 2.
  * @example
  * ```ts
  * import { packTq2_0 } from "./ternary.ts";
+ * import { blockBytes, GgmlType } from "./ggml_type.ts";
  * const codes = new Uint8Array(256).fill(2); // all +1
- * const dst = new Uint8Array(66);
+ * const dst = new Uint8Array(blockBytes(GgmlType.TQ2_0));
  * packTq2_0(codes, new Float32Array([0.5]), dst);
  * console.log(dst[0].toString(16), dst[65].toString(16), dst[64].toString(16)); // "aa" "38" "0"
  * ```
@@ -96,7 +97,7 @@ export function packTq2_0(codes: Uint8Array, scales: Float32Array, dst: Uint8Arr
   const nb = checkPack("packTq2_0", codes, scales.length, dst.length, TQ2_0_BYTES);
   const w = u32Codes(codes);
   if (!w || dst.byteOffset % 2 !== 0) return packTq2_0Ref(codes, scales, dst);
-  // 66-byte blocks keep every qs pair and d 2-byte aligned: store 16 bits at a time.
+  // TQ2_0 blocks have an even size, so every qs pair and d stay 2-byte aligned: store 16 bits at a time.
   const d16 = new Uint16Array(dst.buffer, dst.byteOffset, nb * (TQ2_0_BYTES / 2));
   for (let b = 0; b < nb; b++) {
     const cw = b * 64; // word index of the block's first code
@@ -126,13 +127,14 @@ export function packTq2_0(codes: Uint8Array, scales: Float32Array, dst: Uint8Arr
  *
  * @param codes One code per weight in {0, 1, 2}; length a multiple of 256.
  * @param scales One scale per block.
- * @param dst Destination, at least `codes.length / 256 * 66` bytes.
+ * @param dst Destination, at least `codes.length / 256 * blockBytes(GgmlType.TQ2_0)` bytes.
  * @throws {RangeError} When lengths do not match or a code is not 0, 1 or 2.
  * @example
  * ```ts
  * import { packTq2_0, packTq2_0Ref } from "./ternary.ts";
+ * import { blockBytes, GgmlType } from "./ggml_type.ts";
  * const codes = new Uint8Array(256).map((_, i) => i % 3);
- * const a = new Uint8Array(66), b = new Uint8Array(66);
+ * const a = new Uint8Array(blockBytes(GgmlType.TQ2_0)), b = new Uint8Array(blockBytes(GgmlType.TQ2_0));
  * packTq2_0(codes, new Float32Array([1]), a);
  * packTq2_0Ref(codes, new Float32Array([1]), b);
  * console.log(a.every((v, i) => v === b[i])); // true
@@ -164,12 +166,13 @@ export function packTq2_0Ref(codes: Uint8Array, scales: Float32Array, dst: Uint8
  *
  * @param codes One code per weight, `value + 1` in {0, 1, 2}; length a multiple of 256.
  * @param scales One scale per 256-weight block (stored as f16).
- * @param dst Destination, at least `codes.length / 256 * 54` bytes.
+ * @param dst Destination, at least `codes.length / 256 * blockBytes(GgmlType.TQ1_0)` bytes.
  * @throws {RangeError} When lengths do not match or a code is not 0, 1 or 2.
  * @example
  * ```ts
  * import { packTq1_0 } from "./ternary.ts";
- * const dst = new Uint8Array(54);
+ * import { blockBytes, GgmlType } from "./ggml_type.ts";
+ * const dst = new Uint8Array(blockBytes(GgmlType.TQ1_0));
  * packTq1_0(new Uint8Array(256).fill(1), new Float32Array([1]), dst); // all zero weights
  * console.log(dst[0], dst[52], dst[53]); // 128 0 0  (q = 121 -> ceil(121*256/243) = 128; d = 0)
  * ```
@@ -232,12 +235,13 @@ export function packTq1_0(codes: Uint8Array, scales: Float32Array, dst: Uint8Arr
  *
  * @param codes One code per weight in {0, 1, 2}; length a multiple of 256.
  * @param scales One scale per block.
- * @param dst Destination, at least `codes.length / 256 * 54` bytes.
+ * @param dst Destination, at least `codes.length / 256 * blockBytes(GgmlType.TQ1_0)` bytes.
  * @throws {RangeError} When lengths do not match or a code is not 0, 1 or 2.
  * @example
  * ```ts
  * import { packTq1_0Ref } from "./ternary.ts";
- * const dst = new Uint8Array(54);
+ * import { blockBytes, GgmlType } from "./ggml_type.ts";
+ * const dst = new Uint8Array(blockBytes(GgmlType.TQ1_0));
  * packTq1_0Ref(new Uint8Array(256).fill(2), new Float32Array([1]), dst);
  * console.log(dst[0], dst[48]); // 255 253
  * ```
@@ -366,9 +370,9 @@ function writeI2STail(dst: Uint8Array, at: number, scale: number): void {
  * @example
  * ```ts
  * import { packTq2_0, unpackTernary } from "./ternary.ts";
- * import { GgmlType } from "./ggml_type.ts";
+ * import { blockBytes, GgmlType } from "./ggml_type.ts";
  * const codes = new Uint8Array(256).map((_, i) => i % 3);
- * const packed = new Uint8Array(66);
+ * const packed = new Uint8Array(blockBytes(GgmlType.TQ2_0));
  * packTq2_0(codes, new Float32Array([1]), packed);
  * const back = new Uint8Array(256);
  * console.log(unpackTernary(GgmlType.TQ2_0, packed, back)[0], back[5]); // 1 2
@@ -411,7 +415,9 @@ export function unpackTernary(type: GgmlTypeId, src: Uint8Array, dstCodes: Uint8
     return new Float32Array([f[0]]);
   }
   throw new RangeError(
-    `${fn}() cannot unpack type ${ggmlTypeName(type)} (id ${type}): only TQ1_0 (34), TQ2_0 (35) and I2_S (36) ` +
+    `${fn}() cannot unpack type ${
+      ggmlTypeName(type)
+    } (id ${type}): only TQ1_0 (${GgmlType.TQ1_0}), TQ2_0 (${GgmlType.TQ2_0}) and I2_S (${GgmlType.I2_S}) ` +
       `are ternary. Use quantFormat(id).dequantize for other types.`,
   );
 }

@@ -1,5 +1,5 @@
 /**
- * TQ1_0 (type 34): 256 ternary weights in 54 bytes, `qs[48]` (5 trits per byte), `qh[4]` (4 trits per byte)
+ * TQ1_0 (`GgmlType.TQ1_0`): 256 ternary weights per block of `TQ1_0_BLOCK_BYTES` bytes, `qs[48]` (5 trits per byte), `qh[4]` (4 trits per byte)
  * and f16 `d` (ggml-common.h:274-280). Reference quantize/dequantize, bit-exact with `quantize_row_tq1_0_ref`
  * and `dequantize_row_tq1_0` (ggml-quants.c:2316-2380, 2428-2465).
  *
@@ -8,9 +8,10 @@
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
 import { absMax, checkLength, checkWholeBlocks, QK_K, roundAway } from "./_private.ts";
+import { blockBytes, GgmlType } from "./ggml_type.ts";
 
 /** Bytes per 256-weight TQ1_0 block. */
-export const TQ1_0_BLOCK_BYTES = 54;
+export const TQ1_0_BLOCK_BYTES: number = blockBytes(GgmlType.TQ1_0);
 
 // Trit n of a packed byte: `((uint8_t)(byte * 3^n) * 3) >> 8` (ggml-quants.c:2441-2443).
 const POW3 = [1, 3, 9, 27, 81];
@@ -25,12 +26,12 @@ function trit(src: Float32Array, i: number, id: number): number {
  * `lroundf(x * (1/d)) + 1`, five per byte (first element most significant), stored as `ceil(q * 256 / 243)`.
  *
  * @param src Weights; length a multiple of 256.
- * @param dst Destination, at least `src.length / 256 * 54` bytes.
+ * @param dst Destination, at least `src.length / 256 * TQ1_0_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { quantizeTq1_0 } from "./tq1_0.ts";
- * const dst = new Uint8Array(54);
+ * import { quantizeTq1_0, TQ1_0_BLOCK_BYTES } from "./tq1_0.ts";
+ * const dst = new Uint8Array(TQ1_0_BLOCK_BYTES);
  * quantizeTq1_0(new Float32Array(256).fill(1), dst);
  * console.log(dst[0], dst[48]); // 255 253  (qs: q = 242 -> 255; qh: q = 80 * 3 = 240 -> 253)
  * ```
@@ -75,8 +76,8 @@ export function quantizeTq1_0(src: Float32Array, dst: Uint8Array): void {
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeTq1_0 } from "./tq1_0.ts";
- * const blk = new Uint8Array(54).fill(255); // every trit 2 (+1)
+ * import { dequantizeTq1_0, TQ1_0_BLOCK_BYTES } from "./tq1_0.ts";
+ * const blk = new Uint8Array(TQ1_0_BLOCK_BYTES).fill(255); // every trit 2 (+1)
  * blk[52] = 0x00; blk[53] = 0x40; // d = 2.0
  * const out = new Float32Array(256);
  * dequantizeTq1_0(blk, out);

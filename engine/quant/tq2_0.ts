@@ -1,5 +1,5 @@
 /**
- * TQ2_0 (type 35): 256 ternary weights in 66 bytes, `qs[64]` (2 bits each, value + 1) then f16 `d`
+ * TQ2_0 (type 35): 256 ternary weights per block of `TQ2_0_BLOCK_BYTES` bytes, `qs[64]` (2 bits each, value + 1) then f16 `d`
  * (ggml-common.h:283-288). Reference quantize/dequantize, bit-exact with `quantize_row_tq2_0_ref` and
  * `dequantize_row_tq2_0` (ggml-quants.c:2382-2412, 2467-2484).
  *
@@ -8,23 +8,24 @@
 
 import { f16ToF32, f32ToF16 } from "./fp16.ts";
 import { absMax, checkLength, checkWholeBlocks, QK_K, roundAway } from "./_private.ts";
+import { blockBytes, GgmlType } from "./ggml_type.ts";
 
 /** Bytes per 256-weight TQ2_0 block. */
-export const TQ2_0_BLOCK_BYTES = 66;
+export const TQ2_0_BLOCK_BYTES: number = blockBytes(GgmlType.TQ2_0);
 
 /**
  * Quantize f32 weights to TQ2_0 (ggml `quantize_row_tq2_0_ref`): per block `d = max|x|`, codes
  * `lroundf(x * (1/d)) + 1` (C `lroundf`: half away from zero), `d` stored as f16.
  *
  * @param src Weights; length a multiple of 256.
- * @param dst Destination, at least `src.length / 256 * 66` bytes.
+ * @param dst Destination, at least `src.length / 256 * TQ2_0_BLOCK_BYTES` bytes.
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { quantizeTq2_0 } from "./tq2_0.ts";
- * const dst = new Uint8Array(66);
+ * import { quantizeTq2_0, TQ2_0_BLOCK_BYTES } from "./tq2_0.ts";
+ * const dst = new Uint8Array(TQ2_0_BLOCK_BYTES);
  * quantizeTq2_0(new Float32Array(256).fill(-3), dst);
- * console.log(dst[0], dst[64], dst[65]); // 0 0 66   (all codes 0 = -1; d = 3 = 0x4200)
+ * console.log(dst[0], dst[64], dst[65].toString(16)); // 0 0 42   (all codes 0 = -1; d = 3 = 0x4200)
  * ```
  */
 export function quantizeTq2_0(src: Float32Array, dst: Uint8Array): void {
@@ -60,8 +61,8 @@ export function quantizeTq2_0(src: Float32Array, dst: Uint8Array): void {
  * @throws {RangeError} When the lengths do not fit.
  * @example
  * ```ts
- * import { dequantizeTq2_0 } from "./tq2_0.ts";
- * const blk = new Uint8Array(66).fill(0x55); // all codes 1 (zero)
+ * import { dequantizeTq2_0, TQ2_0_BLOCK_BYTES } from "./tq2_0.ts";
+ * const blk = new Uint8Array(TQ2_0_BLOCK_BYTES).fill(0x55); // all codes 1 (zero)
  * blk[0] = 0x56; blk[64] = 0x00; blk[65] = 0x3c; // element 0 code 2 (+1), d = 1.0
  * const out = new Float32Array(256);
  * dequantizeTq2_0(blk, out);

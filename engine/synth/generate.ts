@@ -14,7 +14,7 @@
 import type { GgufFile } from "../gguf/file.ts";
 import { type GgufKv, GgufValueType } from "../gguf/types.ts";
 import type { GgufSpec, GgufTensorSpec } from "../gguf/writer.ts";
-import { GgmlType } from "../quant/ggml_type.ts";
+import { ggmlTensorBytes, GgmlType } from "../quant/ggml_type.ts";
 import { f32ToBf16, f32ToF16 } from "../quant/fp16.ts";
 import { quantFormat } from "../quant/formats.ts";
 import { packI2S, packTq1_0, packTq2_0 } from "../quant/ternary.ts";
@@ -105,7 +105,7 @@ function ternaryTensor(type: SynthWeightType, codes: Uint8Array, scale: number, 
     return dst;
   }
   const blocks = n / 256;
-  const dst = new Uint8Array(blocks * (ggml === GgmlType.TQ2_0 ? 66 : 54));
+  const dst = new Uint8Array(ggmlTensorBytes(ggml, n));
   const scales = new Float32Array(blocks).fill(scale);
   if (type === "tq2_0") packTq2_0(codes, scales, dst);
   else packTq1_0(codes, scales, dst);
