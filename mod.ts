@@ -37,14 +37,8 @@ export {
 } from "./engine/engine.ts";
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
 export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
-export { type BackendKind } from "./engine/backends/mod.ts";
-export {
-  FAULT_NAMES,
-  type Faults,
-  type ProjectionName,
-  type TensorHook,
-  type TensorHookInfo,
-} from "./engine/model/mod.ts";
+export { type BackendKind, type KernelBackend, type KernelId, type ScratchShape } from "./engine/backends/mod.ts";
+export { type TensorHook, type TensorHookInfo } from "./engine/model/mod.ts";
 export {
   GGML_MAX_DIMS,
   GGUF_DEFAULT_ALIGNMENT,
@@ -61,6 +55,7 @@ export {
   type GgufValueTypeId,
 } from "./engine/gguf/mod.ts";
 export {
+  type ActivationFormat,
   dequantizeI2S,
   dequantizeTq1_0,
   dequantizeTq2_0,
@@ -96,13 +91,14 @@ export {
   writeSyntheticModel,
 } from "./engine/synth/mod.ts";
 export {
-  type BitnetArch,
-  type BitnetConfig,
+  type ArchName,
   configFromGguf,
   type FfnActivation,
   type LlamaCppCompatibility,
   llamaCppCompatibility,
   type ManifestProblem,
+  type ModelConfig,
+  type RopeType,
   type TensorRole,
   type TensorSpec,
   validateTensors,
@@ -206,6 +202,7 @@ export {
   summarizeParityReceipt,
   type TokenizeVariant,
 } from "./parity/mod.ts";
+export { FAULT_NAMES, type Faults, type ProjectionName } from "./parity/faults.ts";
 
 // --- bench/: measurements ---
 export {

@@ -15,6 +15,7 @@ import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts"
 import { parseTestName, testTokenCount } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
 import { cppBenchSubject, engineBenchSubject } from "./subject.ts";
+import { resolveThreads } from "../engine/backends/create.ts";
 
 /** Options of {@link benchModelFile}. */
 export interface BenchModelOptions {
@@ -115,7 +116,8 @@ export async function benchModelInfo(
 export async function benchModelFile(path: string, opts: BenchModelOptions = {}): Promise<BenchReceipt> {
   const tests = (opts.tests ?? DEFAULT_BENCH_TESTS).map(parseTestName);
   const nCtx = Math.max(...tests.map(testTokenCount));
-  const threads = opts.threads ?? navigator.hardwareConcurrency;
+  // Both sides run the engine's default thread count unless told otherwise (the one place it is decided).
+  const threads = resolveThreads(opts.backend ?? "wasm", opts.threads);
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
   using cpp = await CppModel.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });

@@ -18,6 +18,7 @@ import { CppModel } from "../ffi/mod.ts";
 import { defaultLockfilePath, fetchModels, Lockfile, resolveModel } from "../lock/mod.ts";
 import { type BenchTest, parseTestName, repetitionTokens, timeRepetition } from "./measure.ts";
 import { type BenchSubject, cppBenchSubject, engineBenchSubject } from "./subject.ts";
+import { resolveThreads } from "../engine/backends/create.ts";
 
 const TESTS = ["pp128", "tg32"].map(parseTestName);
 const N_CTX = 512;
@@ -65,7 +66,8 @@ async function childPeak(side: "engine" | "llama.cpp", path: string, threads: nu
   return r.peak;
 }
 
-const threads = Number(Deno.env.get("BENCH_THREADS") ?? navigator.hardwareConcurrency);
+const envThreads = Deno.env.get("BENCH_THREADS");
+const threads = resolveThreads("wasm", envThreads === undefined ? undefined : Number(envThreads));
 const names = (Deno.env.get("BENCH_MODELS") ?? "ci-tiny,bench-2b4t-tq2").split(",").map((s) => s.trim()).filter(
   Boolean,
 );

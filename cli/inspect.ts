@@ -7,8 +7,8 @@
 
 import { styleText } from "node:util";
 import { GgufFile } from "../engine/gguf/mod.ts";
-import { type BitnetConfig, configFromGguf } from "../engine/model/config.ts";
-import { llamaCppCompatibility, validateTensors } from "../engine/model/manifest.ts";
+import type { ModelConfig } from "../engine/model/config.ts";
+import { configFromGguf, llamaCppCompatibility, validateTensors } from "../engine/model/architectures.ts";
 import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
 import { sha256File } from "../lock/mod.ts";
 import { humanBytes, printJson, renderTable } from "./_output.ts";
@@ -48,7 +48,7 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
   const h = file.header;
   const sha256 = flags.hash === false ? undefined : await sha256File(path);
 
-  let config: BitnetConfig | undefined;
+  let config: ModelConfig | undefined;
   let configError: string | undefined;
   try {
     config = configFromGguf(file);

@@ -7,20 +7,22 @@
  */
 
 import { GgufFile } from "./gguf/file.ts";
-import { ggmlTypeName } from "./quant/ggml_type.ts";
 import type { BackendKind, KernelBackend } from "./backends/backend.ts";
 import { createBackend } from "./backends/create.ts";
-import type { BitnetConfig } from "./model/config.ts";
-import { BitnetModel, type TensorHook } from "./model/bitnet.ts";
-import type { Faults } from "./model/faults.ts";
+import { loadModel } from "./model/architectures.ts";
+import type { ModelConfig } from "./model/config.ts";
+import type { Model, TensorHook } from "./model/graph.ts";
 import { Sampler, type SamplingOptions } from "./sampling.ts";
 import { StreamDecoder, Tokenizer } from "./tokenizer/mod.ts";
 
 /** Options of {@link Engine.load}. */
 export interface EngineOptions {
-  /** Kernel backend: `"wasm"` (default) or `"ref"` (plain TypeScript, slow, for checking). */
-  readonly backend?: BackendKind;
-  /** Threads; default the core count for wasm, 1 for ref. */
+  /**
+   * Kernel backend: `"wasm"` (default), `"ref"` (plain TypeScript, slow, for checking), or a backend instance
+   * (any implementation of the port, e.g. a test wrapper; the engine takes ownership and closes it).
+   */
+  readonly backend?: BackendKind | KernelBackend;
+  /** Threads; default `resolveThreads` (the core count for wasm, 1 for ref). Not with a backend instance. */
   readonly threads?: number;
   /** Context length in tokens; default `min(n_ctx_train, 4096)`. */
   readonly nCtx?: number;
@@ -28,8 +30,6 @@ export interface EngineOptions {
   readonly maxBatch?: number;
   /** Per-tensor hook with llama.cpp's intermediate names (`attn_norm-0`, ..., `result_output`). */
   readonly onTensor?: TensorHook;
-  /** TEST-ONLY fault injection for the parity harness (see `engine/model/faults.ts`); default none. */
-  readonly faults?: Faults;
   /** Load progress in weight bytes. */
   readonly onProgress?: (loaded: number, total: number) => void;
 }
@@ -53,15 +53,19 @@ export interface EngineInfo {
   /** Model path. */
   readonly path: string;
   /** Hyperparameters. */
-  readonly config: BitnetConfig;
+  readonly config: ModelConfig;
   /** Backend id (`wasm`, `ref`, ...). */
   readonly backend: string;
   /** Threads the kernels run on. */
   readonly threads: number;
   /** Ternary weight type(s), e.g. `TQ2_0`. */
   readonly weightType: string;
-  /** Token embedding (tied output) type. */
+  /** Token embedding type. */
   readonly embeddingType: string;
+  /** Output matrix type (the embedding's when tied). */
+  readonly outputType: string;
+  /** True when logits come from the token embedding (no `output.weight`). */
+  readonly tiedOutput: boolean;
   /** True when the file has per-tensor `.scale` tensors. */
   readonly hasScales: boolean;
   /** Context length. */
@@ -76,8 +80,6 @@ export interface EngineInfo {
   readonly fileBytes: number;
   /** Milliseconds to load (backend start, weights, tokenizer). */
   readonly loadMs: number;
-  /** Test-only faults in effect (empty in real use). */
-  readonly faults: Faults;
 }
 
 /** Options of {@link Engine.generate} and {@link Engine.stream}. */
@@ -155,13 +157,13 @@ export interface GenerationResult {
 export class Engine implements Disposable {
   /** The tokenizer read from the model file. */
   readonly tokenizer: Tokenizer;
-  readonly #model: BitnetModel;
+  readonly #model: Model;
   readonly #backend: KernelBackend;
   readonly #info: EngineInfo;
   #pos = 0;
   #closed = false;
 
-  private constructor(model: BitnetModel, backend: KernelBackend, tokenizer: Tokenizer, info: EngineInfo) {
+  private constructor(model: Model, backend: KernelBackend, tokenizer: Tokenizer, info: EngineInfo) {
     this.#model = model;
     this.#backend = backend;
     this.tokenizer = tokenizer;
@@ -171,41 +173,46 @@ export class Engine implements Disposable {
   /**
    * Load a model.
    *
-   * @param path GGUF file (`bitnet` or `bitnet-b1.58`; TQ2_0, TQ1_0 or I2_S weights).
-   * @param opts Backend, threads, context, hook, faults.
+   * @param path GGUF file of a registered architecture (`bitnet`, `bitnet-b1.58`, `llama`; TQ2_0, TQ1_0 or I2_S
+   *   weights).
+   * @param opts Backend, threads, context, hook.
    * @returns The engine; close it (or `using`) to stop the backend's workers.
    * @throws {Deno.errors.NotFound} When the file does not exist.
-   * @throws {RangeError} When the model is not a supported BitNet file (the message names the problem tensor or
-   *   key) or an option is out of range.
+   * @throws {RangeError} When the model is not a supported file (the message names the problem tensor or key) or
+   *   an option is out of range.
    */
   static async load(path: string, opts: EngineOptions = {}): Promise<Engine> {
     const t0 = performance.now();
     using file = GgufFile.open(path);
-    const backendKind = opts.backend ?? "wasm";
-    const backend = await createBackend(backendKind, { threads: opts.threads });
-    try {
-      const model = BitnetModel.load(file, backend, opts);
-      const tokenizer = Tokenizer.fromGguf(file);
-      const ternary = new Set(
-        model.weights.layers.flatMap((l) =>
-          [l.wq, l.wk, l.wv, l.wo, l.ffnGate, l.ffnUp, l.ffnDown].map((p) => ggmlTypeName(p.w.type))
-        ),
+    const given = typeof opts.backend === "object" ? opts.backend : undefined;
+    if (given && opts.threads !== undefined && opts.threads !== given.threads) {
+      given.close();
+      throw new RangeError(
+        `Cannot load "${path}" with threads=${opts.threads} on a given ${given.id} backend of ${given.threads} ` +
+          `threads: create the backend with the threads you want and leave threads out`,
       );
+    }
+    const backend = given ?? await createBackend((opts.backend as BackendKind) ?? "wasm", { threads: opts.threads });
+    try {
+      const model = loadModel(file, backend, opts);
+      const tokenizer = Tokenizer.fromGguf(file);
+      const s = model.summary;
       const info: EngineInfo = {
         path,
         config: model.config,
         backend: backend.id,
         threads: backend.threads,
-        weightType: [...ternary].join("+"),
-        embeddingType: ggmlTypeName(model.weights.tokEmbd.type),
-        hasScales: model.weights.layers.some((l) => l.wq.scale !== undefined),
+        weightType: s.weightTypes.join("+"),
+        embeddingType: s.embeddingType,
+        outputType: s.outputType,
+        tiedOutput: s.tiedOutput,
+        hasScales: s.hasScales,
         nCtx: model.state.nCtx,
         maxBatch: model.state.maxBatch,
-        weightBytes: model.weights.bytes,
+        weightBytes: s.weightBytes,
         stateBytes: model.state.bytes,
         fileBytes: Deno.statSync(path).size,
         loadMs: performance.now() - t0,
-        faults: opts.faults ?? {},
       };
       return new Engine(model, backend, tokenizer, info);
     } catch (e) {
@@ -215,7 +222,7 @@ export class Engine implements Disposable {
   }
 
   /** Hyperparameters. */
-  get config(): BitnetConfig {
+  get config(): ModelConfig {
     return this.#model.config;
   }
 

@@ -7,7 +7,7 @@
  */
 
 import { normalizeSpec, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
-import type { Faults } from "../engine/model/faults.ts";
+import type { Faults } from "./faults.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";

@@ -6,8 +6,10 @@
  * @module
  */
 
-import { Engine, type EngineOptions } from "../engine/engine.ts";
-import type { Faults } from "../engine/model/faults.ts";
+import { createBackend } from "../engine/backends/create.ts";
+import { Engine } from "../engine/engine.ts";
+import type { TensorHook } from "../engine/model/graph.ts";
+import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
 import type { EngineInfoJson } from "../receipts/parity_receipt.ts";
 import type { EngineParitySubject, NamedTensor, TokenizeVariant } from "./subject.ts";
 
@@ -28,13 +30,15 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   readonly #path: string;
   readonly #opts: EngineSubjectOptions;
   readonly #engine: Engine;
+  readonly #faulted: FaultedModel | undefined;
   #captureEngine: Engine | undefined;
   #captured = new Map<string, NamedTensor>();
 
-  private constructor(path: string, opts: EngineSubjectOptions, engine: Engine) {
+  private constructor(path: string, opts: EngineSubjectOptions, engine: Engine, faulted: FaultedModel | undefined) {
     this.#path = path;
     this.#opts = opts;
     this.#engine = engine;
+    this.#faulted = faulted;
   }
 
   /**
@@ -52,16 +56,29 @@ export class EngineSubject implements EngineParitySubject, Disposable {
    * ```
    */
   static async open(path: string, opts: EngineSubjectOptions = {}): Promise<EngineSubject> {
-    return new EngineSubject(path, opts, await Engine.load(path, EngineSubject.#loadOptions(opts)));
+    const faulted = opts.faults ? await applyFaults(path, opts.faults) : undefined;
+    try {
+      return new EngineSubject(path, opts, await EngineSubject.#load(path, opts, faulted), faulted);
+    } catch (e) {
+      faulted?.close();
+      throw e;
+    }
   }
 
-  static #loadOptions(opts: EngineSubjectOptions): EngineOptions {
-    return {
-      backend: opts.backend ?? "wasm",
-      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-      ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}),
-      ...(opts.faults ? { faults: opts.faults } : {}),
-    };
+  /** An engine instance; with faults, on the faulted file through its own patch (test-only, parity/faults.ts). */
+  static async #load(path: string, opts: EngineSubjectOptions, faulted?: FaultedModel, hook?: TensorHook) {
+    const kind = opts.backend ?? "wasm";
+    const common = { ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}) };
+    if (!faulted) {
+      return await Engine.load(path, {
+        ...common,
+        backend: kind,
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(hook ? { onTensor: hook } : {}),
+      });
+    }
+    const patched = faulted.patch(await createBackend(kind, { threads: opts.threads }), hook);
+    return await Engine.load(faulted.path, { ...common, backend: patched.backend, onTensor: patched.onTensor });
   }
 
   /** Logit row length. */
@@ -101,20 +118,17 @@ export class EngineSubject implements EngineParitySubject, Disposable {
 
   /** Intermediates of evaluating `ids` with logits for every position. */
   async capture(ids: Int32Array): Promise<ReadonlyMap<string, NamedTensor>> {
-    this.#captureEngine ??= await Engine.load(this.#path, {
-      ...EngineSubject.#loadOptions(this.#opts),
-      onTensor: (name, data, info) => {
-        // Chunks of a long input call the hook once per chunk: append their rows.
-        const prev = this.#captured.get(name);
-        if (prev && prev.cols === info.cols) {
-          const joined = new Float32Array(prev.data.length + data.length);
-          joined.set(prev.data);
-          joined.set(data, prev.data.length);
-          this.#captured.set(name, { rows: prev.rows + info.rows, cols: info.cols, data: joined });
-        } else {
-          this.#captured.set(name, { rows: info.rows, cols: info.cols, data: data.slice() });
-        }
-      },
+    this.#captureEngine ??= await EngineSubject.#load(this.#path, this.#opts, this.#faulted, (name, data, info) => {
+      // Chunks of a long input call the hook once per chunk: append their rows.
+      const prev = this.#captured.get(name);
+      if (prev && prev.cols === info.cols) {
+        const joined = new Float32Array(prev.data.length + data.length);
+        joined.set(prev.data);
+        joined.set(data, prev.data.length);
+        this.#captured.set(name, { rows: prev.rows + info.rows, cols: info.cols, data: joined });
+      } else {
+        this.#captured.set(name, { rows: info.rows, cols: info.cols, data: data.slice() });
+      }
     });
     this.#captured = new Map();
     await this.#captureEngine.eval(ids, { positions: "all" });
@@ -132,7 +146,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
       n_ctx: info.nCtx,
       kernels: this.#engine.kernels(),
       tokenizer_sha256: this.#engine.tokenizer.identity.sha256,
-      faults: { ...info.faults },
+      faults: { ...(this.#opts.faults ?? {}) },
     };
   }
 
@@ -140,6 +154,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   close(): void {
     this.#engine.close();
     this.#captureEngine?.close();
+    this.#faulted?.close();
   }
 
   /** Same as {@link close}. */

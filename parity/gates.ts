@@ -23,8 +23,10 @@ import type {
 } from "../receipts/parity_receipt.ts";
 
 /**
- * Intermediate kinds in llama.cpp's graph order for one `bitnet` layer (`src/models/bitnet.cpp`,
- * `build_ffn` in `src/llama-graph.cpp`); `*_s` exist only in models with per-tensor scales.
+ * Intermediate kinds in llama.cpp's graph order for one layer of the `bitnet` graph (`src/models/bitnet.cpp`) and
+ * the `llama` graph (`src/models/llama.cpp`), merged (`build_ffn` in `src/llama-graph.cpp` names the gated
+ * activation `ffn_swiglu`, and the llama graph its down projection `ffn_out`); a model has the kinds of its graph;
+ * `*_s` exist only in models with per-tensor scales.
  */
 export const LAYER_TENSOR_KINDS: readonly string[] = [
   "attn_norm",
@@ -41,8 +43,10 @@ export const LAYER_TENSOR_KINDS: readonly string[] = [
   "ffn_gate",
   "ffn_gate_s",
   "ffn_sub_out",
+  "ffn_swiglu",
   "ffn_sub_norm",
   "ffn_down",
+  "ffn_out",
   "l_out",
 ];
 

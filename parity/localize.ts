@@ -65,7 +65,8 @@ export interface OpInputs {
 }
 
 /**
- * The inputs of an intermediate in the `bitnet` graph (`src/models/bitnet.cpp`), preferring a scaled variant
+ * The inputs of an intermediate in the `bitnet` graph (`src/models/bitnet.cpp`) or the `llama` graph
+ * (`src/models/llama.cpp`: no sub-norms, `ffn_swiglu`, `ffn_out`), preferring a scaled variant
  * (`ffn_up_s`) when present. `attn_norm-0` reads the token embedding, which both sides look up exactly, so it has
  * no inputs to check.
  *
@@ -108,13 +109,16 @@ export function inputsOf(name: string, has: (name: string) => boolean): OpInputs
     case "ffn_gate_s":
       return local(at("ffn_gate"));
     case "ffn_sub_out":
+    case "ffn_swiglu":
       return local(scaled("ffn_up"), scaled("ffn_gate"));
     case "ffn_sub_norm":
       return local(at("ffn_sub_out"));
     case "ffn_down":
       return local(at("ffn_sub_norm"));
+    case "ffn_out":
+      return local(at("ffn_swiglu"));
     case "l_out":
-      return local(at("ffn_down"), at("ffn_inp"));
+      return local(has(at("ffn_down")) ? at("ffn_down") : at("ffn_out"), at("ffn_inp"));
     case "result_norm":
       return local(...lastLayerOut(has));
     case "result_output":

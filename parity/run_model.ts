@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Faults } from "../engine/model/faults.ts";
+import type { Faults } from "./faults.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";

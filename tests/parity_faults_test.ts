@@ -7,7 +7,7 @@
  * and are caught op by op (docs/parity.md, "Calibration"). Needs the llama.cpp library.
  */
 import assert from "node:assert/strict";
-import type { Faults } from "../engine/model/faults.ts";
+import type { Faults } from "../parity/faults.ts";
 import { DEFAULT_PROMPTS, runParityOnModel } from "../parity/mod.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { verifyReceipt } from "../receipts/verify.ts";

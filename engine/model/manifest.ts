@@ -1,6 +1,7 @@
 /**
- * The BitNet tensor manifest (names, shapes, allowed types, required or not), as llama.cpp creates the tensors in
- * `src/models/bitnet.cpp` `load_arch_tensors`, and validation of a file against it. Shapes are in GGML order
+ * Tensor manifests: what an architecture's file holds (names, shapes, allowed types, required or not, role), and the
+ * check of a file against one. Each architecture writes its manifest in its own file, in the order its converter
+ * writes the tensors (llama.cpp's `load_arch_tensors` in `src/models/<arch>.cpp`). Shapes are in GGML order
  * (`[ne0, ne1]` = `[input, output]`).
  *
  * @module
@@ -8,10 +9,14 @@
 
 import type { GgufTensorInfo } from "../gguf/types.ts";
 import { GgmlType, ggmlTypeName } from "../quant/ggml_type.ts";
-import { type BitnetConfig, EMBEDDING_TYPES, TERNARY_TYPES, typeNames } from "./config.ts";
+import { typeNames } from "./config.ts";
 
-/** What a tensor is for. */
-export type TensorRole = "embedding" | "norm" | "ternary" | "scale";
+/**
+ * What a tensor is for: `embedding` (token rows, also the output matrix when `output` is absent), `output` (an
+ * untied output matrix), `norm` weights, `ternary` projections, their per-tensor `scale`, or `host` tensors the
+ * engine reads on the host instead of placing them in the kernel arena (`rope_freqs`).
+ */
+export type TensorRole = "embedding" | "output" | "norm" | "ternary" | "scale" | "host";
 
 /** One expected tensor. */
 export interface TensorSpec {
@@ -21,62 +26,48 @@ export interface TensorSpec {
   readonly shape: readonly number[];
   /** Allowed GGML type ids. */
   readonly types: readonly number[];
-  /** False for the optional per-tensor `.scale` tensors. */
+  /** False for optional tensors (`.scale`, `output.weight`, `rope_freqs.weight`). */
   readonly required: boolean;
   /** Role of the tensor. */
   readonly role: TensorRole;
 }
 
-/** Projection names of one block, with their `[in, out]` shapes given the config. */
-export function projections(cfg: BitnetConfig): ReadonlyArray<readonly [string, number, number]> {
-  const e = cfg.nEmbd, f = cfg.nFf, kv = cfg.nHeadKv * cfg.headDim;
-  return [
-    ["attn_q", e, e],
-    ["attn_k", e, kv],
-    ["attn_v", e, kv],
-    ["attn_output", e, e],
-    ["ffn_gate", e, f],
-    ["ffn_up", e, f],
-    ["ffn_down", f, e],
-  ];
-}
+/** Weight types the engine accepts for the ternary projections. */
+export const TERNARY_TYPES: readonly number[] = [GgmlType.TQ2_0, GgmlType.TQ1_0, GgmlType.I2_S];
+/** Types the engine accepts for the token embedding and the output matrix. */
+export const EMBEDDING_TYPES: readonly number[] = [
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q6_K,
+  GgmlType.F32,
+];
+/** The norm weights' type. */
+export const F32_ONLY: readonly number[] = [GgmlType.F32];
 
 /**
- * Every tensor a BitNet model may contain, in the order llama.cpp's converter writes them.
+ * The spec of one ternary projection, and of its optional per-tensor scale when the architecture has them.
  *
- * @param cfg Hyperparameters.
- * @returns Tensor specs (required ones and the optional `.scale` tensors).
+ * @param name GGUF name without `.weight` (`blk.0.attn_q`).
+ * @param inDim K.
+ * @param outDim N.
+ * @param scales Whether the architecture reads an optional `<name>.scale` (`bitnet` does, `llama` does not).
+ * @returns One or two specs.
  */
-export function bitnetManifest(cfg: BitnetConfig): TensorSpec[] {
-  const f32 = [GgmlType.F32];
-  const out: TensorSpec[] = [
-    {
-      name: "token_embd.weight",
-      shape: [cfg.nEmbd, cfg.nVocab],
-      types: EMBEDDING_TYPES,
-      required: true,
-      role: "embedding",
-    },
-  ];
-  for (let i = 0; i < cfg.nLayer; i++) {
-    const b = `blk.${i}.`;
-    out.push({ name: `${b}attn_norm.weight`, shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
-    for (const [name, inDim, outDim] of projections(cfg)) {
-      out.push({
-        name: `${b}${name}.weight`,
-        shape: [inDim, outDim],
-        types: TERNARY_TYPES,
-        required: true,
-        role: "ternary",
-      });
-      out.push({ name: `${b}${name}.scale`, shape: [1], types: f32, required: false, role: "scale" });
-    }
-    out.push({ name: `${b}attn_sub_norm.weight`, shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
-    out.push({ name: `${b}ffn_norm.weight`, shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
-    out.push({ name: `${b}ffn_sub_norm.weight`, shape: [cfg.nFf], types: f32, required: true, role: "norm" });
-  }
-  out.push({ name: "output_norm.weight", shape: [cfg.nEmbd], types: f32, required: true, role: "norm" });
-  return out;
+export function projectionSpecs(name: string, inDim: number, outDim: number, scales: boolean): TensorSpec[] {
+  const w: TensorSpec = {
+    name: `${name}.weight`,
+    shape: [inDim, outDim],
+    types: TERNARY_TYPES,
+    required: true,
+    role: "ternary",
+  };
+  return scales ? [w, { name: `${name}.scale`, shape: [1], types: F32_ONLY, required: false, role: "scale" }] : [w];
+}
+
+/** The spec of a norm weight `[n]`. */
+export function normSpec(name: string, n: number): TensorSpec {
+  return { name, shape: [n], types: F32_ONLY, required: true, role: "norm" };
 }
 
 /** A way a file departs from the manifest. */
@@ -90,17 +81,23 @@ export interface ManifestProblem {
 }
 
 /**
- * Compare a file's tensors with the manifest.
+ * Compare a file's tensors with a manifest.
  *
  * @param tensors Tensor infos from the file.
- * @param cfg Hyperparameters read from the same file.
+ * @param manifest The architecture's manifest for the file's hyperparameters.
  * @returns Problems found (empty when the file matches).
+ * @example
+ * ```ts
+ * import { checkManifest, normSpec } from "./manifest.ts";
+ * const t = { name: "output_norm.weight", type: 0, shape: [8], offset: 0, byteLength: 32, nElements: 8 };
+ * console.log(checkManifest([t], [normSpec("output_norm.weight", 4)])[0].kind); // shape
+ * ```
  */
-export function validateTensors(tensors: readonly GgufTensorInfo[], cfg: BitnetConfig): ManifestProblem[] {
+export function checkManifest(tensors: readonly GgufTensorInfo[], manifest: readonly TensorSpec[]): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const known = new Set<string>();
-  for (const spec of bitnetManifest(cfg)) {
+  for (const spec of manifest) {
     known.add(spec.name);
     const t = byName.get(spec.name);
     if (!t) {
@@ -133,43 +130,6 @@ export function validateTensors(tensors: readonly GgufTensorInfo[], cfg: BitnetC
     if (!known.has(t.name)) problems.push({ kind: "extra", tensor: t.name, message: `unexpected tensor ${t.name}` });
   }
   return problems;
-}
-
-/** Whether the pinned stock llama.cpp (v0.5.0) can load and correctly run a model. */
-export interface LlamaCppCompatibility {
-  /** True when llama.cpp loads the file. */
-  readonly loads: boolean;
-  /** True when it also computes the architecture's math correctly (false for bitnet-b1.58: SiLU vs relu2). */
-  readonly correct: boolean;
-  /** Reasons, one line each. */
-  readonly notes: readonly string[];
-}
-
-/**
- * What the pinned stock llama.cpp makes of a BitNet file (docs/formats.md sections 1 and 2).
- *
- * @param cfg Hyperparameters.
- * @param tensors Tensor infos.
- * @returns Compatibility verdict with reasons.
- */
-export function llamaCppCompatibility(cfg: BitnetConfig, tensors: readonly GgufTensorInfo[]): LlamaCppCompatibility {
-  const notes: string[] = [];
-  let loads = true;
-  let correct = true;
-  if (cfg.arch !== "bitnet") {
-    loads = false;
-    notes.push(`architecture "${cfg.arch}" is unknown to stock llama.cpp (it only has "bitnet", with a SiLU FFN)`);
-  }
-  if (tensors.some((t) => t.type === GgmlType.I2_S)) {
-    loads = false;
-    notes.push("I2_S tensors (type 36) are bitnet.cpp's format; stock llama.cpp rejects them at GGUF parse");
-  }
-  if (cfg.activation !== "silu") {
-    correct = false;
-    notes.push("llama.cpp's bitnet graph hard-codes SiLU; this model needs relu2 (use bitnet.cpp or a patched build)");
-  }
-  if (loads && notes.length === 0) notes.push("loads and runs in stock llama.cpp (bitnet graph, SiLU FFN)");
-  return { loads, correct: loads && correct, notes };
 }
 
 /** What {@link weightTypeNames} reports. */

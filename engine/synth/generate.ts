@@ -18,8 +18,8 @@ import { ggmlTensorBytes, GgmlType } from "../quant/ggml_type.ts";
 import { f32ToBf16, f32ToF16 } from "../quant/fp16.ts";
 import { quantFormat } from "../quant/formats.ts";
 import { packI2S, packTq1_0, packTq2_0 } from "../quant/ternary.ts";
-import { activationOf, type BitnetConfig } from "../model/config.ts";
-import { bitnetManifest, projections } from "../model/manifest.ts";
+import { defaultAttnScale, type ModelConfig } from "../model/config.ts";
+import { architecture } from "../model/architectures.ts";
 import { Rng } from "./prng.ts";
 import { shapeOf, specToQuery, type SynthEmbedType, type SynthSpec, type SynthWeightType } from "./spec.ts";
 import { trainSynthVocab } from "./vocab.ts";
@@ -100,7 +100,7 @@ function ternaryTensor(type: SynthWeightType, codes: Uint8Array, scale: number, 
   const ggml = WEIGHT_GGML[type];
   const n = rows * k;
   if (type === "i2_s") {
-    const dst = new Uint8Array(n / 4 + 32);
+    const dst = new Uint8Array(ggmlTensorBytes(ggml, n));
     packI2S(codes, scale, dst);
     return dst;
   }
@@ -112,15 +112,16 @@ function ternaryTensor(type: SynthWeightType, codes: Uint8Array, scale: number, 
   return dst;
 }
 
-function embeddingTensor(spec: SynthSpec, e: number, v: number): Uint8Array {
+/** A `[E, V]` matrix of small normal values (`token_embd`, or an untied `output`) in `type`. */
+function embeddingTensor(seed: number, name: string, type: SynthEmbedType, e: number, v: number): Uint8Array {
   // A 4096-entry table of normal samples, indexed by 12 random bits per value: fast and exactly reproducible.
-  const tableRng = new Rng(spec.seed, "token_embd.table");
+  const tableRng = new Rng(seed, `${name}.table`);
   const table = new Float32Array(4096);
   for (let i = 0; i < table.length; i++) table[i] = EMBD_STD * tableRng.normal();
-  const rng = new Rng(spec.seed, "token_embd.weight");
+  const rng = new Rng(seed, `${name}.weight`);
   const n = e * v;
-  if (spec.embedType === "f16" || spec.embedType === "bf16") {
-    const conv = spec.embedType === "f16" ? f32ToF16 : f32ToBf16;
+  if (type === "f16" || type === "bf16") {
+    const conv = type === "f16" ? f32ToF16 : f32ToBf16;
     const bits = new Uint16Array(4096);
     for (let i = 0; i < 4096; i++) bits[i] = conv(table[i]!);
     const out = new Uint16Array(n);
@@ -131,7 +132,7 @@ function embeddingTensor(spec: SynthSpec, e: number, v: number): Uint8Array {
     }
     return new Uint8Array(out.buffer);
   }
-  const fmt = quantFormat(EMBED_GGML[spec.embedType]);
+  const fmt = quantFormat(EMBED_GGML[type]);
   const rowBytes = (e / fmt.blockSize) * fmt.typeSize;
   const out = new Uint8Array(rowBytes * v);
   const row = new Float32Array(e);
@@ -164,11 +165,11 @@ function normTensor(seed: number, name: string, n: number, center: number): Uint
 export function synthesizeModel(
   spec: SynthSpec,
   opts: { vocabFile?: GgufFile } = {},
-): { gguf: GgufSpec; config: BitnetConfig } {
+): { gguf: GgufSpec; config: ModelConfig } {
   const shape = shapeOf(spec);
   const tokMeta = tokenizerMetadata(spec, opts.vocabFile, shape.vocab);
   const tokens = tokMeta.find(([k]) => k === "tokenizer.ggml.tokens")![1].value as { items: unknown[] };
-  const config: BitnetConfig = {
+  const config: ModelConfig = {
     arch: spec.arch,
     nVocab: tokens.items.length,
     nCtxTrain: shape.ctx,
@@ -179,10 +180,13 @@ export function synthesizeModel(
     nHeadKv: shape.headsKv,
     headDim: shape.embd / shape.heads,
     nRot: shape.embd / shape.heads,
+    ropeType: "neox",
     ropeFreqBase: shape.ropeBase,
     ropeFreqScale: 1,
+    ropeAttnFactor: 1,
+    attnScale: defaultAttnScale(shape.embd / shape.heads),
     rmsEps: shape.eps,
-    activation: activationOf(spec.arch),
+    activation: spec.arch === "bitnet" ? "silu" : "relu2",
   };
   const p = `${spec.arch}.`;
   const query = spec.vocab ? undefined : specToQuery(spec);
@@ -208,28 +212,26 @@ export function synthesizeModel(
   ];
 
   const gains: Record<string, number> = { attn_q: QK_GAIN, attn_k: QK_GAIN };
-  const projShape = new Map(projections(config).map(([name, k, rows]) => [name, [k, rows] as const]));
   const tensors: GgufTensorSpec[] = [];
-  for (const t of bitnetManifest(config)) {
+  for (const t of architecture(spec.arch).manifest(config)) {
     if (!t.required && !spec.scales) continue;
     const name = t.name;
     const proj = name.match(/^blk\.\d+\.(\w+)\.(weight|scale)$/);
-    const kind = proj && projShape.has(proj[1]!) ? proj[2] : undefined;
     let type: number;
     let data: () => Uint8Array;
     if (t.role === "embedding") {
       type = EMBED_GGML[spec.embedType];
-      data = () => embeddingTensor(spec, config.nEmbd, config.nVocab);
+      data = () => embeddingTensor(spec.seed, "token_embd", spec.embedType, config.nEmbd, config.nVocab);
     } else if (t.role === "norm") {
       type = GgmlType.F32;
       const center = name === "output_norm.weight" ? LOGIT_STD / (EMBD_STD * Math.sqrt(config.nEmbd)) : 1;
       data = () => normTensor(spec.seed, name, t.shape[0]!, center);
-    } else if (kind === "scale") {
+    } else if (t.role === "scale") {
       type = GgmlType.F32;
       data = () => new Uint8Array(new Float32Array([scaleTensorValue(spec.seed, name)]).buffer);
     } else {
       type = WEIGHT_GGML[spec.type];
-      const [k, rows] = projShape.get(proj![1]!)!;
+      const [k, rows] = t.shape;
       // Per-tensor magnitude so each projection's output has RMS ~gain (inputs are RMS-normalized).
       const base = (gains[proj![1]!] ?? 1) * Math.sqrt(2 / k);
       const scaleName = name.replace(/\.weight$/, ".scale");

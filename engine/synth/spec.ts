@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BitnetArch } from "../model/config.ts";
+import type { ArchName } from "../model/config.ts";
 
 /** Ternary weight formats the generator writes. */
 export type SynthWeightType = "tq2_0" | "tq1_0" | "i2_s";
@@ -19,7 +19,7 @@ export interface SynthSpec {
   /** Named shape. */
   readonly preset: SynthPreset;
   /** Architecture (`bitnet` runs in stock llama.cpp; `bitnet-b1.58` is 2B4T's relu2 variant). */
-  readonly arch: BitnetArch;
+  readonly arch: ArchName;
   /** Ternary projection format. */
   readonly type: SynthWeightType;
   /** Token embedding (tied output) format. */

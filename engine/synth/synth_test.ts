@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { bytesSource, encodeGguf, GgufFile, parseGgufHeader } from "../gguf/mod.ts";
-import { configFromGguf } from "../model/config.ts";
-import { validateTensors } from "../model/manifest.ts";
+import { configFromGguf, validateTensors } from "../model/architectures.ts";
 import { normalizeSpec, specFromQuery, specToQuery, synthesizeModel, trainSynthVocab } from "./mod.ts";
 
 function bytesOf(spec: Parameters<typeof normalizeSpec>[0]): Uint8Array {

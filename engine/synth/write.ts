@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { GgufFile } from "../gguf/file.ts";
 import { writeGguf } from "../gguf/writer.ts";
-import type { BitnetConfig } from "../model/config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import { synthesizeModel } from "./generate.ts";
 import { normalizeSpec, type SynthSpec } from "./spec.ts";
 
@@ -23,7 +23,7 @@ export interface SynthResult {
   /** The normalized spec. */
   readonly spec: SynthSpec;
   /** Hyperparameters of the model. */
-  readonly config: BitnetConfig;
+  readonly config: ModelConfig;
   /** Generation time in milliseconds. */
   readonly ms: number;
 }
