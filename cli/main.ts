@@ -23,9 +23,19 @@ const program = new Command("crossval")
 // --- commands (one block each, in the order of the README's reference) ---
 
 program.command("make-model")
-  .description("Generate a deterministic synthetic BitNet GGUF model (same arguments -> same bytes)")
-  .addOption(new Option("--preset <preset>", "model shape").choices(["tiny", "2b4t"]).default("tiny"))
-  .addOption(new Option("--arch <arch>", "architecture").choices(["bitnet", "bitnet-b1.58"]).default("bitnet"))
+  .description("Generate a deterministic synthetic ternary GGUF model (same arguments -> same bytes)")
+  .addOption(
+    new Option("--preset <preset>", "model shape").choices([
+      "tiny",
+      "2b4t",
+      "tiny-llama",
+      "falcon3-1b-1.58",
+      "llama3-8b-1.58",
+    ]).default("tiny"),
+  )
+  .addOption(
+    new Option("--arch <arch>", "architecture (default: the preset's)").choices(["bitnet", "bitnet-b1.58", "llama"]),
+  )
   .addOption(new Option("--type <type>", "ternary weight type").choices(["tq2_0", "tq1_0", "i2_s"]).default("tq2_0"))
   .addOption(new Option("--embed-type <type>", "token embedding type").choices(["f16", "q8_0", "q6_k", "bf16"]))
   .option("--seed <n>", "random seed", "1")
@@ -37,6 +47,17 @@ program.command("make-model")
   .option("--heads-kv <n>", "override the KV head count (GQA)")
   .option("--ctx <n>", "override the training context length")
   .option("--scales", "also write per-tensor .scale tensors")
+  .option("--untied", "llama: write an untied output.weight (the llama presets' default)")
+  .option("--no-untied", "llama: tie the output to the token embedding")
+  .addOption(
+    new Option("--output-type <type>", "llama: type of an untied output.weight").choices([
+      "f16",
+      "q8_0",
+      "q6_k",
+      "bf16",
+    ]),
+  )
+  .option("--rope-freqs", "llama: write Llama 3's rope_freqs.weight (rope scaling factors)")
   .requiredOption("--out <file>", "output path")
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./make_model.ts")).makeModelCommand(opts)));

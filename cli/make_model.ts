@@ -1,5 +1,5 @@
 /**
- * `crossval make-model`: generate a deterministic synthetic BitNet GGUF.
+ * `crossval make-model`: generate a deterministic synthetic ternary GGUF (`bitnet`, `bitnet-b1.58` or `llama`).
  *
  * @module
  */
@@ -13,7 +13,7 @@ import { intFlag } from "./_flags.ts";
 /** Flags of `make-model` as commander parses them. */
 export interface MakeModelFlags {
   preset: string;
-  arch: string;
+  arch?: string;
   type: string;
   embedType?: string;
   seed: string;
@@ -25,6 +25,9 @@ export interface MakeModelFlags {
   headsKv?: string;
   ctx?: string;
   scales?: boolean;
+  untied?: boolean;
+  outputType?: string;
+  ropeFreqs?: boolean;
   out: string;
   json?: boolean;
 }
@@ -37,7 +40,7 @@ export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
   try {
     spec = normalizeSpec({
       preset: flags.preset as SynthSpec["preset"],
-      arch: flags.arch as SynthSpec["arch"],
+      ...(flags.arch ? { arch: flags.arch as SynthSpec["arch"] } : {}),
       type: flags.type as SynthSpec["type"],
       embedType: (flags.embedType ?? "f16") as SynthSpec["embedType"],
       seed: int("seed", flags.seed),
@@ -49,6 +52,9 @@ export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
       ...(flags.headsKv ? { headsKv: int("heads-kv", flags.headsKv) } : {}),
       ...(flags.ctx ? { ctx: int("ctx", flags.ctx) } : {}),
       ...(flags.scales ? { scales: true } : {}),
+      ...(flags.untied !== undefined ? { untied: flags.untied } : {}),
+      ...(flags.outputType ? { outputType: flags.outputType as SynthSpec["embedType"] } : {}),
+      ...(flags.ropeFreqs ? { ropeFreqs: true } : {}),
     });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
@@ -70,7 +76,8 @@ export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
     console.log(`  sha256  ${r.sha256}`);
     console.log(
       `  ${c.arch}: ${c.nLayer} layers, ${c.nEmbd} hidden, ${c.nFf} ffn, ${c.nHead}/${c.nHeadKv} heads, ` +
-        `${c.nVocab} vocab, ${spec.type} weights, ${spec.embedType} embedding`,
+        `${c.nVocab} vocab, ${spec.type} weights, ${spec.embedType} embedding` +
+        (spec.untied ? `, untied ${spec.outputType ?? spec.embedType} output` : ""),
     );
   }
   return 0;

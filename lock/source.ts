@@ -27,7 +27,7 @@ export type Source =
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-/** `make-model` options a generate source may set; each is `crossval make-model --<name>`. */
+/** `make-model` options a generate source may set; each is `crossval make-model --<name>` (booleans as 0/1). */
 export const GENERATE_PARAMS: readonly string[] = [
   "preset",
   "arch",
@@ -41,6 +41,9 @@ export const GENERATE_PARAMS: readonly string[] = [
   "heads-kv",
   "ctx",
   "scales",
+  "untied",
+  "output-type",
+  "rope-freqs",
 ];
 
 /**

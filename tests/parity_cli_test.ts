@@ -10,7 +10,7 @@ import { fixtureModel } from "./_fixtures.ts";
 
 const crossval = (args: string[], env: Record<string, string> = {}) => run(args, { env });
 
-Deno.test("validate provisions the CI model, passes, writes a receipt that verifies; an edited copy does not", async () => {
+Deno.test("validate provisions the CI models, passes, writes receipts that verify; an edited copy does not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "crossval-validate-" });
   try {
     const out = `${dir}/ci/parity.json`;
@@ -19,12 +19,16 @@ Deno.test("validate provisions the CI model, passes, writes a receipt that verif
     assert.match(v.stdout, /VALIDATE PASS/);
     assert.match(v.stdout, /tokenization\s*│\s*PASS/);
     assert.match(v.stdout, /min cos/);
-    assert.match(v.stdout, new RegExp(`receipt: ${out}`));
+    // One receipt per CI model (ci-tiny: bitnet, ci-tiny-llama: llama), named after it next to --out.
+    const receipts = ["ci-tiny", "ci-tiny-llama"].map((m) => `${dir}/ci/parity-${m}.json`);
+    for (const p of receipts) {
+      assert.match(v.stdout, new RegExp(`receipt: ${p}`));
+      const ok = await crossval(["receipt", "verify", p]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(JSON.parse(await Deno.readTextFile(p)).checks.logits.summary.kld.max, 0, `${p}: KLD 0`);
+    }
 
-    const ok = await crossval(["receipt", "verify", out]);
-    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-
-    const r = JSON.parse(await Deno.readTextFile(out));
+    const r = JSON.parse(await Deno.readTextFile(receipts[1]));
     r.checks.logits.rows[0].kld = 1;
     await Deno.writeTextFile(`${dir}/edited.json`, JSON.stringify(r));
     const bad = await crossval(["receipt", "verify", "--json", `${dir}/edited.json`]);

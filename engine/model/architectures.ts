@@ -12,6 +12,7 @@ import type { KernelBackend } from "../backends/backend.ts";
 import { GgmlType } from "../quant/ggml_type.ts";
 import { bitnetHparams, bitnetManifest, BitnetModel } from "./bitnet.ts";
 import type { ArchName, FfnActivation, ModelConfig } from "./config.ts";
+import { llamaHparams, llamaManifest, LlamaModel } from "./llama.ts";
 import type { LoadOptions, Model } from "./graph.ts";
 import { checkManifest, type ManifestProblem, type TensorSpec } from "./manifest.ts";
 
@@ -38,6 +39,14 @@ export const ARCHITECTURES: readonly Architecture[] = [
     load: (f, b, o) => BitnetModel.load(f, b, o),
     // src/models/bitnet.cpp builds the FFN with LLM_FFN_SILU whatever the file says; bitnet-b1.58 is unknown to it.
     llamaCpp: { names: ["bitnet"], activation: "silu" },
+  },
+  {
+    names: ["llama"],
+    hparams: llamaHparams,
+    manifest: llamaManifest,
+    load: (f, b, o) => LlamaModel.load(f, b, o),
+    // src/models/llama.cpp: LLM_FFN_SILU, LLM_FFN_PAR.
+    llamaCpp: { names: ["llama"], activation: "silu" },
   },
 ];
 

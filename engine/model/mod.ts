@@ -54,5 +54,6 @@ export {
 } from "./arena.ts";
 export { allocRunState, type RunState, type RunStateOptions } from "./run_state.ts";
 export { bitnetHparams, type BitnetLayer, bitnetManifest, BitnetModel } from "./bitnet.ts";
+export { llamaHparams, type LlamaLayer, llamaManifest, LlamaModel } from "./llama.ts";
 export { ropeTable, type RopeTableOptions } from "./rope.ts";
 export { cosf, sinf } from "./sincosf.ts";

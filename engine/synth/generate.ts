@@ -180,13 +180,13 @@ export function synthesizeModel(
     nHeadKv: shape.headsKv,
     headDim: shape.embd / shape.heads,
     nRot: shape.embd / shape.heads,
-    ropeType: "neox",
+    ropeType: spec.arch === "llama" ? "norm" : "neox",
     ropeFreqBase: shape.ropeBase,
     ropeFreqScale: 1,
     ropeAttnFactor: 1,
     attnScale: defaultAttnScale(shape.embd / shape.heads),
     rmsEps: shape.eps,
-    activation: spec.arch === "bitnet" ? "silu" : "relu2",
+    activation: spec.arch === "bitnet-b1.58" ? "relu2" : "silu",
   };
   const p = `${spec.arch}.`;
   const query = spec.vocab ? undefined : specToQuery(spec);
@@ -214,14 +214,24 @@ export function synthesizeModel(
   const gains: Record<string, number> = { attn_q: QK_GAIN, attn_k: QK_GAIN };
   const tensors: GgufTensorSpec[] = [];
   for (const t of architecture(spec.arch).manifest(config)) {
-    if (!t.required && !spec.scales) continue;
+    // Optional tensors the spec asks for: .scale (scales), output.weight (untied), rope_freqs.weight (ropeFreqs).
+    const wanted = t.role === "scale" ? spec.scales : t.role === "output" ? spec.untied : spec.ropeFreqs;
+    if (!t.required && !wanted) continue;
     const name = t.name;
     const proj = name.match(/^blk\.\d+\.(\w+)\.(weight|scale)$/);
     let type: number;
     let data: () => Uint8Array;
-    if (t.role === "embedding") {
-      type = EMBED_GGML[spec.embedType];
-      data = () => embeddingTensor(spec.seed, "token_embd", spec.embedType, config.nEmbd, config.nVocab);
+    if (t.role === "embedding" || t.role === "output") {
+      const et = t.role === "output" ? spec.outputType ?? spec.embedType : spec.embedType;
+      type = EMBED_GGML[et];
+      data = () =>
+        embeddingTensor(spec.seed, t.role === "output" ? "output" : "token_embd", et, config.nEmbd, config.nVocab);
+    } else if (t.role === "host") {
+      // rope_freqs.weight: Llama 3's rope scaling factors, as the converters compute them (llama.cpp
+      // convert_hf_to_gguf.py LlamaModel.generate_extra_tensors; factor 8, low_freq_factor 1, high_freq_factor 4,
+      // original_max_position_embeddings 8192: Llama 3.1's rope_scaling).
+      type = GgmlType.F32;
+      data = () => new Uint8Array(llama3RopeFactors(config.ropeFreqBase, config.headDim).buffer);
     } else if (t.role === "norm") {
       type = GgmlType.F32;
       const center = name === "output_norm.weight" ? LOGIT_STD / (EMBD_STD * Math.sqrt(config.nEmbd)) : 1;
@@ -241,6 +251,25 @@ export function synthesizeModel(
     tensors.push({ name, shape: t.shape, type, data });
   }
   return { gguf: { metadata, tensors }, config };
+}
+
+/** Llama 3 rope scaling factors for head size `dim` (one per rotated pair), as f32. */
+function llama3RopeFactors(base: number, dim: number): Float32Array {
+  const factor = 8, low = 1, high = 4, oldCtx = 8192;
+  const lowWavelen = oldCtx / low, highWavelen = oldCtx / high;
+  const out = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) {
+    // torch: 1.0 / (base ** (arange(0, dim, 2, float32) / dim)), in f32
+    const freq = Math.fround(1 / Math.fround(Math.pow(base, Math.fround((2 * i) / dim))));
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = factor;
+    else {
+      const smooth = (oldCtx / wavelen - low) / (high - low);
+      out[i] = 1 / ((1 - smooth) / factor + smooth);
+    }
+  }
+  return out;
 }
 
 /** Value of an optional `.scale` tensor: in [0.5, 1.5), so the weight blocks carry the rest of the magnitude. */

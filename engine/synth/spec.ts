@@ -12,18 +12,27 @@ export type SynthWeightType = "tq2_0" | "tq1_0" | "i2_s";
 /** Token-embedding formats the generator writes. */
 export type SynthEmbedType = "f16" | "bf16" | "q8_0" | "q6_k";
 /** Named shapes. */
-export type SynthPreset = "tiny" | "2b4t";
+export type SynthPreset = "tiny" | "2b4t" | "tiny-llama" | "falcon3-1b-1.58" | "llama3-8b-1.58";
 
 /** Everything that determines a synthetic model's bytes. */
 export interface SynthSpec {
   /** Named shape. */
   readonly preset: SynthPreset;
-  /** Architecture (`bitnet` runs in stock llama.cpp; `bitnet-b1.58` is 2B4T's relu2 variant). */
+  /**
+   * Architecture (`bitnet` runs in stock llama.cpp; `bitnet-b1.58` is 2B4T's relu2 variant; `llama` is the family of
+   * Falcon3-1.58bit and Llama3-8B-1.58). Default: the preset's.
+   */
   readonly arch: ArchName;
   /** Ternary projection format. */
   readonly type: SynthWeightType;
-  /** Token embedding (tied output) format. */
+  /** Token embedding format. */
   readonly embedType: SynthEmbedType;
+  /** Untied output: also write `output.weight` (`llama` only). Default: the preset's. */
+  readonly untied?: boolean;
+  /** Format of `output.weight` when untied; default the embedding's. */
+  readonly outputType?: SynthEmbedType;
+  /** Write Llama 3's `rope_freqs.weight` (rope scaling factors; `llama` only). */
+  readonly ropeFreqs?: boolean;
   /** Random seed (unsigned 32-bit). */
   readonly seed: number;
   /** Path of a GGUF whose tokenizer is reused instead of the built-in vocabulary. */
@@ -64,14 +73,43 @@ export interface SynthShape {
   readonly ropeBase: number;
   /** RMSNorm epsilon. */
   readonly eps: number;
+  /** Architecture of the model the shape is taken from (the spec's default). */
+  readonly arch: ArchName;
+  /** True when that model has an untied output matrix (the spec's default). */
+  readonly untied: boolean;
 }
 
 /**
- * Preset shapes. `2b4t` is BitNet b1.58 2B4T's exact shape (docs/formats.md section 4):
- * 30 layers, 2560 hidden, 6912 FFN, 20 heads / 5 KV heads, 128256 vocab, rope theta 500000, eps 1e-5, 4096 context.
+ * Preset shapes, each number from the model's published configuration:
+ * - `2b4t`: BitNet b1.58 2B4T (docs/formats.md section 4): 30 layers, 2560 hidden, 6912 FFN, 20 heads / 5 KV heads,
+ *   128256 vocab, rope theta 500000, eps 1e-5, 4096 context; tied output.
+ * - `falcon3-1b-1.58`: tiiuae/Falcon3-1B-Instruct-1.58bit, whose config.json is tiiuae/Falcon3-1B-Instruct's
+ *   (`LlamaForCausalLM`): hidden_size 2048, intermediate_size 8192, num_hidden_layers 18, num_attention_heads 8,
+ *   num_key_value_heads 4 (head_dim 256 = 2048 / 8), vocab_size 131072, rope_theta 1000042, rms_norm_eps 1e-6,
+ *   max_position_embeddings 8192, rope_scaling null, tie_word_embeddings false. The model card says the same
+ *   ("18 decoder blocks", "8 query heads and 4 key-value heads", "head dimension: 256", "RoPE value ... 1000042",
+ *   "8K context length", "131K vocab size").
+ * - `llama3-8b-1.58`: HF1BitLLM/Llama3-8B-1.58-100B-tokens, fine-tuned from meta-llama/Meta-Llama-3-8B-Instruct
+ *   (its model card) and keeping its config: hidden_size 4096, intermediate_size 14336, num_hidden_layers 32,
+ *   num_attention_heads 32, num_key_value_heads 8, vocab_size 128256, rope_theta 500000, rms_norm_eps 1e-5,
+ *   max_position_embeddings 8192, rope_scaling null (Llama 3, not 3.1: no rope_freqs), tie_word_embeddings false.
+ * - `tiny`, `tiny-llama`: small shapes for tests and CI (`tiny-llama`: GQA 4:1, head size 64, Falcon3's rope theta
+ *   and eps, untied output).
  */
 export const PRESETS: Readonly<Record<SynthPreset, SynthShape>> = {
-  tiny: { embd: 256, ff: 768, layers: 4, heads: 4, headsKv: 2, ctx: 2048, vocab: 1024, ropeBase: 500000, eps: 1e-5 },
+  tiny: {
+    embd: 256,
+    ff: 768,
+    layers: 4,
+    heads: 4,
+    headsKv: 2,
+    ctx: 2048,
+    vocab: 1024,
+    ropeBase: 500000,
+    eps: 1e-5,
+    arch: "bitnet",
+    untied: false,
+  },
   "2b4t": {
     embd: 2560,
     ff: 6912,
@@ -82,8 +120,51 @@ export const PRESETS: Readonly<Record<SynthPreset, SynthShape>> = {
     vocab: 128256,
     ropeBase: 500000,
     eps: 1e-5,
+    arch: "bitnet",
+    untied: false,
+  },
+  "tiny-llama": {
+    embd: 256,
+    ff: 768,
+    layers: 3,
+    heads: 4,
+    headsKv: 1,
+    ctx: 2048,
+    vocab: 1024,
+    ropeBase: 1000042,
+    eps: 1e-6,
+    arch: "llama",
+    untied: true,
+  },
+  "falcon3-1b-1.58": {
+    embd: 2048,
+    ff: 8192,
+    layers: 18,
+    heads: 8,
+    headsKv: 4,
+    ctx: 8192,
+    vocab: 131072,
+    ropeBase: 1000042,
+    eps: 1e-6,
+    arch: "llama",
+    untied: true,
+  },
+  "llama3-8b-1.58": {
+    embd: 4096,
+    ff: 14336,
+    layers: 32,
+    heads: 32,
+    headsKv: 8,
+    ctx: 8192,
+    vocab: 128256,
+    ropeBase: 500000,
+    eps: 1e-5,
+    arch: "llama",
+    untied: true,
   },
 };
+
+const ARCHES: readonly ArchName[] = ["bitnet", "bitnet-b1.58", "llama"];
 
 const WEIGHT_TYPES: readonly SynthWeightType[] = ["tq2_0", "tq1_0", "i2_s"];
 const EMBED_TYPES: readonly SynthEmbedType[] = ["f16", "bf16", "q8_0", "q6_k"];
@@ -126,7 +207,8 @@ export function shapeOf(spec: SynthSpec): SynthShape {
 /**
  * Fill defaults and validate a partial spec.
  *
- * @param partial Fields given by the user; `preset` defaults to tiny, `arch` to bitnet, `type` to tq2_0,
+ * @param partial Fields given by the user; `preset` defaults to tiny, `arch` and `untied` to the preset's
+ *   (bitnet and tied, llama and untied for the llama presets), `type` to tq2_0,
  *   `embedType` to f16, `seed` to 1.
  * @returns A complete spec.
  * @throws {RangeError} For unknown values or impossible shapes.
@@ -134,7 +216,7 @@ export function shapeOf(spec: SynthSpec): SynthShape {
 export function normalizeSpec(partial: Partial<SynthSpec>): SynthSpec {
   const spec: SynthSpec = {
     preset: partial.preset ?? "tiny",
-    arch: partial.arch ?? "bitnet",
+    arch: partial.arch ?? PRESETS[partial.preset ?? "tiny"]?.arch ?? "bitnet",
     type: partial.type ?? "tq2_0",
     embedType: partial.embedType ?? "f16",
     seed: partial.seed ?? 1,
@@ -147,9 +229,30 @@ export function normalizeSpec(partial: Partial<SynthSpec>): SynthSpec {
     ...(partial.ctx !== undefined ? { ctx: partial.ctx } : {}),
     ...(partial.scales ? { scales: true } : {}),
   };
-  if (spec.arch !== "bitnet" && spec.arch !== "bitnet-b1.58") {
-    throw new RangeError(`Unknown architecture "${spec.arch}": expected bitnet or bitnet-b1.58`);
+  if (!ARCHES.includes(spec.arch)) {
+    throw new RangeError(`Unknown architecture "${spec.arch}": expected one of ${ARCHES.join(", ")}`);
   }
+  // Untied output, its own format and rope_freqs are llama's; a preset's untied default applies to llama only.
+  const untied = partial.untied ?? (spec.arch === "llama" && PRESETS[spec.preset]?.untied === true);
+  if (untied || partial.outputType !== undefined || partial.ropeFreqs) {
+    if (spec.arch !== "llama") {
+      throw new RangeError(`Cannot generate a ${spec.arch} model with untied output or rope_freqs: they are llama's`);
+    }
+  }
+  if (partial.outputType !== undefined && !untied) {
+    throw new RangeError(`Cannot set the output type of a tied model: pass untied too`);
+  }
+  if (partial.outputType !== undefined && !EMBED_TYPES.includes(partial.outputType)) {
+    throw new RangeError(`Unknown output type "${partial.outputType}": expected one of ${EMBED_TYPES.join(", ")}`);
+  }
+  if (spec.arch === "llama" && spec.scales) {
+    throw new RangeError("Cannot generate a llama model with .scale tensors: llama.cpp's llama graph has none");
+  }
+  Object.assign(spec, {
+    ...(spec.arch === "llama" ? { untied } : {}),
+    ...(partial.outputType !== undefined ? { outputType: partial.outputType } : {}),
+    ...(partial.ropeFreqs ? { ropeFreqs: true } : {}),
+  });
   if (!WEIGHT_TYPES.includes(spec.type)) {
     throw new RangeError(`Unknown weight type "${spec.type}": expected one of ${WEIGHT_TYPES.join(", ")}`);
   }
@@ -176,6 +279,9 @@ const QUERY_KEYS: ReadonlyArray<readonly [keyof SynthSpec, string]> = [
   ["headsKv", "heads-kv"],
   ["ctx", "ctx"],
   ["scales", "scales"],
+  ["untied", "untied"],
+  ["outputType", "output-type"],
+  ["ropeFreqs", "rope-freqs"],
 ];
 
 /**
@@ -186,6 +292,11 @@ export function specToQuery(spec: SynthSpec): string {
   const parts: string[] = [];
   for (const [key, name] of QUERY_KEYS) {
     const v = spec[key];
+    // A llama spec always says whether it is untied (its presets default to untied, so omitting false would lie).
+    if (key === "untied" && v === false) {
+      parts.push(`${name}=0`);
+      continue;
+    }
     if (v === undefined || v === false) continue;
     parts.push(`${name}=${v === true ? "1" : String(v)}`);
   }
@@ -209,8 +320,9 @@ export function specFromQuery(query: string): SynthSpec {
       );
     }
     const key = entry[0];
-    if (key === "preset" || key === "arch" || key === "type" || key === "embedType") partial[key] = v;
-    else if (key === "scales") partial[key] = v === "1" || v === "true";
+    if (key === "preset" || key === "arch" || key === "type" || key === "embedType" || key === "outputType") {
+      partial[key] = v;
+    } else if (key === "scales" || key === "untied" || key === "ropeFreqs") partial[key] = v === "1" || v === "true";
     else {
       const n = Number(v);
       if (!Number.isInteger(n)) {

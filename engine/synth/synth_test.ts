@@ -81,3 +81,51 @@ Deno.test("header of a generated model parses without reading tensor data", () =
   assert.deepEqual(h.version, 3);
   assert.ok(h.tensors.every((t) => h.dataOffset + t.offset + t.byteLength <= bytes.length));
 });
+
+Deno.test("the llama presets have Falcon3-1B-1.58bit's and Llama3-8B-1.58's published shapes", () => {
+  const shape = (preset: "falcon3-1b-1.58" | "llama3-8b-1.58") => {
+    const { config, gguf } = synthesizeModel(normalizeSpec({ preset, layers: 1 }));
+    const c = config;
+    return {
+      arch: c.arch,
+      shape: [c.nEmbd, c.nFf, c.nHead, c.nHeadKv, c.headDim, c.nVocab, c.ropeFreqBase, c.rmsEps, c.nCtxTrain],
+      output: gguf.tensors.some((t) => t.name === "output.weight"),
+    };
+  };
+  // tiiuae/Falcon3-1B-Instruct config.json: 2048 hidden, 8192 FFN, 8/4 heads of 256, 131072 vocab, theta 1000042.
+  assert.deepEqual(shape("falcon3-1b-1.58"), {
+    arch: "llama",
+    shape: [2048, 8192, 8, 4, 256, 131072, 1000042, 1e-6, 8192],
+    output: true,
+  });
+  // meta-llama/Meta-Llama-3-8B-Instruct config.json (HF1BitLLM/Llama3-8B-1.58-100B-tokens' base).
+  assert.deepEqual(shape("llama3-8b-1.58"), {
+    arch: "llama",
+    shape: [4096, 14336, 32, 8, 128, 128256, 500000, 1e-5, 8192],
+    output: true,
+  });
+  assert.equal(normalizeSpec({ preset: "falcon3-1b-1.58" }).layers, undefined, "18 layers come from the preset");
+  assert.equal(synthesizeModel(normalizeSpec({ preset: "falcon3-1b-1.58" })).config.nLayer, 18);
+  assert.equal(synthesizeModel(normalizeSpec({ preset: "llama3-8b-1.58" })).config.nLayer, 32);
+});
+
+Deno.test("llama specs: untied output, its own type and rope_freqs round-trip; bitnet refuses them", () => {
+  for (
+    const spec of [
+      normalizeSpec({ preset: "tiny-llama" }),
+      normalizeSpec({ preset: "tiny-llama", untied: false }),
+      normalizeSpec({ preset: "tiny-llama", outputType: "q6_k", ropeFreqs: true, type: "tq1_0" }),
+    ]
+  ) {
+    assert.deepEqual(specFromQuery(specToQuery(spec)), spec);
+    const f = GgufFile.fromBytes(encodeGguf(synthesizeModel(spec).gguf));
+    assert.equal(f.architecture, "llama");
+    assert.deepEqual(validateTensors(f.tensors, configFromGguf(f)), []);
+    assert.equal(f.tensor("output.weight") !== undefined, spec.untied);
+    assert.equal(f.tensor("rope_freqs.weight") !== undefined, spec.ropeFreqs === true);
+  }
+  assert.equal(specToQuery(normalizeSpec({ preset: "tiny-llama", untied: false })).includes("untied=0"), true);
+  assert.throws(() => normalizeSpec({ untied: true }), /llama's/);
+  assert.throws(() => normalizeSpec({ preset: "tiny-llama", scales: true }), /llama graph has none/);
+  assert.throws(() => normalizeSpec({ preset: "tiny-llama", untied: false, outputType: "q8_0" }), /pass untied/);
+});
