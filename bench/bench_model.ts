@@ -65,10 +65,13 @@ export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
  * @throws {Deno.errors.NotFound} When the file does not exist.
  * @throws {SyntaxError} When the file is not GGUF.
  * @example
- * ```ts ignore
+ * ```ts
  * import { benchModelInfo } from "./bench_model.ts";
- * using cpp = await CppModel.load("tiny.gguf");
- * console.log((await benchModelInfo("tiny.gguf", cpp)).n_params);
+ * import { CppModel } from "../ffi/mod.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using cpp = await CppModel.load(path, { threads: 1, ctx: 64 });
+ * console.log((await benchModelInfo(path, cpp)).n_params > 0); // true
  * ```
  */
 export async function benchModelInfo(
@@ -107,9 +110,11 @@ export async function benchModelInfo(
  * @throws {LibraryLoadError} When llama.cpp cannot be loaded.
  * @throws Whatever `Engine.load` or `CppModel.load` throw for an unreadable or unsupported model.
  * @example
- * ```ts ignore
+ * ```ts
  * import { benchModelFile } from "./bench_model.ts";
- * const receipt = await benchModelFile("tiny.gguf", { threads: 2, tests: ["pp64", "tg32"], reps: 5 });
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await benchModelFile(path, { threads: 1, tests: ["pp16", "tg4"], reps: 2, warmup: 0 });
  * console.log(receipt.tokens_per_second, receipt.results[0].ratio?.median);
  * ```
  */

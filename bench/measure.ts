@@ -110,8 +110,14 @@ export function repetitionTokens(
  * @throws {RangeError} When the ids do not fit the subject's context or their count is not the test's.
  * @throws Whatever the engine throws while decoding.
  * @example
- * ```ts ignore
+ * ```ts
  * import { parseTestName, repetitionTokens, timeRepetition } from "./measure.ts";
+ * import { engineBenchSubject } from "./subject.ts";
+ * import { Engine } from "../engine/engine.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using engine = await Engine.load(path, { threads: 1, nCtx: 64 });
+ * const subject = engineBenchSubject(engine);
  * const test = parseTestName("tg16");
  * const r = await timeRepetition(subject, test, repetitionTokens(test, 0, { seed: 1, nVocab: subject.nVocab, bos: subject.bos }));
  * console.log(r.ts);

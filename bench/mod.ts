@@ -4,9 +4,11 @@
  * receipts and the regression gate.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { benchModelFile } from "./mod.ts";
- * const receipt = await benchModelFile("tiny.gguf", { threads: 2, tests: ["pp64", "tg32"], reps: 5 });
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await benchModelFile(path, { threads: 1, tests: ["pp16", "tg4"], reps: 2, warmup: 0 });
  * console.log(receipt.tokens_per_second, receipt.results.map((r) => r.ratio?.median));
  * ```
  *

@@ -150,9 +150,19 @@ function errorMessage(e: unknown): string {
  * @throws {RangeError} For an invalid test name, repetition count, or tests that do not fit either context, or
  *   two sides with different vocabularies or thread counts (they would not be comparable).
  * @example
- * ```ts ignore
+ * ```ts
  * import { runBench } from "./run_bench.ts";
- * const receipt = await runBench(engineBenchSubject(engine), cppBenchSubject(cpp), { name: "ci-tiny", model, tests: ["pp64", "tg32"] });
+ * import { benchModelInfo } from "./bench_model.ts";
+ * import { cppBenchSubject, engineBenchSubject } from "./subject.ts";
+ * import { Engine } from "../engine/engine.ts";
+ * import { CppModel } from "../ffi/mod.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using engine = await Engine.load(path, { threads: 1, nCtx: 64 });
+ * using cpp = await CppModel.load(path, { threads: 1, ctx: 64 });
+ * const model = await benchModelInfo(path, cpp);
+ * const opts = { name: "tiny", model, tests: ["pp16", "tg4"], reps: 2, warmup: 0 };
+ * const receipt = await runBench(engineBenchSubject(engine), cppBenchSubject(cpp), opts);
  * console.log(receipt.results.map((r) => [r.test, r.ratio?.median]));
  * ```
  */

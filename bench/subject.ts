@@ -88,10 +88,12 @@ export interface BenchSubject {
  * @param engine A loaded engine (the caller keeps ownership and closes it).
  * @returns The adapter.
  * @example
- * ```ts ignore
+ * ```ts
  * import { Engine } from "../engine/engine.ts";
  * import { engineBenchSubject } from "./subject.ts";
- * using engine = await Engine.load("tiny.gguf", { threads: 2 });
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using engine = await Engine.load(path, { threads: 2, nCtx: 64 });
  * const subject = engineBenchSubject(engine);
  * await subject.decode(Int32Array.of(1, 2, 3));
  * ```

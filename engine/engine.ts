@@ -148,10 +148,12 @@ export interface GenerationResult {
  * @example
  * ```ts
  * import { Engine } from "./engine.ts";
- * // await using is not needed: close() is synchronous.
- * // using engine = await Engine.load("model.gguf", { backend: "wasm", threads: 2 });
- * // const r = await engine.generate("Once upon a time", { maxTokens: 16, onToken: (t) => console.log(t.text) });
- * // console.log(r.timings.genTokPerS, engine.kernels());
+ * import { writeSyntheticModel } from "./synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * // `using`, not `await using`: close() is synchronous.
+ * using engine = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
+ * const r = await engine.generate("Once upon a time", { maxTokens: 8, onToken: (t) => console.log(t.text) });
+ * console.log(r.timings.genTokPerS > 0, engine.kernels().includes("wasm.gemm.tq2_0_q8_k.relaxed")); // true true
  * ```
  */
 export class Engine implements Disposable {
@@ -401,9 +403,11 @@ export class Engine implements Disposable {
    * @example
    * ```ts
    * import { Engine } from "./engine.ts";
-   * // using e = await Engine.load("tiny.gguf", { backend: "ref" });
-   * // const r = await e.generate("Hello", { maxTokens: 8 });
-   * // console.log(r.text, r.timings.promptTokPerS);
+   * import { writeSyntheticModel } from "./synth/write.ts";
+   * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny-llama" });
+   * using e = await Engine.load(path, { backend: "ref", nCtx: 32 });
+   * const r = await e.generate("Hello", { maxTokens: 4 });
+   * console.log(r.ids.length, r.timings.promptTokPerS > 0); // 4 true
    * ```
    */
   async generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): Promise<GenerationResult> {

@@ -95,7 +95,9 @@ export class CppModel implements Disposable {
    * @example
    * ```ts
    * import { CppModel } from "./cpp_model.ts";
-   * using vocab = await CppModel.load("ggml-vocab-llama-bpe.gguf", { vocabOnly: true });
+   * import { llamaSourceDir } from "./llama_source.ts";
+   * const vocabFile = `${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`;
+   * using vocab = await CppModel.load(vocabFile, { vocabOnly: true });
    * console.log(vocab.tokenize("Hello world", { addSpecial: false })); // Int32Array [9906, 1917]
    * ```
    */
@@ -341,7 +343,9 @@ export class CppModel implements Disposable {
    * @example
    * ```ts
    * import { CppModel } from "./cpp_model.ts";
-   * using m = await CppModel.load("ggml-vocab-llama-bpe.gguf", { vocabOnly: true });
+   * import { llamaSourceDir } from "./llama_source.ts";
+   * const vocabFile = `${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`;
+   * using m = await CppModel.load(vocabFile, { vocabOnly: true });
    * m.tokenize("Hello world"); // Int32Array [128000, 9906, 1917]: BOS added, as the vocab asks
    * m.tokenize(new Uint8Array([0x48, 0x69]), { addSpecial: false }); // exact bytes
    * ```
@@ -504,7 +508,9 @@ export class CppModel implements Disposable {
    * @example
    * ```ts
    * import { CppModel } from "./cpp_model.ts";
-   * using m = await CppModel.load("tiny.gguf", { parity: true });
+   * import { resolveModel } from "../lock/mod.ts";
+   * const { path } = await resolveModel("ci-tiny"); // provisioned by `crossval fetch --tier ci`
+   * using m = await CppModel.load(path, { parity: true, threads: 1 });
    * const { logits, rows, nVocab } = m.eval(m.tokenize("Hello"), { positions: "all" });
    * console.log(rows, nVocab, logits.length === rows * nVocab);
    * ```
@@ -573,7 +579,9 @@ export class CppModel implements Disposable {
    * @example
    * ```ts
    * import { argmax, CppModel } from "./cpp_model.ts";
-   * using m = await CppModel.load("tiny.gguf");
+   * import { resolveModel } from "../lock/mod.ts";
+   * const { path } = await resolveModel("ci-tiny"); // provisioned by `crossval fetch --tier ci`
+   * using m = await CppModel.load(path, { threads: 1 });
    * let logits = m.decode(m.tokenize("Once upon a time"));
    * for (let i = 0; i < 8; i++) logits = m.decode([argmax(logits)]);
    * ```
@@ -611,7 +619,9 @@ export class CppModel implements Disposable {
    * @example
    * ```ts
    * import { CppModel } from "./cpp_model.ts";
-   * using m = await CppModel.load("tiny.gguf");
+   * import { resolveModel } from "../lock/mod.ts";
+   * const { path } = await resolveModel("ci-tiny"); // provisioned by `crossval fetch --tier ci`
+   * using m = await CppModel.load(path, { threads: 1 });
    * const r = m.generateGreedy("Once upon a time", 16);
    * console.log(r.ids, r.text, r.timings.genTokPerS);
    * ```

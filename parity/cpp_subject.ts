@@ -45,9 +45,11 @@ export class CppSubject implements ReferenceParitySubject, Disposable {
    * @throws {LibraryLoadError} When the llama.cpp library cannot be loaded.
    * @throws Whatever `CppModel.load` throws for the file.
    * @example
-   * ```ts ignore
+   * ```ts
    * import { CppSubject } from "./cpp_subject.ts";
-   * using ref = await CppSubject.open("tiny.gguf", { threads: 2 });
+   * import { writeSyntheticModel } from "../engine/synth/write.ts";
+   * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+   * using ref = await CppSubject.open(path, { threads: 1 });
    * console.log(ref.describe().settings);
    * ```
    */

@@ -49,9 +49,11 @@ export class EngineSubject implements EngineParitySubject, Disposable {
    * @returns The subject; close it when done.
    * @throws Whatever `Engine.load` throws (missing file, unsupported model).
    * @example
-   * ```ts ignore
+   * ```ts
    * import { EngineSubject } from "./engine_subject.ts";
-   * using eng = await EngineSubject.open("tiny.gguf", { backend: "ref" });
+   * import { writeSyntheticModel } from "../engine/synth/write.ts";
+   * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+   * using eng = await EngineSubject.open(path, { backend: "ref", nCtx: 32 });
    * console.log(eng.nVocab);
    * ```
    */

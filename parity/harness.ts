@@ -158,10 +158,19 @@ function guarded(
  * @throws {RangeError} When `prompts` is empty, `steps` is not a non-negative integer, or a prompt plus the steps
  *   does not fit in a side's context (shorten the prompt or lower the steps).
  * @example
- * ```ts ignore
+ * ```ts
  * import { runParity } from "./harness.ts";
- * const receipt = await runParity(engineSubject, cppSubject, DEFAULT_PROMPTS, { model, steps: 32 });
- * console.log(receipt.status, receipt.metrics.kld_mean);
+ * import { CppSubject } from "./cpp_subject.ts";
+ * import { EngineSubject } from "./engine_subject.ts";
+ * import { describeModelFile } from "./model_facts.ts";
+ * import { DEFAULT_PROMPTS } from "./prompts.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const { model, tokenizer } = await describeModelFile(path);
+ * using engine = await EngineSubject.open(path, { threads: 1, nCtx: 128 });
+ * using cpp = await CppSubject.open(path, { threads: 1, nCtx: 128 });
+ * const receipt = await runParity(engine, cpp, DEFAULT_PROMPTS.slice(0, 2), { model, tokenizer, steps: 4 });
+ * console.log(receipt.status, receipt.metrics.kld_mean); // pass 0
  * ```
  */
 export async function runParity(

@@ -3,9 +3,11 @@
  * and op-by-op localization, producing receipts that cannot claim more than their numbers show.
  *
  * @example
- * ```ts ignore
- * import { runParityOnModel } from "./mod.ts";
- * const receipt = await runParityOnModel("tiny.gguf");
+ * ```ts
+ * import { DEFAULT_PROMPTS, runParityOnModel } from "./mod.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await runParityOnModel(path, { prompts: DEFAULT_PROMPTS.slice(0, 1), steps: 2 });
  * console.log(receipt.status);
  * ```
  *

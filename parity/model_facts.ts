@@ -78,9 +78,11 @@ export function vocabHash(vocab: {
  * @throws {Deno.errors.NotFound} When the file does not exist.
  * @throws {SyntaxError} When it is not a readable GGUF file.
  * @example
- * ```ts ignore
+ * ```ts
  * import { describeModelFile } from "./model_facts.ts";
- * const { model, tokenizer } = await describeModelFile("tiny.gguf");
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const { model, tokenizer } = await describeModelFile(path);
  * console.log(model.sha256, tokenizer?.vocab_sha256);
  * ```
  */

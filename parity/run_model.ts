@@ -59,9 +59,12 @@ export interface ParityRunOptions {
  * @throws {SyntaxError} When the file is not GGUF.
  * @throws {RangeError} When a prompt plus the steps does not fit the context.
  * @example
- * ```ts ignore
+ * ```ts
  * import { runParityOnModel } from "./run_model.ts";
- * const receipt = await runParityOnModel("tiny.gguf", { steps: 8 });
+ * import { DEFAULT_PROMPTS } from "./prompts.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await runParityOnModel(path, { prompts: DEFAULT_PROMPTS.slice(0, 2), steps: 8 });
  * console.log(receipt.status, receipt.reasons);
  * ```
  */

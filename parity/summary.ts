@@ -52,9 +52,14 @@ export interface ParitySummary {
  * @param r The receipt.
  * @returns The compact view.
  * @example
- * ```ts ignore
+ * ```ts
  * import { summarizeParityReceipt } from "./summary.ts";
- * console.log(summarizeParityReceipt(receipt).checks.logits.kld_mean);
+ * import { DEFAULT_PROMPTS } from "./prompts.ts";
+ * import { runParityOnModel } from "./run_model.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await runParityOnModel(path, { prompts: DEFAULT_PROMPTS.slice(0, 1), steps: 2 });
+ * console.log(summarizeParityReceipt(receipt).checks.logits.kld_mean); // 0
  * ```
  */
 export function summarizeParityReceipt(r: ParityReceipt): ParitySummary {

@@ -24,12 +24,18 @@ export interface StreamDecoderOptions extends PieceOptions {
  * @example
  * ```ts
  * import { StreamDecoder } from "./stream_decoder.ts";
- * import type { Tokenizer } from "./tokenizer.ts";
- * declare const tok: Tokenizer;
+ * import { Tokenizer } from "./tokenizer.ts";
+ * import { GgufFile } from "../gguf/file.ts";
+ * import { writeSyntheticModel } from "../synth/write.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using file = GgufFile.open(path);
+ * const tok = Tokenizer.fromGguf(file);
  * const dec = new StreamDecoder(tok);
  * let text = "";
- * for (const id of [9468, 99, 247]) text += dec.push(id); // "🦙" only once its last byte arrives
+ * // "🦙" is several byte tokens: the text appears only once its last byte arrives.
+ * for (const id of tok.encode("🦙", { addSpecial: false })) text += dec.push(id);
  * text += dec.flush();
+ * console.log(text); // 🦙
  * ```
  */
 export class StreamDecoder {

@@ -144,9 +144,13 @@ const utf8Len = (s: string): number => new TextEncoder().encode(s).length;
  * @example
  * ```ts
  * import { GgufFile } from "../gguf/mod.ts";
+ * import { writeSyntheticModel } from "../synth/write.ts";
  * import { loadVocab } from "./vocab.ts";
- * // using f = GgufFile.open("ggml-vocab-llama-bpe.gguf");
- * // console.log(loadVocab(f).special.bos); // 128000
+ * // A generated model carries a Llama 3 style BPE vocabulary (llama.cpp's ggml-vocab-llama-bpe.gguf works too).
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using f = GgufFile.open(path);
+ * const v = loadVocab(f);
+ * console.log(v.tokens[v.special.bos]); // <|begin_of_text|>
  * ```
  */
 export function loadVocab(file: GgufFile): Vocab {
