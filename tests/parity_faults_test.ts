@@ -1,6 +1,6 @@
 /**
  * The harness can fail: known implementation bugs are injected into our engine through its test-only fault
- * switch (engine/model/faults.ts) and each must be caught, by the expected check, and (all of these are layer
+ * patch (parity/faults.ts: a backend wrapper at the named hook points, a flipped-weight file copy) and each must be caught, by the expected check, and (all of these are layer
  * faults) localized to the injected layer and a plausible first op. Gross faults (wrong RoPE pairing, wrong
  * position, missing sub-norm, wrong activation) move the logits far beyond the gates; subtle ones (one flipped
  * ternary sign, per-token activation scales) stay within rounding noise at the logits on these random models
