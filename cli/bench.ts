@@ -21,6 +21,7 @@ import type { ReceiptProblem } from "../receipts/problem.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
 import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { type BackendKind, isBackendKind } from "../engine/backends/backend.ts";
 import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictBaselineProblems } from "./_strict.ts";
@@ -130,7 +131,7 @@ async function benchTargets(
     reps: number;
     warmup: number;
     threads?: number;
-    backend: "wasm" | "ref";
+    backend: BackendKind;
     seed: number;
     outDir: string;
     log: boolean;
@@ -169,8 +170,8 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
   const tests = testsFromFlags(flags.pp, flags.tg);
   const reps = intFlag("reps", flags.reps, 1), warmup = intFlag("warmup", flags.warmup, 0);
   const seed = intFlag("seed", flags.seed, 0), threads = intFlag("threads", flags.threads, 1);
-  if (flags.backend !== "wasm" && flags.backend !== "ref") {
-    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  if (!isBackendKind(flags.backend)) {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
   const log = !flags.json;
   const targets = flags.model !== undefined
@@ -235,7 +236,7 @@ export const benchValidateStep: ValidateStep = {
   async run(targets, flags: ValidateFlags): Promise<StepResult[]> {
     const threads = intFlag("threads", flags.threads, 1) ?? 1;
     const outDir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
-    const backend = flags.backend === "ref" ? "ref" : "wasm";
+    const backend = isBackendKind(flags.backend) ? flags.backend : "wasm";
     const done = await benchTargets(targets, {
       tests: ["pp64", "tg32"],
       reps: 5,

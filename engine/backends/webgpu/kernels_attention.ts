@@ -35,9 +35,9 @@ var<workgroup> inv_wg: f32;
 // ggml_vec_dot_f32 of k row j (from word kj) with the query in qs: 4 x 16 FMA lanes, reduce64, sequential tail.
 fn score_dot(kj: u32, D: u32) -> f32 {
   let np = D & ~63u;
-  var r: array<f32, 16>;
+  var r = array<f32, 16>();
   for (var l = 0u; l < 16u; l++) {
-    var c: array<f32, 4>;
+    var c = array<f32, 4>();
     for (var a = 0u; a < 4u; a++) {
       var acc = 0.0;
       for (var i = l + 16u * a; i < np; i += 64u) { acc = fma_x(k[kj + i], qs[i], acc); }
@@ -93,7 +93,7 @@ fn score_dot(kj: u32, D: u32) -> f32 {
       let c = c0 + lid;
       var part = 0.0;
       if (c < n_chunks) {
-        var ch: array<f32, 16>;
+        var ch = array<f32, 16>();
         for (var l = 0u; l < 16u; l++) {
           let j = 16u * c + l;
           if (j < n_kv) {
@@ -124,7 +124,7 @@ fn score_dot(kj: u32, D: u32) -> f32 {
     let oo = (pu(3u) >> 2u) + t * H * D + h * D;
     let vo = (pu(2u) >> 2u) + hk * D;
     for (var d = lid; d < D; d += 64u) {
-      var r: array<f32, 16>;
+      var r = array<f32, 16>();
       if (T > 1u) {
         for (var l = 0u; l < 16u; l++) {
           var acc = 0.0;
@@ -133,7 +133,7 @@ fn score_dot(kj: u32, D: u32) -> f32 {
         }
       } else {
         for (var l = 0u; l < 16u; l++) {
-          var c: array<f32, 4>;
+          var c = array<f32, 4>();
           for (var a = 0u; a < 4u; a++) {
             var acc = 0.0;
             for (var j = l + 16u * a; j < n_kv; j += 64u) { acc = fma_x(v[vo + j * kv_dim + d], sc[srow + j], acc); }

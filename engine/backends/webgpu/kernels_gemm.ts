@@ -186,12 +186,12 @@ function laneKernel(id: KernelId): GpuKernel {
   let orow = g * 8u + rl;
   let live = orow < o_count;
   let t0 = wid.y * ${TT}u;
-  var acc: array<f32, ${TT}>;
+  var acc = array<f32, ${TT}>();
   if (live) {
     let wrow = pu(0u) + orow * nb * ${s.blockBytes}u;
-    var cw: array<u32, 8>;
-    var qi: array<u32, 8>;
-    var sc: array<i32, 8>;
+    var cw = array<u32, 8>();
+    var qi = array<u32, 8>();
+    var sc = array<i32, 8>();
     var sc_lo = 0;
     var sc_hi = 0;
     for (var b = 0u; b < nb; b++) {
@@ -215,7 +215,7 @@ ${s.lane}
     for (var tt = 0u; tt < ${TT}u; tt++) {
       let t = t0 + tt;
       if (t >= n_tok) { break; }
-      var l8: array<f32, 8>;
+      var l8 = array<f32, 8>();
       for (var q = 0u; q < 8u; q++) { l8[q] = red[((rl * 8u) + q) * ${TT}u + tt]; }
       y[(pu(2u) >> 2u) + t * n_out + o_lo + orow] = hsum8(&l8);
     }
@@ -266,7 +266,7 @@ export const GEMM_I2_S: GpuKernel = {
   let orow = g * 8u + rl;
   let live = orow < o_count;
   let t0 = wid.y * ${TT}u;
-  var acc: array<i32, ${TT}>;
+  var acc = array<i32, ${TT}>();
   if (live) {
     let wrow = (pu(0u) >> 2u) + orow * (K >> 4u);
     for (var b = 0u; b < nb; b++) {
@@ -364,33 +364,41 @@ function floatKernel(id: KernelId): GpuKernel {
   const xName = s.xType === "f32" ? "xf" : "x";
   const head = bindings([["w", "u32"], [xName, s.xType], ["y", "f32"]]) + byteAccess("w", false) +
     (s.xType === "u32" ? byteAccess("x", false) : "");
-  const vec = head + "var<workgroup> lanes: array<f32, 64>;\nvar<workgroup> quads: array<f32, 16>;\n" + entry(64) +
-    GEMM_ARGS + /* wgsl */ `
+  // 4 rows per workgroup, 16 invocations per row; invocation j holds ggml's lanes j, j+16, j+32, j+48, so the first
+  // step of reduce64, (a[j] + a[32+j]) + (a[16+j] + a[48+j]), stays in registers.
+  const vec = head + "var<workgroup> quads: array<f32, 64>;\n" + entry(64) + GEMM_ARGS + /* wgsl */ `
   let K = ${arg(1)};
-  let wrow = pu(0u) + g * K * ${s.wBytes}u;
+  let rl = lid >> 4u;
+  let j = lid & 15u;
+  let orow = g * 4u + rl;
+  let live = orow < o_count;
+  let wrow = pu(0u) + orow * K * ${s.wBytes}u;
   let np = K & ~63u;
   for (var t = 0u; t < n_tok; t++) {
-    var acc = 0.0;
-    for (var i = lid; i < np; i += 64u) {
-      let wv = ${s.w};
-      let xv = ${s.x};
-      acc = ${s.step};
+    var a = array<f32, 4>();
+    if (live) {
+      for (var c = 0u; c < np; c += 64u) {
+        for (var q = 0u; q < 4u; q++) {
+          let i = c + 16u * q + j;
+          let wv = ${s.w};
+          let xv = ${s.x};
+          let acc = a[q];
+          a[q] = ${s.step};
+        }
+      }
     }
-    lanes[lid] = acc;
+    quads[lid] = (a[0] + a[2]) + (a[1] + a[3]);
     workgroupBarrier();
-    // reduce64: (a[l] + a[32 + l]) + (a[16 + l] + a[48 + l]), then reduce16.
-    if (lid < 16u) { quads[lid] = (lanes[lid] + lanes[32u + lid]) + (lanes[16u + lid] + lanes[48u + lid]); }
-    workgroupBarrier();
-    if (lid == 0u) {
-      var r16: array<f32, 16>;
-      for (var l = 0u; l < 16u; l++) { r16[l] = quads[l]; }
+    if (live && j == 0u) {
+      var r16 = array<f32, 16>();
+      for (var l = 0u; l < 16u; l++) { r16[l] = quads[rl * 16u + l]; }
       var sum = reduce16(&r16);
       for (var i = np; i < K; i++) {
         let wv = ${s.w};
         let xv = ${s.x};
         sum = rb(wv * xv) + sum;
       }
-      y[(pu(2u) >> 2u) + t * n_out + o_lo + g] = sum;
+      y[(pu(2u) >> 2u) + t * n_out + o_lo + orow] = sum;
     }
     workgroupBarrier();
   }
@@ -402,7 +410,7 @@ function floatKernel(id: KernelId): GpuKernel {
   let orow = g * 4u + rl;
   let live = orow < o_count;
   let t0 = wid.y * ${TT}u;
-  var accs: array<f32, ${TT}>;
+  var accs = array<f32, ${TT}>();
   if (live) {
     let wrow = pu(0u) + orow * K * ${s.wBytes}u;
     for (var i = l; i < K; i += 16u) {
@@ -422,7 +430,7 @@ function floatKernel(id: KernelId): GpuKernel {
     for (var tt = 0u; tt < ${TT}u; tt++) {
       let t = t0 + tt;
       if (t >= n_tok) { break; }
-      var r16: array<f32, 16>;
+      var r16 = array<f32, 16>();
       for (var q = 0u; q < 16u; q++) { r16[q] = red[((rl * 16u) + q) * ${TT}u + tt]; }
       y[(pu(2u) >> 2u) + t * n_out + o_lo + orow] = reduce16(&r16);
     }
@@ -444,7 +452,7 @@ function floatKernel(id: KernelId): GpuKernel {
           bytes: nTok * K * (s.xType === "f32" ? 4 : 2),
         }, { ptr: y, bytes: 4 * nTok * nOut }],
         args: [nOut, K, nTok, o0, o1 - o0, 0],
-        groups: useTiny ? Math.ceil((o1 - o0) / 4) : o1 - o0,
+        groups: Math.ceil((o1 - o0) / 4),
         groupsY: useTiny ? Math.ceil(nTok / TT) : 1,
         variant: useTiny ? "tiny" : "vec",
       }));
@@ -469,25 +477,36 @@ export const GEMM_BF16: GpuKernel = (() => {
 fn wv(wrow: u32, i: u32) -> f32 { return bf16_to_f32(ld16_w(wrow + 2u * i)); }
 fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16_x(pu(1u) + 2u * (t * K + i))); }
 `;
-  const vec = head + "var<workgroup> lanes: array<f32, 32>;\n" + entry(32) + GEMM_ARGS + /* wgsl */ `
+  // 4 rows per workgroup, 16 invocations per row: invocation l holds lane l of both accumulators.
+  const vec = head + "var<workgroup> lanes: array<f32, 128>;\n" + entry(64) + GEMM_ARGS + /* wgsl */ `
   let K = ${arg(1)};
-  let wrow = pu(0u) + g * K * 2u;
+  let rl = lid >> 4u;
+  let l = lid & 15u;
+  let orow = g * 4u + rl;
+  let live = orow < o_count;
+  let wrow = pu(0u) + orow * K * 2u;
   let np = K & ~63u;
   for (var t = 0u; t < n_tok; t++) {
-    var c = 0.0;
-    for (var i = 0u; i < np; i += 64u) {
-      let a = i + 2u * lid;
-      c = (c + wv(wrow, a + 1u) * xv(t, K, a + 1u)) + wv(wrow, a) * xv(t, K, a);
+    var c1 = 0.0;
+    var c2 = 0.0;
+    if (live) {
+      for (var i = 0u; i < np; i += 64u) {
+        let a = i + 2u * l;
+        let b = a + 32u;
+        c1 = (c1 + wv(wrow, a + 1u) * xv(t, K, a + 1u)) + wv(wrow, a) * xv(t, K, a);
+        c2 = (c2 + wv(wrow, b + 1u) * xv(t, K, b + 1u)) + wv(wrow, b) * xv(t, K, b);
+      }
     }
-    lanes[lid] = c;
+    lanes[rl * 32u + l] = c1;
+    lanes[rl * 32u + 16u + l] = c2;
     workgroupBarrier();
-    if (lid == 0u) {
-      var c1: array<f32, 16>;
-      var c2: array<f32, 16>;
-      for (var l = 0u; l < 16u; l++) { c1[l] = lanes[l]; c2[l] = lanes[16u + l]; }
-      var s = two_sum(reduce16(&c1), reduce16(&c2));
+    if (live && l == 0u) {
+      var r1 = array<f32, 16>();
+      var r2 = array<f32, 16>();
+      for (var q = 0u; q < 16u; q++) { r1[q] = lanes[rl * 32u + q]; r2[q] = lanes[rl * 32u + 16u + q]; }
+      var s = two_sum(reduce16(&r1), reduce16(&r2));
       for (var i = np; i < K; i++) { s = dd_add(s, wv(wrow, i) * xv(t, K, i)); }
-      y[(pu(2u) >> 2u) + t * n_out + o_lo + g] = s.x + s.y;
+      y[(pu(2u) >> 2u) + t * n_out + o_lo + orow] = s.x + s.y;
     }
     workgroupBarrier();
   }
@@ -499,7 +518,7 @@ fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16_x(pu(1u) + 2u * (
   let orow = g * 4u + rl;
   let live = orow < o_count;
   let t0 = wid.y * ${TT}u;
-  var accs: array<f32, ${TT}>;
+  var accs = array<f32, ${TT}>();
   if (live) {
     let wrow = pu(0u) + orow * K * 2u;
     for (var i = 0u; i < K; i += 32u) {
@@ -519,7 +538,7 @@ fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16_x(pu(1u) + 2u * (
     for (var tt = 0u; tt < ${TT}u; tt++) {
       let t = t0 + tt;
       if (t >= n_tok) { break; }
-      var r16: array<f32, 16>;
+      var r16 = array<f32, 16>();
       for (var q = 0u; q < 16u; q++) { r16[q] = red[((rl * 16u) + q) * ${TT}u + tt]; }
       y[(pu(2u) >> 2u) + t * n_out + o_lo + orow] = reduce16(&r16);
     }
@@ -540,7 +559,7 @@ fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16_x(pu(1u) + 2u * (
           bytes: 4 * nTok * nOut,
         }],
         args: [nOut, K, nTok, o0, o1 - o0, 0],
-        groups: useTiny ? Math.ceil((o1 - o0) / 4) : o1 - o0,
+        groups: Math.ceil((o1 - o0) / 4),
         groupsY: useTiny ? Math.ceil(nTok / TT) : 1,
         variant: useTiny ? "tiny" : "vec",
       }));

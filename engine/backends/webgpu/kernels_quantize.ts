@@ -29,7 +29,7 @@ var<workgroup> qsum: array<i32, 64>;
 ` + entry(64) + /* wgsl */ `
   let xb = (pu(0u) >> 2u) + g * 256u;
   let yw = (pu(1u) >> 2u) + g * 73u;
-  var v: array<f32, 4>;
+  var v = array<f32, 4>();
   var ba = 0.0;
   var bi = 0u;
   for (var i = 0u; i < 4u; i++) {

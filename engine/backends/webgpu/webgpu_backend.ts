@@ -129,6 +129,9 @@ export class WebGpuBackend implements KernelBackend {
   #retired: GPUBuffer[] = [];
   readonly #staging: { buffer: GPUBuffer; busy: boolean }[] = [];
   readonly #errorScopes: Promise<GPUError | null>[] = [];
+  /** Reads whose copy waits in the current encoder. */
+  readonly #onSubmit: (() => void)[] = [];
+  #submitQueued = false;
   #stats = { dispatches: 0, submits: 0, bytesWritten: 0, bytesRead: 0, pipelines: 0 };
   #closed = false;
 
@@ -185,6 +188,11 @@ export class WebGpuBackend implements KernelBackend {
   static async create(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
     const gpu = opts.device ?? await WebGpuDevice.open(opts);
     return new WebGpuBackend(gpu, !opts.device, opts);
+  }
+
+  /** `WebGPU <adapter label>` (the label ends in `[CPU fallback]` on a software adapter). */
+  get device(): string {
+    return `WebGPU ${this.gpu.report.label}`;
   }
 
   /** The adapter (for receipts and labels). */
@@ -288,7 +296,17 @@ export class WebGpuBackend implements KernelBackend {
     const staging = this.#takeStaging(size);
     this.#endPass();
     this.#encoderOrNew().copyBufferToBuffer(b.buffer, a0, staging.buffer, 0, size);
-    this.#submit();
+    // Submit after the caller's synchronous code: reads issued back to back (a forward pass's hooked tensors) then
+    // share one submit and one wait, each copy still at its place in the queue.
+    const submitted = new Promise<void>((resolve) => this.#onSubmit.push(resolve));
+    if (!this.#submitQueued) {
+      this.#submitQueued = true;
+      queueMicrotask(() => {
+        this.#submitQueued = false;
+        if (!this.#closed) this.#submit();
+      });
+    }
+    await submitted;
     try {
       await this.gpu.wait(staging.buffer.mapAsync(GPUMapMode.READ, 0, size), `reading ${bytes} bytes`);
       out.set(new Uint8Array(staging.buffer.getMappedRange(0, size), rel - a0, bytes));
@@ -524,6 +542,7 @@ export class WebGpuBackend implements KernelBackend {
     this.#encoder = undefined;
     this.#slot = 0;
     this.#stats.submits++;
+    for (const resolve of this.#onSubmit.splice(0)) resolve();
     // Destroying a buffer waits for the submitted work that uses it.
     for (const b of this.#retired) b.destroy();
     this.#retired = [];

@@ -277,7 +277,7 @@ fn dd_recip(s: vec2<f32>) -> f32 {
 const GGML = /* wgsl */ `
 // GCC's _mm512_reduce_add_ps.
 fn reduce16(v: ptr<function, array<f32, 16>>) -> f32 {
-  var t3: array<f32, 8>;
+  var t3 = array<f32, 8>();
   for (var i = 0u; i < 8u; i++) { t3[i] = (*v)[8u + i] + (*v)[i]; }
   return ((t3[4] + t3[0]) + (t3[6] + t3[2])) + ((t3[5] + t3[1]) + (t3[7] + t3[3]));
 }
