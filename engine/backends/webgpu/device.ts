@@ -61,6 +61,11 @@ export interface WebGpuReport {
 export interface WebGpuOpenOptions {
   /** Milliseconds to wait for the adapter and the device (default 15000). */
   readonly timeoutMs?: number;
+  /**
+   * Milliseconds one wait on queued work (a read, `finish`) may take before it fails (default 300000: a 2B model's
+   * 128-token prefill on a CPU rasteriser takes minutes, on a GPU milliseconds).
+   */
+  readonly workTimeoutMs?: number;
   /** `requestAdapter`'s power preference. */
   readonly powerPreference?: GPUPowerPreference;
 }
@@ -79,6 +84,7 @@ export class WebGpuError extends Error {
 const NO_GPU_FIX = "Use --backend wasm (or ref), or run on a machine whose GPU driver exposes Vulkan, Metal or D3D12";
 const CPU_RASTERISERS = /llvmpipe|lavapipe|swiftshader|softpipe|warp/i;
 const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_WORK_TIMEOUT_MS = 300_000;
 
 /**
  * Resolve `p` or fail after `ms` with a {@link WebGpuError} naming `what` and the fix.
@@ -231,7 +237,7 @@ export class WebGpuDevice implements AsyncDisposable, Disposable {
   readonly report: WebGpuReport;
   /** Arithmetic probes. */
   readonly probe: WebGpuProbe;
-  /** Milliseconds any wait on the GPU may take before it fails. */
+  /** Milliseconds a wait on queued work may take before it fails. */
   readonly timeoutMs: number;
   #failure: WebGpuError | undefined;
   #closed = false;
@@ -291,7 +297,7 @@ export class WebGpuDevice implements AsyncDisposable, Disposable {
     );
     const dot4 = report.wgslFeatures.includes("packed_4x8_integer_dot_product");
     const fusedFma = await probeFusedFma(device, timeoutMs, report.label);
-    return new WebGpuDevice(device, report, { fusedFma, dot4 }, timeoutMs);
+    return new WebGpuDevice(device, report, { fusedFma, dot4 }, opts.workTimeoutMs ?? DEFAULT_WORK_TIMEOUT_MS);
   }
 
   /** The first failure seen (device lost, uncaptured error), if any. */
@@ -335,7 +341,7 @@ export class WebGpuDevice implements AsyncDisposable, Disposable {
       Promise.race([p, lost]),
       this.timeoutMs,
       `${what} on "${this.report.label}"`,
-      "The GPU is hung or the work is too large for it: raise the timeout (timeoutMs), shorten the batch, or use " +
+      "The GPU is hung or the work is too large for it: raise workTimeoutMs, shorten the batch, or use " +
         "--backend wasm.",
     );
     if (this.#failure) throw this.#failure;

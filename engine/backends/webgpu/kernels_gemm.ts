@@ -338,8 +338,8 @@ interface FloatSpec {
 const FLOAT_SPECS: Readonly<Record<string, FloatSpec>> = {
   "gemm.f16_f16": {
     wBytes: 2,
-    w: "f16_to_f32(ld16_w(wrow + 2u * i))",
-    x: "f16_to_f32(ld16_x(pu(1u) + 2u * (t * K + i)))",
+    w: "f16_to_f32(ld16a_w(wrow + 2u * i))",
+    x: "f16_to_f32(ld16a_x(pu(1u) + 2u * (t * K + i)))",
     xType: "u32",
     // f16 x f16 products are exact in f32: the multiply-add equals the FMA.
     step: "acc + wv * xv",
@@ -474,8 +474,8 @@ export const GEMM_BF16: GpuKernel = (() => {
   const id: KernelId = "gemm.bf16_bf16";
   const head = bindings([["w", "u32"], ["x", "u32"], ["y", "f32"]]) + byteAccess("w", false) +
     byteAccess("x", false) + /* wgsl */ `
-fn wv(wrow: u32, i: u32) -> f32 { return bf16_to_f32(ld16_w(wrow + 2u * i)); }
-fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16_x(pu(1u) + 2u * (t * K + i))); }
+fn wv(wrow: u32, i: u32) -> f32 { return bf16_to_f32(ld16a_w(wrow + 2u * i)); }
+fn xv(t: u32, K: u32, i: u32) -> f32 { return bf16_to_f32(ld16a_x(pu(1u) + 2u * (t * K + i))); }
 `;
   // 4 rows per workgroup, 16 invocations per row: invocation l holds lane l of both accumulators.
   const vec = head + "var<workgroup> lanes: array<f32, 128>;\n" + entry(64) + GEMM_ARGS + /* wgsl */ `

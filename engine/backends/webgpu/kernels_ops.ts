@@ -116,8 +116,8 @@ export const COPY: GpuKernel = {
 /** Row bytes and the WGSL expression of element `k` of the row at byte `base` of `w`, per embedding type. */
 const ROW_TYPES: Readonly<Record<string, { rowBytes: (k: number) => number; block: number; value: string }>> = {
   f32: { rowBytes: (k) => 4 * k, block: 1, value: "bitcast<f32>(ld32_w(base + 4u * k))" },
-  f16: { rowBytes: (k) => 2 * k, block: 1, value: "f16_to_f32(ld16_w(base + 2u * k))" },
-  bf16: { rowBytes: (k) => 2 * k, block: 1, value: "bf16_to_f32(ld16_w(base + 2u * k))" },
+  f16: { rowBytes: (k) => 2 * k, block: 1, value: "f16_to_f32(ld16a_w(base + 2u * k))" },
+  bf16: { rowBytes: (k) => 2 * k, block: 1, value: "bf16_to_f32(ld16a_w(base + 2u * k))" },
   // block_q8_0 {f16 d; i8 qs[32]}: q * d (exact in f32).
   q8_0: {
     rowBytes: (k) => (k / 32) * 34,
@@ -166,6 +166,7 @@ function getRows(type: string): GpuKernel {
 }`,
     plan: ([w, ids, y, K, nIds], ctx): DispatchPlan[] => {
       requireAligned(id, ["ids", "y"], [ids, y]);
+      if (type === "f16" || type === "bf16") requireAligned(id, ["w"], [w], 2);
       if (K % t.block !== 0) reject(id, `K = ${K} is not a multiple of the block size ${t.block}`, "Pass whole blocks");
       if (nIds === 0) return [];
       const rb = t.rowBytes(K);

@@ -63,15 +63,16 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.z * n
 
 /** f16/bf16 conversions by bits (ggml's `fp32_to_fp16` / `fp16_to_fp32`, exact for every pattern). */
 const HALF = /* wgsl */ `
+// Branch-free (a divergent branch costs every lane on SIMD hardware and on llvmpipe): normal values by rebiasing,
+// subnormals as m * 2^-24 (exact: m < 2^10 and the product is an f32 normal), inf/NaN keeping the payload.
 fn f16_to_f32(h: u32) -> f32 {
   let s = (h & 0x8000u) << 16u;
   let e = (h >> 10u) & 0x1fu;
   let m = h & 0x3ffu;
-  if (e == 0x1fu) { return bitcast<f32>(s | 0x7f800000u | (m << 13u) | select(0u, 0x400000u, m != 0u)); }
-  if (e != 0u) { return bitcast<f32>(s | ((e + 112u) << 23u) | (m << 13u)); }
-  if (m == 0u) { return bitcast<f32>(s); }
-  let p = 31u - countLeadingZeros(m);
-  return bitcast<f32>(s | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7fffffu));
+  let normal = s | ((e + 112u) << 23u) | (m << 13u);
+  let sub = s | bitcast<u32>(f32(m) * 5.9604644775390625e-8);
+  let special = s | 0x7f800000u | (m << 13u) | select(0u, 0x400000u, m != 0u);
+  return bitcast<f32>(select(select(normal, sub, e == 0u), special, e == 0x1fu));
 }
 fn f32_to_f16(u: u32) -> u32 {
   let sign = (u >> 16u) & 0x8000u;
@@ -365,6 +366,8 @@ fn ld16_${n}(a: u32) -> u32 {
   if ((a & 3u) == 3u) { return ld8_${n}(a) | (ld8_${n}(a + 1u) << 8u); }
   return (${n}[a >> 2u] >> (8u * (a & 3u))) & 0xffffu;
 }
+// A 2-byte-aligned u16 (F16/BF16 rows; the kernels check the alignment).
+fn ld16a_${n}(a: u32) -> u32 { return (${n}[a >> 2u] >> (8u * (a & 2u))) & 0xffffu; }
 fn ld32_${n}(a: u32) -> u32 {
   let wi = a >> 2u;
   let sh = 8u * (a & 3u);
