@@ -96,13 +96,15 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     "median",
     "engine/llama.cpp [95% CI]",
   ];
+  // A GPU backend names its adapter (llama-bench's gpu_info; `[CPU fallback]` on a software rasteriser).
+  const gpu = receipts[0].results.find((r) => r.engine?.gpu_info)?.engine?.gpu_info;
   const machine = m
     ? `machine: ${m.cpu}, ${m.cores} cores, ${
       humanBytes(m.memory_bytes)
     }, ${m.os}, Deno ${m.runtime.deno} (V8 ${m.runtime.v8}), ` +
       `fingerprint ${m.fingerprint}; llama.cpp ${receipts[0].reference.release ?? receipts[0].reference.version} ${
         receipts[0].reference.backend
-      }; ` +
+      }; ` + (gpu ? `engine on ${gpu}; ` : "") +
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
   return `${renderTable(head, rows)}\n${machine}`;

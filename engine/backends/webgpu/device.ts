@@ -136,7 +136,12 @@ async function requestAdapter(opts: WebGpuOpenOptions): Promise<GPUAdapter | str
     NO_GPU_FIX,
   );
   if (!adapter) {
-    const env = Deno.env.get("DENO_WEBGPU_BACKEND");
+    let env: string | undefined;
+    try {
+      env = Deno.env.get("DENO_WEBGPU_BACKEND");
+    } catch {
+      env = undefined; // no env permission: the message just cannot name the variable
+    }
     return `navigator.gpu.requestAdapter() found no adapter${env ? ` (DENO_WEBGPU_BACKEND=${env})` : ""}. ` +
       `${NO_GPU_FIX}${env ? `, or unset DENO_WEBGPU_BACKEND` : ""}`;
   }
