@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { DEFAULT_PROMPTS, runParityOnModel } from "../parity/mod.ts";
 import { verifyReceipt } from "../receipts/verify.ts";
+import { applyFaults } from "../parity/faults.ts";
+import { createBackend } from "../engine/backends/create.ts";
 import type { SynthSpec } from "../engine/synth/mod.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
@@ -40,3 +42,20 @@ for (const spec of MODELS) {
     assert.equal(r.checks.localization.not_compared.length, 0, r.checks.localization.not_compared.join());
   });
 }
+
+Deno.test("parity --backend webgpu catches and localizes a flipped ternary code (ffn_down of layer 2)", async () => {
+  const r = await runParityOnModel(await fixtureModel({ layers: 4 }), {
+    backend: "webgpu",
+    steps: 4,
+    prompts: DEFAULT_PROMPTS.slice(0, 1),
+    faults: { flipTernarySign: { layer: 2 } },
+  });
+  assert.equal(r.status, "fail");
+  assert.equal(r.checks.localization.first_exceedance?.name, "ffn_down-2");
+});
+
+Deno.test("kernel-switching faults are refused on webgpu (its hooks fire after the reads), naming the fix", async () => {
+  using faulted = await applyFaults(await fixtureModel({ layers: 2 }), { skipSubNorm: 1 });
+  using be = await createBackend("webgpu");
+  assert.throws(() => faulted.patch(be), /Cannot inject skipSubNorm on the webgpu backend.*--backend ref or wasm/);
+});
