@@ -94,13 +94,16 @@ Deno.test("a lost device fails pending and later work instead of hanging", async
 Deno.test("withTimeout() turns a wait that never ends into an error with the fix", async () => {
   await rejects(
     withTimeout(new Promise(() => {}), 20, "a test wait", "Do something else."),
-    (e: unknown) => e instanceof WebGpuError && e.exitCode === 2 && /did not finish within 20 ms\. Do something/.test(e.message),
+    (e: unknown) =>
+      e instanceof WebGpuError && e.exitCode === 2 && /did not finish within 20 ms\. Do something/.test(e.message),
   );
 });
 
 // A real process without an adapter: wgpu has no D3D12 on Linux, so DENO_WEBGPU_BACKEND=dx12 finds none.
 const linux = Deno.build.os === "linux";
-if (!linux) console.log("skipping the no-adapter test: it needs Linux (DENO_WEBGPU_BACKEND=dx12 finds no adapter there)");
+if (!linux) {
+  console.log("skipping the no-adapter test: it needs Linux (DENO_WEBGPU_BACKEND=dx12 finds no adapter there)");
+}
 Deno.test({
   name: "without an adapter, describe says so and opening fails with the fix (never a hang)",
   ignore: !linux,
