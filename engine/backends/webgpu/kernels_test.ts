@@ -10,7 +10,8 @@
 
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { TOLERANCES } from "../../../kernels-wasm/_tolerances.ts";
-import type { KernelId } from "../kernel_table.ts";
+import { KERNEL_IDS, type KernelId } from "../kernel_table.ts";
+import { GPU_KERNELS } from "./kernels.ts";
 import { f32ToBf16, f32ToF16 } from "../../quant/fp16.ts";
 import { quantizeI2S, quantizeQ6K, quantizeQ8_0, quantizeTq1_0, quantizeTq2_0 } from "../../quant/mod.ts";
 import { compareF32, Rand, Twin, type TwinBuf } from "./_testing.ts";
@@ -51,6 +52,11 @@ async function refQuantized(t: Twin, quant: KernelId, x: Float32Array, K: number
   t.write(q, await t.ref.read(q.ref, q.bytes));
   return q;
 }
+
+Deno.test("every id of the engine's kernel table has a WGSL kernel, and no other", () => {
+  deepEqual(Object.keys(GPU_KERNELS).sort(), [...KERNEL_IDS].sort());
+  for (const id of KERNEL_IDS) equal(GPU_KERNELS[id].id, id);
+});
 
 Deno.test("quantize.q8_k matches byte for byte: zeros, ties, signs, extremes", async () => {
   const t = await twin(), r = new Rand(11);

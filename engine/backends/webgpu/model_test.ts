@@ -1,6 +1,6 @@
 /**
  * Whole models on the WebGPU backend against the reference backend (which is bit-exact with llama.cpp, see
- * tests/engine_vs_llama_test.ts): generated models of every ternary and embedding type, both architectures, GQA,
+ * tests/engine_vs_llama_test.ts): generated models of every ternary and embedding type, every architecture, GQA,
  * per-tensor scales, prompts longer than the batch; logits of every position, decode steps (the fused QKV/up-gate
  * path with its `copy` into the KV cache), and the hooked intermediates must be the same bits.
  */
@@ -16,6 +16,9 @@ const MODELS: Partial<SynthSpec>[] = [
   { layers: 2, type: "tq1_0", embedType: "q8_0", arch: "bitnet-b1.58" },
   { layers: 2, type: "i2_s", embedType: "bf16", arch: "bitnet-b1.58" },
   { layers: 2, embedType: "q6_k", heads: 8, headsKv: 2 },
+  // The llama family: NORMAL RoPE (rope.norm), untied output of another type, rope frequency factors.
+  { preset: "tiny-llama", arch: "llama", layers: 2 },
+  { preset: "tiny-llama", arch: "llama", layers: 2, untied: true, outputType: "q6_k", ropeFreqs: true },
 ];
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-model-test-" });
