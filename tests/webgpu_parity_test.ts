@@ -1,9 +1,10 @@
 /**
  * Parity against llama.cpp with our engine on the WebGPU backend, on the generated models of
  * tests/parity_models_test.ts and the llama family (NORM RoPE, untied output): each receipt must pass with the
- * project's gates and verify. The backend keeps ggml's float order (engine/backends/webgpu/wgsl_math.ts), so on Mesa llvmpipe the logits equal llama.cpp's
- * (KLD 0; the calibration over every generated model is in docs/parity.md, "WebGPU"). Two prompts and 8 greedy
- * steps keep the file near a minute on llvmpipe; `crossval parity-calibrate --backend webgpu` runs the full set.
+ * project's gates and verify. The backend keeps ggml's float order (engine/backends/webgpu/wgsl_math.ts), so on
+ * Mesa llvmpipe the logits equal llama.cpp's (KLD 0; the calibration over every generated model is in
+ * docs/parity.md, "WebGPU"). Two prompts and 8 greedy steps keep the file near a minute on llvmpipe;
+ * `crossval parity-calibrate --backend webgpu` runs the full set.
  * Needs the llama.cpp library, FFI and a WebGPU adapter (llvmpipe is enough).
  */
 import assert from "node:assert/strict";
