@@ -8,6 +8,7 @@
 
 import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
+import type { BackendKind } from "../engine/backends/backend.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
 import { CppModel } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
@@ -26,7 +27,7 @@ export interface BenchModelOptions {
   /** SHA-256 already verified (the lockfile's, after a fetch); hashed from the file otherwise. */
   readonly sha256?: string | null;
   /** Our engine's kernel backend (default `wasm`). */
-  readonly backend?: "wasm" | "ref";
+  readonly backend?: BackendKind;
   /** Threads for both engines (default: the core count). */
   readonly threads?: number;
   /** Tests (default `["pp64", "tg32"]`). */
@@ -121,14 +122,23 @@ export async function benchModelInfo(
 export async function benchModelFile(path: string, opts: BenchModelOptions = {}): Promise<BenchReceipt> {
   const tests = (opts.tests ?? DEFAULT_BENCH_TESTS).map(parseTestName);
   const nCtx = Math.max(...tests.map(testTokenCount));
+  // The receipt compares equal threads; the webgpu backend runs none on the host (threads = 1), so llama.cpp runs on
+  // one thread against it and the GPU's advantage shows in the ratio (bench/webgpu_bench.ts measures it alone).
+  const backend = opts.backend ?? "wasm";
   // Both sides run the engine's default thread count unless told otherwise (the one place it is decided).
-  const threads = resolveThreads(opts.backend ?? "wasm", opts.threads);
+  const threads = backend === "webgpu" ? opts.threads ?? 1 : resolveThreads(backend, opts.threads);
+  if (backend === "webgpu" && threads !== 1) {
+    throw new RangeError(
+      `Cannot benchmark the webgpu backend against llama.cpp on ${threads} threads: receipts compare equal threads ` +
+        `and the webgpu backend has one host thread. Pass --threads 1, or use bench/webgpu_bench.ts for the GPU alone.`,
+    );
+  }
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
   using cpp = await CppModel.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
-  using engine = await Engine.load(path, { backend: opts.backend ?? "wasm", threads, nCtx });
+  using engine = await Engine.load(path, { backend, threads, nCtx });
   emit({ type: "load", side: "engine", ms: performance.now() - t });
   const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.

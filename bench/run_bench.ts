@@ -83,7 +83,7 @@ function toRecord(
   return {
     build_commit: build,
     cpu_info: cpu,
-    gpu_info: "",
+    gpu_info: info.gpuInfo,
     backends: info.backend,
     model_filename: model.path.slice(model.path.lastIndexOf("/") + 1),
     model_type: model.description,

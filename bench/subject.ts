@@ -17,6 +17,8 @@ export interface SubjectInfo {
   readonly backend: string;
   /** Longer description of the backend (`CPU (zen4)`), same as `backend` when there is nothing to add. */
   readonly backendDetail: string;
+  /** llama-bench's `gpu_info`: the GPU that computes (`WebGPU <adapter> [CPU fallback]`), empty on the CPU. */
+  readonly gpuInfo: string;
   /** Threads. */
   readonly threads: number;
   /** Tokens per forward call. */
@@ -109,7 +111,8 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
     kernels: () => engine.kernels(),
     describe: () => ({
       backend: info.backend,
-      backendDetail: info.backend,
+      backendDetail: info.device === "CPU" ? info.backend : `${info.backend} (${info.device})`,
+      gpuInfo: info.device === "CPU" ? "" : info.device,
       threads: info.threads,
       nBatch: info.maxBatch,
       nUbatch: info.maxBatch,
@@ -169,6 +172,7 @@ export function cppBenchSubject(model: CppModel): BenchSubject {
     describe: () => ({
       backend: "CPU",
       backendDetail: info.backend,
+      gpuInfo: "",
       threads: s.threads,
       nBatch: s.nBatch,
       nUbatch: s.nUbatch,

@@ -21,6 +21,7 @@ import type { ReceiptProblem } from "../receipts/problem.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
 import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { type BackendKind, isBackendKind } from "../engine/backends/backend.ts";
 import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictBaselineProblems } from "./_strict.ts";
@@ -95,13 +96,15 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     "median",
     "engine/llama.cpp [95% CI]",
   ];
+  // A GPU backend names its adapter (llama-bench's gpu_info; `[CPU fallback]` on a software rasteriser).
+  const gpu = receipts[0].results.find((r) => r.engine?.gpu_info)?.engine?.gpu_info;
   const machine = m
     ? `machine: ${m.cpu}, ${m.cores} cores, ${
       humanBytes(m.memory_bytes)
     }, ${m.os}, Deno ${m.runtime.deno} (V8 ${m.runtime.v8}), ` +
       `fingerprint ${m.fingerprint}; llama.cpp ${receipts[0].reference.release ?? receipts[0].reference.version} ${
         receipts[0].reference.backend
-      }; ` +
+      }; ` + (gpu ? `engine on ${gpu}; ` : "") +
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
   return `${renderTable(head, rows)}\n${machine}`;
@@ -130,7 +133,7 @@ async function benchTargets(
     reps: number;
     warmup: number;
     threads?: number;
-    backend: "wasm" | "ref";
+    backend: BackendKind;
     seed: number;
     outDir: string;
     log: boolean;
@@ -169,8 +172,8 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
   const tests = testsFromFlags(flags.pp, flags.tg);
   const reps = intFlag("reps", flags.reps, 1), warmup = intFlag("warmup", flags.warmup, 0);
   const seed = intFlag("seed", flags.seed, 0), threads = intFlag("threads", flags.threads, 1);
-  if (flags.backend !== "wasm" && flags.backend !== "ref") {
-    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  if (!isBackendKind(flags.backend)) {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
   const log = !flags.json;
   const targets = flags.model !== undefined
@@ -235,7 +238,7 @@ export const benchValidateStep: ValidateStep = {
   async run(targets, flags: ValidateFlags): Promise<StepResult[]> {
     const threads = intFlag("threads", flags.threads, 1) ?? 1;
     const outDir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
-    const backend = flags.backend === "ref" ? "ref" : "wasm";
+    const backend = isBackendKind(flags.backend) ? flags.backend : "wasm";
     const done = await benchTargets(targets, {
       tests: ["pp64", "tg32"],
       reps: 5,

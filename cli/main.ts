@@ -81,7 +81,7 @@ program.command("run")
   .option("--top-p <p>", "sample from the smallest set reaching probability p (default 0.95 when sampling)")
   .option("--seed <n>", "sampling seed (default random, printed)")
   .option("--threads <n>", "kernel threads (default: core count)")
-  .addOption(new Option("--backend <backend>", "kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .addOption(new Option("--backend <backend>", "kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"))
   .option("--ctx <n>", "context length (default: min(training context, 4096))")
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
@@ -140,7 +140,9 @@ program.command("parity")
   .option("--prompts <file>", "prompts: JSON array, llama.cpp .inp file, or one per line (default: built-in set)")
   .option("--steps <n>", "greedy steps per prompt", "32")
   .option("--out <file>", "receipt path", "ci/parity.json")
-  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .addOption(
+    new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
+  )
   .option("--threads <n>", "threads for both engines (default 1: parity checks correctness, not speed)")
   .option("--ctx <n>", "context length for both engines (default 512)")
   .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
@@ -153,7 +155,9 @@ program.command("parity")
 
 program.command("parity-calibrate", { hidden: true })
   .description("Calibration runs behind docs/parity.md (one JSON line per run)")
-  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .addOption(
+    new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
+  )
   .option("--faults", "run the injected-fault set instead of the model set")
   .option("--out <file>", "also write the JSON lines here")
   .action(async (opts) => done(await (await import("./parity.ts")).parityCalibrateCommand(opts)));
@@ -165,7 +169,9 @@ program.command("validate")
   )
   .option("--out <file>", "parity receipt path", "ci/parity.json")
   .option("--steps <n>", "greedy steps per prompt (default 32)")
-  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .addOption(
+    new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
+  )
   .option("--threads <n>", "threads for both engines (default 1)")
   .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
   .option(
@@ -202,7 +208,9 @@ program.command("bench")
   .option("--reps <n>", "measured repetitions per test and engine", "5")
   .option("--warmup <n>", "unmeasured repetitions first", "1")
   .option("--threads <n>", "threads for both engines (default: core count)")
-  .addOption(new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref"]).default("wasm"))
+  .addOption(
+    new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
+  )
   .option("--seed <n>", "seed of the random token ids", "1")
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
   .option(

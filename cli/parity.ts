@@ -14,6 +14,7 @@ import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.
 import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { isBackendKind } from "../engine/backends/backend.ts";
 import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
@@ -134,8 +135,8 @@ export function runOptionsFromFlags(flags: {
   const nCtx = intFlag("ctx", flags.ctx, 16);
   const timeout = intFlag("timeout", flags.timeout, 1);
   const backend = flags.backend ?? "wasm";
-  if (backend !== "wasm" && backend !== "ref") {
-    throw new UsageError(`Invalid --backend "${backend}": expected wasm or ref`);
+  if (!isBackendKind(backend)) {
+    throw new UsageError(`Invalid --backend "${backend}": expected wasm, ref or webgpu`);
   }
   return {
     backend,
@@ -235,8 +236,8 @@ export interface CalibrateFlags {
 
 /** Run the calibration behind docs/parity.md: one JSON line per run on stdout (and in `--out`). */
 export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<number> {
-  if (flags.backend !== "wasm" && flags.backend !== "ref") {
-    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  if (!isBackendKind(flags.backend)) {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
   const { calibrate } = await import("../parity/calibrate.ts");
   const records = await calibrate({

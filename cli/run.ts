@@ -8,6 +8,7 @@
 import { styleText } from "node:util";
 import { printJson } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
+import { isBackendKind } from "../engine/backends/backend.ts";
 import { intFlag, numberFlag, promptFlag } from "./_flags.ts";
 
 /** Flags of `run` as commander parses them. */
@@ -46,8 +47,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   if (flags.greedy && sampled) {
     throw new UsageError("--greedy cannot be combined with --temp/--top-k/--top-p/--seed: pick one decoding mode");
   }
-  if (flags.backend !== "wasm" && flags.backend !== "ref") {
-    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm or ref`);
+  if (!isBackendKind(flags.backend)) {
+    throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
   // Sampling flags without --temp sample at llama.cpp's default temperature (0.8).
   const greedy = !sampled || temperature === 0;

@@ -18,7 +18,8 @@ import { StreamDecoder, Tokenizer } from "./tokenizer/mod.ts";
 /** Options of {@link Engine.load}. */
 export interface EngineOptions {
   /**
-   * Kernel backend: `"wasm"` (default), `"ref"` (plain TypeScript, slow, for checking), or a backend instance
+   * Kernel backend: `"wasm"` (default), `"ref"` (plain TypeScript, slow, for checking), `"webgpu"`, or a backend
+   * instance
    * (any implementation of the port, e.g. a test wrapper; the engine takes ownership and closes it).
    */
   readonly backend?: BackendKind | KernelBackend;
@@ -58,6 +59,8 @@ export interface EngineInfo {
   readonly backend: string;
   /** Threads the kernels run on. */
   readonly threads: number;
+  /** What computes: `CPU`, or the backend's device label (`WebGPU llvmpipe (...) [CPU fallback]`). */
+  readonly device: string;
   /** Ternary weight type(s), e.g. `TQ2_0`. */
   readonly weightType: string;
   /** Token embedding type. */
@@ -204,6 +207,7 @@ export class Engine implements Disposable {
         config: model.config,
         backend: backend.id,
         threads: backend.threads,
+        device: backend.device ?? "CPU",
         weightType: s.weightTypes.join("+"),
         embeddingType: s.embeddingType,
         outputType: s.outputType,

@@ -10,6 +10,12 @@
 export const TOLERANCES: {
   readonly attention: { readonly abs: number };
   readonly vExpf: { readonly ulps: number };
+  readonly webgpu: {
+    readonly matmulUlps: number;
+    readonly normUlps: number;
+    readonly opUlps: number;
+    readonly attentionUlps: number;
+  };
 } = {
   /**
    * Attention outputs vs a float64 softmax-weighted sum: inputs are N(0,1), head_dim <= 128, <= 49 cache
@@ -22,4 +28,15 @@ export const TOLERANCES: {
    * f32, on normal results (x in (-87, 88)).
    */
   vExpf: { ulps: 2 },
+  // ---- WebGPU kernels vs the reference backend (engine/backends/webgpu/kernels_test.ts), same inputs ----
+  webgpu: {
+    /** Matmuls: integer lanes exact, ggml's float lanes and FMA kept; 0 measured on llvmpipe. */
+    matmulUlps: 0,
+    /** RMSNorm: the f64 sum of squares is a double-f32 sum rounded once; 0 measured. */
+    normUlps: 0,
+    /** RoPE: FMA native or emulated exactly. */
+    opUlps: 0,
+    /** Attention: softmax denominator as double-f32; 0 measured. */
+    attentionUlps: 0,
+  },
 };

@@ -8,6 +8,7 @@
 
 import { normalizeSpec, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
 import type { Faults } from "./faults.ts";
+import type { BackendKind } from "../engine/backends/backend.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
@@ -110,7 +111,7 @@ export function calibrationLine(
   };
 }
 
-async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | null, backend: "wasm" | "ref") {
+async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | null, backend: BackendKind) {
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
     await Deno.stat(path);
@@ -127,7 +128,7 @@ async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | nu
 /** Options of {@link calibrate}. */
 export interface CalibrateOptions {
   /** Our engine's backend (default `wasm`). */
-  readonly backend?: "wasm" | "ref";
+  readonly backend?: BackendKind;
   /** Run the fault set on the first model instead of the model set without faults. */
   readonly faults?: boolean;
   /** Called with each record as it is produced. */

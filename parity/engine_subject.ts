@@ -10,13 +10,14 @@ import { createBackend } from "../engine/backends/create.ts";
 import { Engine } from "../engine/engine.ts";
 import type { TensorHook } from "../engine/model/graph.ts";
 import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
+import type { BackendKind } from "../engine/backends/backend.ts";
 import type { EngineInfoJson } from "../receipts/parity_receipt.ts";
 import type { EngineParitySubject, NamedTensor, TokenizeVariant } from "./subject.ts";
 
 /** Options of {@link EngineSubject.open}. */
 export interface EngineSubjectOptions {
   /** Kernel backend (default `wasm`). */
-  readonly backend?: "wasm" | "ref";
+  readonly backend?: BackendKind;
   /** Threads (default: the engine's default). */
   readonly threads?: number;
   /** Context length (default: the engine's default). */

@@ -154,6 +154,16 @@ export async function applyFaults(path: string, faults: Faults): Promise<Faulted
   const faulted: FaultedModel = {
     path: file,
     patch: (inner, onTensor) => {
+      // The kernel patches follow the engine's layer through its hooks, which must fire as the kernels are launched;
+      // without a host-visible arena (webgpu) hooks fire after the chunk's reads, so the patch would hit layer -1.
+      const switched = Object.keys(faults).filter((k) => k !== "flipTernarySign");
+      if (switched.length && !inner.hostBuffer) {
+        throw new TypeError(
+          `Cannot inject ${switched.join(", ")} on the ${inner.id} backend: these faults switch kernels at hook ` +
+            `points, and a backend without a host-visible arena reports its hooks after the chunk's reads. Use ` +
+            `--backend ref or wasm (flipTernarySign works on every backend).`,
+        );
+      }
       const be = new FaultBackend(inner, faults, cfg);
       return {
         backend: be,

@@ -8,6 +8,7 @@
  */
 
 import type { Faults } from "./faults.ts";
+import type { BackendKind } from "../engine/backends/backend.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
@@ -25,7 +26,7 @@ export interface ParityRunOptions {
   /** Greedy steps per prompt (default 32). */
   readonly steps?: number;
   /** Our engine's kernel backend (default `wasm`). */
-  readonly backend?: "wasm" | "ref";
+  readonly backend?: BackendKind;
   /**
    * Threads for both sides (default 1). Parity checks correctness, not speed; on a shared 2-core CI machine,
    * llama.cpp's spinning thread pool with 2 threads was measured 10-500× slower than with 1 (docs/parity.md).

@@ -26,7 +26,25 @@ export {
 } from "./kernel_table.ts";
 
 /** Backend names `createBackend` can create. */
-export type BackendKind = "ref" | "wasm";
+export type BackendKind = "ref" | "wasm" | "webgpu";
+
+/** Every {@link BackendKind}, for flag validation (`--backend`). */
+export const BACKEND_KINDS: readonly BackendKind[] = ["wasm", "ref", "webgpu"];
+
+/**
+ * Whether `s` names a backend.
+ *
+ * @param s A flag value.
+ * @returns True for `wasm`, `ref` and `webgpu`.
+ * @example
+ * ```ts
+ * import { isBackendKind } from "./backend.ts";
+ * console.log(isBackendKind("webgpu"), isBackendKind("cuda")); // true false
+ * ```
+ */
+export function isBackendKind(s: unknown): s is BackendKind {
+  return typeof s === "string" && (BACKEND_KINDS as readonly string[]).includes(s);
+}
 
 /**
  * A kernel backend over one flat byte arena. Pointers are byte offsets into the arena (u32, never 0).
@@ -38,6 +56,11 @@ export interface KernelBackend extends Disposable {
   readonly id: string;
   /** Threads each kernel call is split across (1 for a backend that does not split on the host). */
   readonly threads: number;
+  /**
+   * What computes, when it is not the host CPU: a label naming the device (the WebGPU adapter, with
+   * `[CPU fallback]` for a software rasteriser such as llvmpipe); undefined for CPU backends.
+   */
+  readonly device?: string;
   /**
    * The arena as an `ArrayBuffer` the host can read and write, when it is one (CPU backends); undefined when the
    * arena lives elsewhere (a GPU buffer). Re-read after `alloc`: growing the arena may replace the object.

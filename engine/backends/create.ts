@@ -48,7 +48,8 @@ export function resolveThreads(kind: BackendKind, threads?: number): number {
 /**
  * Create a kernel backend.
  *
- * @param kind `"wasm"` (Rust -> WASM SIMD128 kernels with a worker pool) or `"ref"` (plain TypeScript).
+ * @param kind `"wasm"` (Rust -> WASM SIMD128 kernels with a worker pool), `"ref"` (plain TypeScript) or
+ *   `"webgpu"` (WGSL kernels on `navigator.gpu`'s adapter; llvmpipe, a CPU rasteriser, where there is no GPU).
  * @param opts Thread count.
  * @returns The backend; close it (or `using`) to stop its workers.
  * @throws {RangeError} For an unknown backend name or a bad thread count.
@@ -70,7 +71,13 @@ export async function createBackend(kind: BackendKind, opts: CreateBackendOption
       const { WasmBackend } = await import("./wasm.ts");
       return await WasmBackend.create({ threads });
     }
+    case "webgpu": {
+      // One device queue: host threads do not apply (a thread count is accepted and ignored).
+      if (opts.threads !== undefined) resolveThreads(kind, opts.threads);
+      const { WebGpuBackend } = await import("./webgpu/webgpu_backend.ts");
+      return await WebGpuBackend.create();
+    }
     default:
-      throw new RangeError(`Unknown backend "${kind as string}": expected "wasm" or "ref"`);
+      throw new RangeError(`Unknown backend "${kind as string}": expected "wasm", "ref" or "webgpu"`);
   }
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { type BackendKind, type KernelBackend } from "./backend.ts";
+export { BACKEND_KINDS, type BackendKind, isBackendKind, type KernelBackend } from "./backend.ts";
 export {
   checkKernelCall,
   cpuScratchBytes,
