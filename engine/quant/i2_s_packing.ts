@@ -11,8 +11,9 @@
  * - `row-1x4`: x86 with `ACT_PARALLEL` removed from that header. Rows in groups of 4; byte `c` of group `g` holds
  *   column `c` of rows `4g, 4g+1, 4g+2, 4g+3` in bits 7:6, 5:4, 3:2, 1:0 (read by `ggml_vec_dot_i2_i8_s_1x4_32W`).
  * - `neon-64`: ARM NEON builds since 112f853 (`QK_I2_S` 64): 64-weight blocks of 16 bytes; byte `g` holds elements
- *   `g, 16+g, 32+g, 48+g`. microsoft/BitNet issues #585, #598 and PR #551 report that the ARM kernels then read the
- *   official (act-parallel) file scrambled; a file quantized on such a build carries this packing.
+ *   `g, 16+g, 32+g, 48+g` (checked against that build under qemu, docs/formats.md section 2a). microsoft/BitNet issues
+ *   #585, #598 and PR #551 report that the ARM kernels then read the official (act-parallel) file scrambled; a file
+ *   quantized on such a build carries this packing.
  *
  * docs/formats.md section 2 has the evidence. Codes are `value + 1` in {0, 1, 2}, row-major with `ne0` fastest, as
  * in `ternary.ts`.
