@@ -3,7 +3,8 @@
  *
  * The public library, by folder, named one by one (each folder's `mod.ts` has more for specialists):
  * - `engine/`: {@link Engine} (load, tokenize, eval, generate), {@link GgufFile}, {@link Tokenizer}, the GGML type
- *   table and ternary formats, deterministic synthetic models ({@link writeSyntheticModel}), the BitNet config.
+ *   table and ternary formats, lossless conversion between them ({@link convertGguf}), deterministic synthetic
+ *   models ({@link writeSyntheticModel}), the BitNet config.
  * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}).
  * - `lock/`: the lockfile and model fetcher ({@link Lockfile}, {@link fetchModels}, {@link resolveModel}).
  * - `parity/`: the parity harness ({@link runParityOnModel}, {@link runParity}).
@@ -73,6 +74,37 @@ export {
   quantizeTq1_0,
   quantizeTq2_0,
 } from "./engine/quant/mod.ts";
+export {
+  I2S_PACKINGS,
+  type I2SPacking,
+  type I2SPackingEvidence,
+  i2sRowDispersion,
+  type I2SShape,
+  packI2SCodes,
+  parseI2SPacking,
+  unpackI2SCodes,
+} from "./engine/quant/mod.ts";
+export {
+  compareWeights,
+  type CompareWeightsOptions,
+  type ConversionProblem,
+  ConversionRefusedError,
+  type ConvertedTensor,
+  type ConvertEvent,
+  convertGguf,
+  type ConvertOptions,
+  type ConvertResult,
+  type ConvertTarget,
+  convertTarget,
+  decodeTernary,
+  type DecodeTernaryOptions,
+  encodeTernary,
+  type TernaryEncoding,
+  type TernaryScales,
+  type TernaryWeights,
+  type WeightComparison,
+  type WeightPlan,
+} from "./engine/convert/mod.ts";
 export {
   normalizeSpec,
   PRESETS,

@@ -69,6 +69,19 @@ program.command("inspect")
   .option("--json", "machine-readable output")
   .action(async (model: string, opts) => done(await (await import("./inspect.ts")).inspectCommand(model, opts)));
 
+program.command("convert")
+  .description("Rewrite a model's ternary weights as TQ2_0, TQ1_0 or I2_S, losslessly (refuses otherwise, naming why)")
+  .argument("<model>", "GGUF file with TQ1_0, TQ2_0 or I2_S weights")
+  .addOption(new Option("--to <type>", "target weight type").choices(["tq2_0", "tq1_0", "i2_s"]).makeOptionMandatory())
+  .requiredOption("--out <file>", "output path (written atomically)")
+  .addOption(
+    new Option("--i2s-packing <packing>", "how the input's I2_S tensors are packed (bitnet.cpp build)")
+      .choices(["act-parallel", "row-1x4", "neon-64"]).default("act-parallel"),
+  )
+  .option("--no-verify", "skip the element-for-element comparison of both files afterwards")
+  .option("--json", "machine-readable output")
+  .action(async (model: string, opts) => done(await (await import("./convert.ts")).convertCommand(model, opts)));
+
 program.command("run")
   .description("Generate text with our engine, streaming it, then print prompt and generation tokens/s")
   .requiredOption("--model <gguf>", "BitNet GGUF model")

@@ -5,7 +5,8 @@
  *
  * Sources: bitnet.cpp `quantize_i2_s` (microsoft/BitNet `src/ggml-bitnet-mad.cpp`, x86 `ACT_PARALLEL` layout,
  * the one the official 2B4T GGUF uses) and docs/formats.md section 2. The C quantizer writes only
- * the first 4 tail bytes; this one writes the other 28 as zeros.
+ * the first 4 tail bytes; this one writes the other 28 as zeros. bitnet.cpp's other packings of type 36 are in
+ * `i2_s_packing.ts`.
  *
  * @module
  */
