@@ -15,7 +15,7 @@
 import { createBackend, type KernelBackend, type KernelId } from "../engine/backends/mod.ts";
 import { quantFormat } from "../engine/quant/formats.ts";
 import { GgmlType } from "../engine/quant/ggml_type.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../receipts/prng.ts";
 
 const K = 2560, N_OUT = 2560;
 
