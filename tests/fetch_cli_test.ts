@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type CliResult, crossval as run, MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
