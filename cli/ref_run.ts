@@ -7,7 +7,7 @@
  */
 
 import { styleText } from "node:util";
-import { printJson } from "./_output.ts";
+import { printJson, snakeKeys } from "./_output.ts";
 import { intFlag, promptFlag } from "./_flags.ts";
 import type { CppModel as CppModelType } from "../ffi/mod.ts";
 
@@ -91,7 +91,7 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
           abi_check: info.library.abiCheck,
           dir: info.library.dir,
         },
-        settings: info.settings,
+        settings: snakeKeys(info.settings),
         model_info: {
           arch: info.arch,
           name: info.name ?? null,

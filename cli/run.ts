@@ -6,7 +6,7 @@
  */
 
 import { styleText } from "node:util";
-import { printJson } from "./_output.ts";
+import { printJson, snakeKeys } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { intFlag, numberFlag, promptFlag } from "./_flags.ts";
 
@@ -77,7 +77,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       ids: [...res.ids],
       text: res.text,
       stopped_at_eog: res.stoppedAtEog,
-      sampling: res.sampling,
+      sampling: snakeKeys(res.sampling),
       timings: {
         load_ms: info.loadMs,
         prompt_tokens: t.promptTokens,
