@@ -14,7 +14,6 @@ import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.
 import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
-import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
 
@@ -23,12 +22,12 @@ export interface ParityFlags {
   model?: string;
   tier?: string;
   prompts?: string;
-  steps: string;
+  steps: number;
   out: string;
   backend: string;
-  threads?: string;
-  ctx?: string;
-  timeout?: string;
+  threads?: number;
+  ctx?: number;
+  timeout?: number;
   lockfile?: string;
   json?: boolean;
 }
@@ -123,16 +122,13 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
 
 /** Options that `parity` and `validate` share, as engine/run options. */
 export function runOptionsFromFlags(flags: {
-  steps?: string;
+  steps?: number;
   backend?: string;
-  threads?: string;
-  ctx?: string;
-  timeout?: string;
+  threads?: number;
+  ctx?: number;
+  timeout?: number;
 }): ParityRunOptions {
-  const steps = intFlag("steps", flags.steps, 0);
-  const threads = intFlag("threads", flags.threads, 1);
-  const nCtx = intFlag("ctx", flags.ctx, 16);
-  const timeout = intFlag("timeout", flags.timeout, 1);
+  const { steps, threads, ctx: nCtx, timeout } = flags; // parsed and range-checked (cli/_flags.ts)
   const backend = flags.backend ?? "wasm";
   if (backend !== "wasm" && backend !== "ref") {
     throw new UsageError(`Invalid --backend "${backend}": expected wasm or ref`);

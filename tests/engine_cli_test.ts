@@ -59,7 +59,7 @@ Deno.test("crossval run rejects contradictory or malformed flags with exit code 
   assert.match(both.stderr, /--greedy cannot be combined with --temp/);
   const bad = await crossval("run", "--model", model, "--prompt", "x", "--top-p", "1.5");
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Invalid --top-p "1.5": expected a number in \(0, 1\]/);
+  assert.match(bad.stderr, /option '--top-p <p>' argument '1.5' is invalid\. Expected a number in \(0, 1\]/);
   const missing = await crossval("run", "--model", "/nonexistent.gguf", "--prompt", "x");
   assert.equal(missing.code, 2);
 });
