@@ -240,6 +240,9 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
     faults: flags.faults ?? false,
     onRecord: (r) => console.log(JSON.stringify(r)),
   });
-  if (flags.out) await Deno.writeTextFile(flags.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  if (flags.out) {
+    const { writeFileAtomic } = await import("../receipts/write.ts");
+    await writeFileAtomic(flags.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  }
   return 0;
 }

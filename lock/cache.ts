@@ -20,6 +20,7 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
+import { writeFileAtomic } from "../receipts/write.ts";
 
 /** File names inside an entry. */
 export const CACHE_FILES = {
@@ -183,29 +184,6 @@ export async function readMetadata(path: string): Promise<ModelMetadata | undefi
   }
 }
 
-/**
- * Writes a small file atomically: a process-unique temporary file in the same directory, then rename.
- *
- * @param path Destination.
- * @param text Contents.
- * @example
- * ```ts
- * import { writeFileAtomic } from "./cache.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/x.json`, "{}");
- * ```
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 const CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n" +
   "# This file is a cache directory tag created by bitnet-crossval (model cache).\n" +
   "# For information about cache directory tags, see: https://bford.info/cachedir/\n";
@@ -225,11 +203,9 @@ const CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n" +
  */
 export async function ensureCacheRoot(root: string): Promise<void> {
   await Deno.mkdir(`${root}/.locks`, { recursive: true });
-  try {
-    await Deno.writeTextFile(`${root}/CACHEDIR.TAG`, CACHEDIR_TAG, { createNew: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  }
+  // Written once, atomically (two processes may both write it: same bytes); never through a planted symlink.
+  const tag = await Deno.lstat(`${root}/CACHEDIR.TAG`).catch(() => undefined);
+  if (!tag) await writeFileAtomic(`${root}/CACHEDIR.TAG`, CACHEDIR_TAG);
 }
 
 /**

@@ -17,15 +17,8 @@
  */
 
 import { createHash } from "node:crypto";
-import {
-  cachedState,
-  ensureCacheRoot,
-  type EntryPaths,
-  entryPaths,
-  recordVerified,
-  TOOL,
-  writeFileAtomic,
-} from "./cache.ts";
+import { cachedState, ensureCacheRoot, type EntryPaths, entryPaths, recordVerified, TOOL } from "./cache.ts";
+import { writeFileAtomic } from "../receipts/write.ts";
 import { modelCacheDir } from "./cache_dir.ts";
 import { availableBytes as statfsAvailable } from "./disk_space.ts";
 import { type AcquireLockOptions, EntryLock } from "./entry_lock.ts";

@@ -11,7 +11,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { writeFileAtomic } from "./cache.ts";
+import { writeFileAtomic } from "../receipts/write.ts";
 import { isNoSpaceError } from "./disk_space.ts";
 import { InsufficientSpaceError } from "./errors.ts";
 
