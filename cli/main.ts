@@ -9,6 +9,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { exitCodeOf, formatError, UsageError } from "./_errors.ts";
+import { exitOnInterrupt } from "./_interrupt.ts";
 import { activeUsageLine, installUsageLines, intListOption, intOption, numberOption, RANGES } from "./_flags.ts";
 
 let exitCode = 0;
@@ -244,6 +245,11 @@ baselines.command("verify")
 // --- end of commands ---
 
 installUsageLines(program);
+program.hook("preAction", (_root, action) => {
+  const names: string[] = [];
+  for (let c: Command | null = action; c; c = c.parent) names.unshift(c.name());
+  exitOnInterrupt(names.join(" "));
+});
 
 // `crossval --version [--json]` (cli/version.ts): our version, Deno/V8/TypeScript, the pinned llama.cpp and the
 // kernel build hash. Program options are positional (only before a command) so that `--json` stays each command's
