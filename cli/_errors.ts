@@ -26,6 +26,7 @@ const ENVIRONMENT_ERRORS = new Set([
   "IsADirectory",
   "NotADirectory",
   "InsufficientSpaceError",
+  "UnsafeCacheError",
 ]);
 
 /** ENOSPC, EROFS, EDQUOT: Deno reports them as plain `Error`s carrying the OS error number. */
