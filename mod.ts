@@ -185,6 +185,7 @@ export {
   type Source,
   type Tier,
   TIERS,
+  UnsafeCacheError,
 } from "./lock/mod.ts";
 
 // --- parity/: our engine against llama.cpp ---
