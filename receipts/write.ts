@@ -9,9 +9,9 @@
  *    it atomically: a reader, or a process killed at any point, sees the old file or the new one, never a mix).
  * 3. The directory is flushed too, where the platform allows, so the rename survives a power loss.
  *
- * A writer killed between steps 1 and 2 (SIGKILL; SIGINT and SIGTERM end the process just as abruptly) leaves only
- * its temporary file; the next write to the same destination removes temporary files of processes that no longer
- * exist.
+ * A process that exits through `Deno.exit` in the middle (the CLI's SIGINT and SIGTERM handlers do) removes its
+ * temporary files on the way out (`unload`); one killed outright (SIGKILL) leaves its temporary file, and the next
+ * write to the same destination removes temporary files of processes that no longer exist.
  *
  * @module
  */
@@ -37,6 +37,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const name = path.slice(slash + 1);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const tmp = `${dir}/.${name}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  inFlight.add(tmp);
   try {
     await Deno.mkdir(dir, { recursive: true });
     {
@@ -49,6 +50,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw explained(e, path);
+  } finally {
+    inFlight.delete(tmp);
   }
   await syncDir(dir);
   await removeStaleTemps(dir, name);
@@ -71,6 +74,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
+
+/** Temporary files being written now; removed if the process exits before their rename. */
+const inFlight = new Set<string>();
+globalThis.addEventListener("unload", () => {
+  for (const tmp of inFlight) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // already renamed or never created
+    }
+  }
+});
 
 /** The same error class, with a message that names the destination (not the temporary file) and the fix. */
 function explained(e: unknown, path: string): unknown {

@@ -94,3 +94,18 @@ Deno.test("a writer SIGKILLed mid-write leaves the previous file whole, never a 
     assert.deepStrictEqual(await names(dir), ["r.json"], "the killed writers' temporary files are cleaned up");
   });
 });
+
+Deno.test("a writer that exits through Deno.exit mid-write leaves no temporary file", async () => {
+  await withDir(async (dir) => {
+    const mod = new URL("./write.ts", import.meta.url).href;
+    // Exits (as the CLI's signal handlers do) while the ~40 MB write is between its open and its rename.
+    const code = `import { writeFileAtomic } from ${JSON.stringify(mod)};
+      const w = writeFileAtomic(Deno.args[0], new Uint8Array(40_000_000));
+      setTimeout(() => Deno.exit(143), 1);
+      await w;
+      Deno.exit(0);`;
+    const r = await new Deno.Command(Deno.execPath(), { args: ["eval", code, `${dir}/r.bin`] }).output();
+    assert.equal(r.code, 143, "it exited before the write finished");
+    assert.deepStrictEqual(await names(dir), []);
+  });
+});
