@@ -213,12 +213,12 @@ export {
   type Source,
   type Tier,
   TIERS,
+  UnsafeCacheError,
 } from "./lock/mod.ts";
 
 // --- parity/: our engine against llama.cpp ---
 export {
   DEFAULT_PROMPTS,
-  DEFAULT_THRESHOLDS,
   type EngineParitySubject,
   type NamedTensor,
   type ParityEvent,
@@ -246,7 +246,6 @@ export {
   type BenchSubject,
   type BenchTest,
   DEFAULT_BENCH_TESTS,
-  type Interval,
   runBench,
   type RunBenchOptions,
   type SubjectInfo,
@@ -270,12 +269,14 @@ export {
   type ChangeEstimate,
   type CompareOptions,
   compareToBaseline,
+  DEFAULT_THRESHOLDS,
   type EngineInfoJson,
   generateBaseline,
   type GenerateBaselineOptions,
   type GreedyCheck,
   type GreedyDivergence,
   type GreedyPrompt,
+  type Interval,
   type LocalizationCheck,
   type LocalizedTensor,
   type LogitsCheck,

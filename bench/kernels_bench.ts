@@ -16,7 +16,7 @@ import { createBackend, type KernelBackend } from "../engine/backends/mod.ts";
 import { typeKernels } from "../engine/backends/type_kernels.ts";
 import { quantFormat } from "../engine/quant/formats.ts";
 import { ggmlTensorBytes, GgmlType } from "../engine/quant/ggml_type.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../receipts/prng.ts";
 
 const K = 2560, N_OUT = 2560;
 

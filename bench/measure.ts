@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Prng } from "./prng.ts";
+import { Prng } from "../receipts/prng.ts";
 import type { BenchSubject } from "./subject.ts";
 
 /** A parsed llama-bench test name. */

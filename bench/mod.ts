@@ -1,7 +1,7 @@
 /**
  * Benchmarks: our engine against llama.cpp, measured interleaved on the same model and threads (`runBench`,
- * `benchModelFile`), the engine-agnostic measurement loop (`timeRepetition`), and the statistics used by the
- * receipts and the regression gate.
+ * `benchModelFile`) and the engine-agnostic measurement loop (`timeRepetition`). The statistics and the seeded
+ * generator live in `receipts/` (stats.ts, prng.ts), below this folder.
  *
  * @example
  * ```ts
@@ -29,22 +29,7 @@ export {
   testTokenCount,
   timeRepetition,
 } from "./measure.ts";
-export { Prng } from "./prng.ts";
 export { type BenchEvent, type BenchSide, runBench, type RunBenchOptions } from "./run_bench.ts";
-export {
-  bootstrapMedianCi,
-  bootstrapMedianRatioCi,
-  type BootstrapOptions,
-  type Interval,
-  mannWhitneyU,
-  mean,
-  median,
-  quantile,
-  type RankTest,
-  type SampleStats,
-  sampleStddev,
-  summarize,
-} from "./stats.ts";
 export {
   type BenchSubject,
   cppBenchSubject,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { bootstrapMedianCi, summarize } from "./stats.ts";
+import { bootstrapMedianCi, summarize } from "../receipts/stats.ts";
 import { parseTestName, type Repetition, repetitionTokens, testTokenCount, timeRepetition } from "./measure.ts";
 import type { BenchSubject, SubjectInfo } from "./subject.ts";
 import {

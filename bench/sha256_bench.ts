@@ -13,7 +13,7 @@
 
 import { sha256File } from "../lock/sha256.ts";
 import { writeSyntheticModel } from "../engine/synth/mod.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../receipts/prng.ts";
 
 const SIZE = 128 << 20;
 const data = new Uint8Array(SIZE);

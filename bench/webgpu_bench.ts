@@ -28,7 +28,7 @@ import { describeWebGpu, type WebGpuReport } from "../engine/backends/webgpu/dev
 import { defaultLockfilePath, fetchModels, Lockfile, resolveModel } from "../lock/mod.ts";
 import { writeJsonAtomic } from "../receipts/write.ts";
 import { type BenchTest, parseTestName, repetitionTokens, testTokenCount, timeRepetition } from "./measure.ts";
-import { median } from "./stats.ts";
+import { median } from "../receipts/stats.ts";
 import { type BenchSubject, engineBenchSubject } from "./subject.ts";
 
 /** One test's measurements on one backend. */

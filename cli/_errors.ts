@@ -17,15 +17,29 @@ export class UsageError extends Error {
   }
 }
 
-const ENVIRONMENT_ERRORS = new Set(["LibraryLoadError", "UsageError", "PermissionDenied", "NotFound"]);
+const ENVIRONMENT_ERRORS = new Set([
+  "LibraryLoadError",
+  "UsageError",
+  "PermissionDenied",
+  "NotFound",
+  "AlreadyExists",
+  "IsADirectory",
+  "NotADirectory",
+  "InsufficientSpaceError",
+  "UnsafeCacheError",
+]);
+
+/** ENOSPC, EROFS, EDQUOT: Deno reports them as plain `Error`s carrying the OS error number. */
+const ENVIRONMENT_OS_ERRORS = /\(os error (28|30|122)\)/;
 
 /**
  * Exit code for an error: its own `exitCode` when it has one, 2 for usage and environment errors
- * (missing file, missing library, missing permission), else 1.
+ * (missing file, missing library, missing permission, a path in the way, a full or read-only disk), else 1.
  */
 export function exitCodeOf(e: unknown): number {
   if (e && typeof e === "object" && "exitCode" in e && typeof e.exitCode === "number") return e.exitCode;
   if (e instanceof Error && ENVIRONMENT_ERRORS.has(e.name)) return 2;
+  if (e instanceof Error && ENVIRONMENT_OS_ERRORS.test(e.message)) return 2;
   return 1;
 }
 

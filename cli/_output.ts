@@ -7,6 +7,31 @@
 import Table from "cli-table3";
 import type { ReceiptProblem } from "../receipts/problem.ts";
 
+/**
+ * The JSON naming convention of every `--json` output and every receipt: keys are snake_case (docs/CROSSVAL.md,
+ * "JSON output"). Library structs use camelCase field names (`nLayer`), so the commands that print one pass it
+ * through here: every key of plain objects is converted, recursively; arrays keep their order, values are
+ * untouched. Only for structs whose keys are field names, never for maps keyed by data (GGUF keys, tensor names).
+ *
+ * @param value A struct (or array of structs) from the library.
+ * @returns A copy with snake_case keys: `nHeadKv` -> `n_head_kv`, `ropeFreqBase` -> `rope_freq_base`.
+ * @example
+ * ```ts
+ * import { snakeKeys } from "./_output.ts";
+ * console.log(snakeKeys({ nHeadKv: 4, rope: { freqBase: 1e4 } })); // { n_head_kv: 4, rope: { freq_base: 10000 } }
+ * ```
+ */
+export function snakeKeys<T>(value: T): unknown {
+  if (Array.isArray(value)) return value.map((v) => snakeKeys(v));
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toLowerCase(),
+      snakeKeys(v),
+    ]),
+  );
+}
+
 /** Print a value as pretty JSON on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2));

@@ -19,7 +19,6 @@ import type { BaselineComparison, BenchmarkVerdict } from "../receipts/baseline_
 import type { ReceiptProblem } from "../receipts/problem.ts";
 import { formatProblem, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
-import { numberFlag } from "./_flags.ts";
 import { strictBaselineProblems, strictMode } from "./_strict.ts";
 
 /** Flags of `baselines gen`. */
@@ -33,8 +32,8 @@ export interface BaselinesGenFlags {
 export interface BaselinesVerifyFlags {
   baseline: string;
   receipts: string;
-  threshold: string;
-  confidence: string;
+  threshold: number;
+  confidence: number;
   json?: boolean;
 }
 
@@ -120,9 +119,7 @@ const VERDICT_STYLE: Record<BenchmarkVerdict["verdict"], (s: string) => string> 
 
 /** Run `baselines verify`; returns the exit code. */
 export async function baselinesVerifyCommand(flags: BaselinesVerifyFlags): Promise<number> {
-  const inUnit = (x: number) => x > 0 && x < 1;
-  const threshold = numberFlag("threshold", flags.threshold, inUnit, "a fraction in (0, 1), e.g. 0.10");
-  const confidence = numberFlag("confidence", flags.confidence, inUnit, "a value in (0, 1), e.g. 0.95");
+  const { threshold, confidence } = flags; // parsed and range-checked (cli/_flags.ts)
   const strictOn = strictMode();
   const { verifyBaseline } = await import("../receipts/baseline.ts");
   const { compareToBaseline } = await import("../receipts/baseline_compare.ts");

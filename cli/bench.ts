@@ -22,7 +22,6 @@ import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
 import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { type BackendKind, isBackendKind } from "../engine/backends/backend.ts";
-import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictBaselineProblems } from "./_strict.ts";
 import type { StepResult, ValidateFlags, ValidateStep } from "./validate.ts";
@@ -31,22 +30,21 @@ import type { StepResult, ValidateFlags, ValidateStep } from "./validate.ts";
 export interface BenchFlags {
   model?: string;
   tier?: string;
-  pp: string;
-  tg: string;
-  reps: string;
-  warmup: string;
-  threads?: string;
+  pp: number[];
+  tg: number[];
+  reps: number;
+  warmup: number;
+  threads?: number;
   backend: string;
-  seed: string;
+  seed: number;
   outDir: string;
   lockfile?: string;
   json?: boolean;
 }
 
 /** `--pp 64,128 --tg 32` -> `["pp64", "pp128", "tg32"]`; 0 drops that kind (llama-bench's `-p 0`). */
-export function testsFromFlags(pp: string, tg: string): string[] {
-  const list = (kind: "pp" | "tg", v: string) =>
-    v.split(",").map((x) => intFlag(kind, x.trim(), 0)).filter((n) => n > 0).map((n) => `${kind}${n}`);
+export function testsFromFlags(pp: readonly number[], tg: readonly number[]): string[] {
+  const list = (kind: "pp" | "tg", v: readonly number[]) => v.filter((n) => n > 0).map((n) => `${kind}${n}`);
   const tests = [...list("pp", pp), ...list("tg", tg)];
   if (tests.length === 0) {
     throw new UsageError("Nothing to measure: --pp and --tg are both 0. Pass e.g. --pp 64 --tg 32");
@@ -170,8 +168,7 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
     throw new UsageError("Pass at most one of --model <gguf|name> or --tier <tier>");
   }
   const tests = testsFromFlags(flags.pp, flags.tg);
-  const reps = intFlag("reps", flags.reps, 1), warmup = intFlag("warmup", flags.warmup, 0);
-  const seed = intFlag("seed", flags.seed, 0), threads = intFlag("threads", flags.threads, 1);
+  const { reps, warmup, seed, threads } = flags; // parsed and range-checked (cli/_flags.ts)
   if (!isBackendKind(flags.backend)) {
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
@@ -236,7 +233,7 @@ async function readLatestBaseline(): Promise<string> {
 export const benchValidateStep: ValidateStep = {
   name: "bench",
   async run(targets, flags: ValidateFlags): Promise<StepResult[]> {
-    const threads = intFlag("threads", flags.threads, 1) ?? 1;
+    const threads = flags.threads ?? 1;
     const outDir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
     const backend = isBackendKind(flags.backend) ? flags.backend : "wasm";
     const done = await benchTargets(targets, {

@@ -25,6 +25,7 @@ import {
 } from "../lock/mod.ts";
 import { humanBytes } from "./_output.ts";
 import { formatError, UsageError } from "./_errors.ts";
+import { handleInterrupts, interruptExitCode } from "./_interrupt.ts";
 
 /** Flags of `fetch` as commander parses them. */
 export interface FetchFlags {
@@ -231,12 +232,13 @@ export async function fetchCommand(flags: FetchFlags): Promise<number> {
   const renderer = json ? ndjsonRenderer() : ttyRenderer();
   const ctl = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
-    // First Ctrl-C: stop cleanly (checkpoint the partial, release the lock). Second: leave at once.
-    if (++interrupts > 1) Deno.exit(130);
-    ctl.abort(new DOMException("interrupted by Ctrl-C", "AbortError"));
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  let stoppedBy: "SIGINT" | "SIGTERM" = "SIGINT";
+  // First Ctrl-C or SIGTERM: stop cleanly (checkpoint the partial, release the lock). Second: leave at once.
+  using _interrupts = handleInterrupts((signal) => {
+    if (++interrupts > 1) Deno.exit(interruptExitCode(signal));
+    stoppedBy = signal;
+    ctl.abort(new DOMException(`interrupted by ${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"}`, "AbortError"));
+  });
   try {
     const report = await fetchModels(lock, {
       tier: flags.tier,
@@ -253,13 +255,14 @@ export async function fetchCommand(flags: FetchFlags): Promise<number> {
   } catch (e) {
     renderer.stop();
     if (ctl.signal.aborted) {
-      const msg = "interrupted: the partial download is kept; run the same command again to resume.";
-      if (json) console.log(JSON.stringify({ ts: new Date().toISOString(), type: "interrupted", message: msg }));
-      else console.error(`\n${styleText("yellow", msg)}`);
-      return 130;
+      const msg = `interrupted (${stoppedBy}): the partial download is kept; run the same command again to resume.`;
+      if (json) {
+        console.log(
+          JSON.stringify({ ts: new Date().toISOString(), type: "interrupted", signal: stoppedBy, message: msg }),
+        );
+      } else console.error(`\n${styleText("yellow", msg)}`);
+      return interruptExitCode(stoppedBy);
     }
     throw e;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
   }
 }

@@ -11,7 +11,7 @@ import type { ModelConfig } from "../engine/model/config.ts";
 import { configFromGguf, llamaCppCompatibility, validateTensors } from "../engine/model/architectures.ts";
 import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
 import { sha256File } from "../lock/mod.ts";
-import { humanBytes, printJson, renderTable } from "./_output.ts";
+import { humanBytes, printJson, renderTable, snakeKeys } from "./_output.ts";
 
 /** Flags of `inspect`. */
 export interface InspectFlags {
@@ -74,7 +74,7 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
     architecture: file.architecture || null,
     name: metaString(file, "general.name") ?? null,
     synth_spec: metaString(file, "crossval.synth.spec") ?? null,
-    hparams: config ?? null,
+    hparams: config ? snakeKeys(config) : null,
     tokenizer,
     tensors: h.tensors.map((t) => ({ name: t.name, shape: t.shape, type: ggmlTypeName(t.type), bytes: t.byteLength })),
     validation: { valid, error: configError ?? null, problems },

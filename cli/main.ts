@@ -8,7 +8,9 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { exitCodeOf, formatError } from "./_errors.ts";
+import { exitCodeOf, formatError, UsageError } from "./_errors.ts";
+import { exitOnInterrupt } from "./_interrupt.ts";
+import { activeUsageLine, installUsageLines, intListOption, intOption, numberOption, RANGES } from "./_flags.ts";
 
 let exitCode = 0;
 function done(code: number): void {
@@ -17,7 +19,6 @@ function done(code: number): void {
 
 const program = new Command("crossval")
   .description("Run BitNet b1.58 ternary models with our own engine and prove it against llama.cpp")
-  .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
 // --- commands (one block each, in the order of the README's reference) ---
@@ -87,15 +88,23 @@ program.command("run")
   .requiredOption("--model <gguf>", "BitNet GGUF model")
   .option("--prompt <text>", "prompt text")
   .option("--prompt-file <file>", "read the prompt from a file")
-  .option("-n, --n <tokens>", "tokens to generate", "32")
+  .addOption(intOption("-n, --n <tokens>", "tokens to generate", RANGES.tokens, 32))
   .option("--greedy", "always take the most likely token (the default)")
-  .option("--temp <t>", "sample at this temperature (0 = greedy)")
-  .option("--top-k <k>", "sample among the k most likely tokens (0 = all; default 40 when sampling)")
-  .option("--top-p <p>", "sample from the smallest set reaching probability p (default 0.95 when sampling)")
-  .option("--seed <n>", "sampling seed (default random, printed)")
-  .option("--threads <n>", "kernel threads (default: core count)")
+  .addOption(numberOption("--temp <t>", "sample at this temperature (0 = greedy)", { min: 0 }))
+  .addOption(
+    intOption("--top-k <k>", "sample among the k most likely tokens (0 = all; default 40 when sampling)", RANGES.topK),
+  )
+  .addOption(
+    numberOption(
+      "--top-p <p>",
+      "sample from the smallest set reaching probability p (default 0.95 when sampling)",
+      { min: 0, minExclusive: true, max: 1 },
+    ),
+  )
+  .addOption(intOption("--seed <n>", "sampling seed (default random, printed)", RANGES.seed))
+  .addOption(intOption("--threads <n>", "kernel threads (default: core count)", RANGES.threads))
   .addOption(new Option("--backend <backend>", "kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"))
-  .option("--ctx <n>", "context length (default: min(training context, 4096))")
+  .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
 
@@ -104,9 +113,9 @@ program.command("ref-run")
   .requiredOption("--model <gguf>", "GGUF model")
   .option("--prompt <text>", "prompt text")
   .option("--prompt-file <file>", "read the prompt from a file")
-  .option("-n, --n <tokens>", "tokens to generate", "32")
-  .option("--threads <n>", "llama.cpp threads (default: core count)")
-  .option("--ctx <n>", "context length (default: min(training context, 4096))")
+  .addOption(intOption("-n, --n <tokens>", "tokens to generate", RANGES.tokens, 32))
+  .addOption(intOption("--threads <n>", "llama.cpp threads (default: core count)", RANGES.threads))
+  .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--parity", "F32 KV cache and no flash attention, as the parity harness runs it")
   .option("--verbose", "stream llama.cpp's own log to stderr")
   .option("--json", "machine-readable output")
@@ -151,14 +160,22 @@ program.command("parity")
     ]),
   )
   .option("--prompts <file>", "prompts: JSON array, llama.cpp .inp file, or one per line (default: built-in set)")
-  .option("--steps <n>", "greedy steps per prompt", "32")
+  .addOption(intOption("--steps <n>", "greedy steps per prompt", RANGES.tokens, 32))
   .option("--out <file>", "receipt path", "ci/parity.json")
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
-  .option("--threads <n>", "threads for both engines (default 1: parity checks correctness, not speed)")
-  .option("--ctx <n>", "context length for both engines (default 512)")
-  .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
+  .addOption(
+    intOption(
+      "--threads <n>",
+      "threads for both engines (default 1: parity checks correctness, not speed)",
+      RANGES.threads,
+    ),
+  )
+  .addOption(intOption("--ctx <n>", "context length for both engines (default 512)", RANGES.parityCtx))
+  .addOption(
+    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
   .option(
     "--lockfile <path>",
     "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
@@ -181,12 +198,14 @@ program.command("validate")
     new Option("--tier <tier>", "lockfile tier to validate").choices(["ci", "integration", "bench"]).default("ci"),
   )
   .option("--out <file>", "parity receipt path", "ci/parity.json")
-  .option("--steps <n>", "greedy steps per prompt (default 32)")
+  .addOption(intOption("--steps <n>", "greedy steps per prompt (default 32)", RANGES.tokens))
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
-  .option("--threads <n>", "threads for both engines (default 1)")
-  .option("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)")
+  .addOption(intOption("--threads <n>", "threads for both engines (default 1)", RANGES.threads))
+  .addOption(
+    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
   .option(
     "--lockfile <path>",
     "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
@@ -216,15 +235,15 @@ program.command("bench")
       "bench",
     ]),
   )
-  .option("--pp <n,...>", "prompt-processing tests: prompt lengths (0: none)", "64")
-  .option("--tg <n,...>", "generation tests: tokens generated (0: none)", "32")
-  .option("--reps <n>", "measured repetitions per test and engine", "5")
-  .option("--warmup <n>", "unmeasured repetitions first", "1")
-  .option("--threads <n>", "threads for both engines (default: core count)")
+  .addOption(intListOption("--pp <n,...>", "prompt-processing tests: prompt lengths (0: none)", RANGES.tokens, [64]))
+  .addOption(intListOption("--tg <n,...>", "generation tests: tokens generated (0: none)", RANGES.tokens, [32]))
+  .addOption(intOption("--reps <n>", "measured repetitions per test and engine", RANGES.reps, 5))
+  .addOption(intOption("--warmup <n>", "unmeasured repetitions first", RANGES.warmup, 1))
+  .addOption(intOption("--threads <n>", "threads for both engines (default: core count)", RANGES.threads))
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
-  .option("--seed <n>", "seed of the random token ids", "1")
+  .addOption(intOption("--seed <n>", "seed of the random token ids", RANGES.seed, 1))
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
   .option(
     "--lockfile <path>",
@@ -246,12 +265,33 @@ baselines.command("verify")
   .description("Compare bench receipts with a baseline: exit 1 on a significant regression > threshold")
   .option("--baseline <file>", "baseline file", "docs/baselines/latest-cpu.json")
   .option("--receipts <dir>", "directory of bench_*.json receipts", "ci")
-  .option("--threshold <fraction>", "smallest change that counts", "0.10")
-  .option("--confidence <level>", "confidence of the test and intervals", "0.95")
+  .addOption(
+    numberOption("--threshold <fraction>", "smallest change that counts", {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+      maxExclusive: true,
+    }, 0.10),
+  )
+  .addOption(
+    numberOption("--confidence <level>", "confidence of the test and intervals", {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+      maxExclusive: true,
+    }, 0.95),
+  )
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./baselines.ts")).baselinesVerifyCommand(opts)));
 
 // --- end of commands ---
+
+installUsageLines(program);
+program.hook("preAction", (_root, action) => {
+  const names: string[] = [];
+  for (let c: Command | null = action; c; c = c.parent) names.unshift(c.name());
+  exitOnInterrupt(names.join(" "));
+});
 
 // `crossval --version [--json]` (cli/version.ts): our version, Deno/V8/TypeScript, the pinned llama.cpp and the
 // kernel build hash. Program options are positional (only before a command) so that `--json` stays each command's
@@ -283,6 +323,8 @@ export async function main(args: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     console.error(formatError(e));
+    const usage = e instanceof UsageError ? activeUsageLine() : undefined;
+    if (usage) console.error(usage);
     return exitCodeOf(e);
   }
   return exitCode;

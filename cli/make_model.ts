@@ -6,7 +6,7 @@
 
 import { styleText } from "node:util";
 import { normalizeSpec, specToQuery, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
-import { humanBytes, printJson } from "./_output.ts";
+import { humanBytes, printJson, snakeKeys } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { intFlag } from "./_flags.ts";
 
@@ -66,8 +66,8 @@ export async function makeModelCommand(flags: MakeModelFlags): Promise<number> {
       path: r.path,
       sha256: r.sha256,
       size_bytes: r.bytes,
-      spec: spec.vocab ? { ...spec } : specToQuery(spec),
-      config: r.config,
+      spec: spec.vocab ? snakeKeys({ ...spec }) : specToQuery(spec),
+      config: snakeKeys(r.config),
       ms: Math.round(r.ms),
     });
   } else {

@@ -15,7 +15,6 @@ import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts"
 import { printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
-import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
 
@@ -24,12 +23,12 @@ export interface ParityFlags {
   model?: string;
   tier?: string;
   prompts?: string;
-  steps: string;
+  steps: number;
   out: string;
   backend: string;
-  threads?: string;
-  ctx?: string;
-  timeout?: string;
+  threads?: number;
+  ctx?: number;
+  timeout?: number;
   lockfile?: string;
   json?: boolean;
 }
@@ -124,16 +123,13 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
 
 /** Options that `parity` and `validate` share, as engine/run options. */
 export function runOptionsFromFlags(flags: {
-  steps?: string;
+  steps?: number;
   backend?: string;
-  threads?: string;
-  ctx?: string;
-  timeout?: string;
+  threads?: number;
+  ctx?: number;
+  timeout?: number;
 }): ParityRunOptions {
-  const steps = intFlag("steps", flags.steps, 0);
-  const threads = intFlag("threads", flags.threads, 1);
-  const nCtx = intFlag("ctx", flags.ctx, 16);
-  const timeout = intFlag("timeout", flags.timeout, 1);
+  const { steps, threads, ctx: nCtx, timeout } = flags; // parsed and range-checked (cli/_flags.ts)
   const backend = flags.backend ?? "wasm";
   if (!isBackendKind(backend)) {
     throw new UsageError(`Invalid --backend "${backend}": expected wasm, ref or webgpu`);
@@ -245,6 +241,9 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
     faults: flags.faults ?? false,
     onRecord: (r) => console.log(JSON.stringify(r)),
   });
-  if (flags.out) await Deno.writeTextFile(flags.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  if (flags.out) {
+    const { writeFileAtomic } = await import("../receipts/write.ts");
+    await writeFileAtomic(flags.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  }
   return 0;
 }

@@ -7,8 +7,8 @@
  */
 
 import { styleText } from "node:util";
-import { printJson } from "./_output.ts";
-import { intFlag, promptFlag } from "./_flags.ts";
+import { printJson, snakeKeys } from "./_output.ts";
+import { promptFlag } from "./_flags.ts";
 import type { CppModel as CppModelType } from "../ffi/mod.ts";
 
 /** Flags of `ref-run` as commander parses them. */
@@ -16,9 +16,9 @@ export interface RefRunFlags {
   model: string;
   prompt?: string;
   promptFile?: string;
-  n: string;
-  threads?: string;
-  ctx?: string;
+  n: number;
+  threads?: number;
+  ctx?: number;
   parity?: boolean;
   verbose?: boolean;
   json?: boolean;
@@ -30,9 +30,7 @@ function fmt(n: number, digits = 1): string {
 
 /** Run `ref-run`; returns the exit code. */
 export async function refRunCommand(flags: RefRunFlags): Promise<number> {
-  const n = intFlag("n", flags.n, 0);
-  const threads = intFlag("threads", flags.threads, 1);
-  const ctx = intFlag("ctx", flags.ctx, 1);
+  const { n, threads, ctx } = flags; // parsed and range-checked (cli/_flags.ts)
   const prompt = await promptFlag(flags);
 
   const { CppModel, llamaLog } = await import("../ffi/mod.ts");
@@ -91,7 +89,7 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
           abi_check: info.library.abiCheck,
           dir: info.library.dir,
         },
-        settings: info.settings,
+        settings: snakeKeys(info.settings),
         model_info: {
           arch: info.arch,
           name: info.name ?? null,

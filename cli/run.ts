@@ -6,43 +6,33 @@
  */
 
 import { styleText } from "node:util";
-import { printJson } from "./_output.ts";
+import { printJson, snakeKeys } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
-import { intFlag, numberFlag, promptFlag } from "./_flags.ts";
+import { promptFlag } from "./_flags.ts";
 
 /** Flags of `run` as commander parses them. */
 export interface RunFlags {
   model: string;
   prompt?: string;
   promptFile?: string;
-  n: string;
+  n: number;
   greedy?: boolean;
-  temp?: string;
-  topK?: string;
-  topP?: string;
-  seed?: string;
-  threads?: string;
+  temp?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  threads?: number;
   backend: string;
-  ctx?: string;
+  ctx?: number;
   json?: boolean;
 }
 
 /** Run `run`; returns the exit code. */
 export async function runCommand(flags: RunFlags): Promise<number> {
   const prompt = await promptFlag(flags);
-  const maxTokens = intFlag("n", flags.n, 0);
-  const threads = intFlag("threads", flags.threads, 1);
-  const nCtx = intFlag("ctx", flags.ctx, 1);
-  const temperature = numberFlag("temp", flags.temp, (n) => n >= 0, "a number >= 0");
-  const topK = intFlag("top-k", flags.topK, 0);
-  const topP = numberFlag("top-p", flags.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]");
-  const seed = numberFlag(
-    "seed",
-    flags.seed,
-    (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,
-    "an unsigned 32-bit integer",
-  );
+  // Numbers arrive parsed and range-checked (cli/_flags.ts).
+  const { n: maxTokens, threads, ctx: nCtx, temp: temperature, topK, topP, seed } = flags;
   const sampled = temperature !== undefined || topK !== undefined || topP !== undefined || seed !== undefined;
   if (flags.greedy && sampled) {
     throw new UsageError("--greedy cannot be combined with --temp/--top-k/--top-p/--seed: pick one decoding mode");
@@ -78,7 +68,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       ids: [...res.ids],
       text: res.text,
       stopped_at_eog: res.stoppedAtEog,
-      sampling: res.sampling,
+      sampling: snakeKeys(res.sampling),
       timings: {
         load_ms: info.loadMs,
         prompt_tokens: t.promptTokens,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { printJson } from "./_output.ts";
+import { printJson, snakeKeys } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 
 /** Flags of `tokenize` as commander parses them. */
@@ -59,7 +59,12 @@ export async function tokenizeCommand(flags: TokenizeFlags): Promise<number> {
     }
   })();
   const opts = { addSpecial: flags.addSpecial ?? false, parseSpecial: flags.parseSpecial ?? false };
-  const common = { model: flags.model, tokenizer: tok.identity, ...opts };
+  const common = {
+    model: flags.model,
+    tokenizer: snakeKeys(tok.identity),
+    add_special: opts.addSpecial,
+    parse_special: opts.parseSpecial,
+  };
 
   if (flags.inp !== undefined) {
     const cases = parseVocabTestInputs(await Deno.readFile(flags.inp));

@@ -22,10 +22,10 @@ import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget } from "./parity
 export interface ValidateFlags {
   tier: string;
   out: string;
-  steps?: string;
+  steps?: number;
   backend: string;
-  threads?: string;
-  timeout?: string;
+  threads?: number;
+  timeout?: number;
   lockfile?: string;
   json?: boolean;
 }

@@ -42,5 +42,6 @@ export function generateLockfileValidatorSource(): string {
 }
 
 if (import.meta.main) {
-  await Deno.writeTextFile(GENERATED_VALIDATOR_PATH, generateLockfileValidatorSource());
+  const { writeFileAtomic } = await import("../receipts/write.ts");
+  await writeFileAtomic(GENERATED_VALIDATOR_PATH, generateLockfileValidatorSource());
 }

@@ -20,6 +20,8 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
+import { writeFileAtomic } from "../receipts/write.ts";
+import { UnsafeCacheError } from "./errors.ts";
 
 /** File names inside an entry. */
 export const CACHE_FILES = {
@@ -151,8 +153,10 @@ export interface ModelMetadata {
   sha256: string;
   /** Its size. */
   size_bytes: number;
-  /** Where the bytes came from. */
+  /** Where the bytes came from (the lockfile url). */
   source_url: string;
+  /** HTTP: the URL that served them after redirects (no query string); absent for other sources. */
+  final_url?: string;
   /** When it was fetched (RFC 3339). */
   fetched_at: string;
   /** When the hash was last computed and matched. */
@@ -184,25 +188,42 @@ export async function readMetadata(path: string): Promise<ModelMetadata | undefi
 }
 
 /**
- * Writes a small file atomically: a process-unique temporary file in the same directory, then rename.
+ * Refuses an entry with a symbolic link (or a file where a directory belongs) anywhere the fetcher reads or writes:
+ * `.locks/`, the lock file, the entry directory, the model, its metadata, the partial download, its sidecar and the
+ * error record. The cache root itself may be a link (a cache moved to another disk). Checked before every use;
+ * with the files created O_EXCL or renamed into place this leaves no path through which a planted link is followed,
+ * short of a process racing the fetcher in a cache directory others can write (keep the cache private to its user).
  *
- * @param path Destination.
- * @param text Contents.
+ * @param paths Entry paths.
+ * @throws {UnsafeCacheError} Naming the path, where it points, and the command that removes it.
  * @example
  * ```ts
- * import { writeFileAtomic } from "./cache.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/x.json`, "{}");
+ * import { assertSafeEntry, entryPaths } from "./cache.ts";
+ * await assertSafeEntry(entryPaths(await Deno.makeTempDir(), "ab".repeat(32))); // nothing there: fine
  * ```
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+export async function assertSafeEntry(paths: EntryPaths): Promise<void> {
+  const dirs = [`${paths.root}/.locks`, paths.dir];
+  const files = [paths.lock, paths.model, paths.metadata, paths.partial, paths.sidecar, paths.error];
+  for (const path of [...dirs, ...files]) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) continue;
+      throw e;
+    }
+    const isDir = dirs.includes(path);
+    if (info.isSymlink || (isDir ? !info.isDirectory : !info.isFile)) {
+      const target = info.isSymlink ? await Deno.readLink(path).catch(() => "?") : undefined;
+      const what = info.isSymlink ? `a symbolic link (to ${target})` : isDir ? "not a directory" : "not a regular file";
+      throw new UnsafeCacheError(
+        `Cannot use the model cache entry ${paths.dir}: ${path} is ${what}, which the fetcher never creates and ` +
+          `will not follow or write through. Fix: remove it (rm ${isDir && !info.isSymlink ? "-r " : ""}'${path}') ` +
+          `and run crossval fetch again.`,
+        path,
+      );
+    }
   }
 }
 
@@ -225,11 +246,9 @@ const CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n" +
  */
 export async function ensureCacheRoot(root: string): Promise<void> {
   await Deno.mkdir(`${root}/.locks`, { recursive: true });
-  try {
-    await Deno.writeTextFile(`${root}/CACHEDIR.TAG`, CACHEDIR_TAG, { createNew: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  }
+  // Written once, atomically (two processes may both write it: same bytes); never through a planted symlink.
+  const tag = await Deno.lstat(`${root}/CACHEDIR.TAG`).catch(() => undefined);
+  if (!tag) await writeFileAtomic(`${root}/CACHEDIR.TAG`, CACHEDIR_TAG);
 }
 
 /**
@@ -270,7 +289,8 @@ export async function cachedState(
  *
  * @param paths Entry paths.
  * @param entry What was verified (name, sha256, size, url).
- * @param options `fetchedAt`: set when the file was just fetched (records `entry.url` as its source).
+ * @param options `fetchedAt`: set when the file was just fetched (records `entry.url` as its source);
+ *   `finalUrl`: where an HTTP download came from after redirects.
  * @example
  * ```ts ignore
  * await recordVerified(entryPaths(root, entry.sha256), entry, { fetchedAt: new Date().toISOString() });
@@ -279,7 +299,7 @@ export async function cachedState(
 export async function recordVerified(
   paths: EntryPaths,
   entry: { name: string; sha256: string; size_bytes: number; url: string },
-  options: { fetchedAt?: string } = {},
+  options: { fetchedAt?: string; finalUrl?: string } = {},
 ): Promise<void> {
   const previous = await readMetadata(paths.metadata);
   const now = new Date().toISOString();
@@ -289,6 +309,9 @@ export async function recordVerified(
     sha256: entry.sha256,
     size_bytes: entry.size_bytes,
     source_url: options.fetchedAt ? entry.url : previous?.source_url ?? entry.url,
+    ...(options.fetchedAt
+      ? (options.finalUrl ? { final_url: options.finalUrl } : {})
+      : (previous?.final_url ? { final_url: previous.final_url } : {})),
     fetched_at: options.fetchedAt ?? previous?.fetched_at ?? now,
     verified_at: now,
     tool: { ...TOOL },

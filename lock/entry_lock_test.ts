@@ -138,3 +138,21 @@ Deno.test("EntryLock heartbeat refreshes the lock file's mtime", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const mode of MODES) {
+  Deno.test(`EntryLock (${mode}) is taken over a torn owner record (a holder killed while writing it)`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "entry_lock_torn_" });
+    try {
+      const path = `${dir}/x.lock`;
+      // What a SIGKILL between the write's first and last byte leaves; for exclusive-create, from a pid that is gone.
+      await Deno.writeTextFile(mode === "flock" ? path : `${path}.x`, '{"pid": 2147483646, "hostna');
+      const t0 = Date.now();
+      using lock = await EntryLock.acquire(path, { mode, staleMs: 200, pollMs: 20, timeoutMs: 5000 });
+      assert.ok(Date.now() - t0 < 5000);
+      assert.equal(lock.recovered, undefined, "an unreadable record names no owner");
+      lock.assertHeld();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

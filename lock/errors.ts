@@ -177,3 +177,25 @@ export class InsufficientSpaceError extends Error {
     this.availableBytes = details.availableBytes;
   }
 }
+
+/**
+ * The cache holds something the fetcher never creates and will not use: a symbolic link where an entry's directory,
+ * model, partial download, sidecar, metadata or lock file belongs, or a non-directory where a directory belongs.
+ * Following it could read a file outside the cache as a model, or truncate and overwrite one (the partial download
+ * and the lock file are opened for writing).
+ */
+export class UnsafeCacheError extends Error {
+  /** The offending path. */
+  readonly path: string;
+  /**
+   * Creates the error.
+   *
+   * @param message Full message (what failed, state, fix).
+   * @param path The offending path.
+   */
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = "UnsafeCacheError";
+    this.path = path;
+  }
+}

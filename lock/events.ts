@@ -102,6 +102,8 @@ export interface ModelReport {
   seconds: number;
   /** Set when a dead process's lock was taken over. */
   recovered_lock?: string;
+  /** HTTP: where the bytes came from after redirects (scheme, host and path; no query string). */
+  final_url?: string;
   /** Why it failed (`failed`, `corrupt`, `missing`). */
   error?: Error;
 }

@@ -18,16 +18,17 @@
 
 import { createHash } from "node:crypto";
 import {
+  assertSafeEntry,
   cachedState,
   ensureCacheRoot,
   type EntryPaths,
   entryPaths,
   recordVerified,
   TOOL,
-  writeFileAtomic,
 } from "./cache.ts";
+import { writeFileAtomic } from "../receipts/write.ts";
 import { modelCacheDir } from "./cache_dir.ts";
-import { availableBytes as statfsAvailable } from "./disk_space.ts";
+import { availableBytes as statfsAvailable, isNoSpaceError } from "./disk_space.ts";
 import { type AcquireLockOptions, EntryLock } from "./entry_lock.ts";
 import { ChecksumMismatchError, DownloadError, InsufficientSpaceError } from "./errors.ts";
 import type { FetchEvent, ModelReport } from "./events.ts";
@@ -72,6 +73,70 @@ const DEFAULT_HEADROOM = 64 << 20;
 
 async function removeQuietly(...paths: string[]): Promise<void> {
   await Promise.all(paths.map((p) => Deno.remove(p).catch(() => {})));
+}
+
+/**
+ * The error to report for a cache that cannot be written, or undefined for any other error: a read-only
+ * filesystem (EROFS) or a missing permission, or a full disk (as {@link InsufficientSpaceError}).
+ */
+function unwritableCacheError(e: unknown, root: string): Error | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const fix = "Fix: point BITNET_MODEL_CACHE_DIR (or --cache-dir) at a writable directory; models already in this " +
+    "cache are still used from it read-only.";
+  if (isNoSpaceError(e)) {
+    return new InsufficientSpaceError(
+      `Cannot write the model cache ${root}: no space left on the device (${innermost(e)}). Nothing was changed. ` +
+        `Fix: free space in ${root}, or point BITNET_MODEL_CACHE_DIR at a larger disk.`,
+      { dir: root },
+      { cause: e },
+    );
+  }
+  if (/os error 30\)/.test(e.message)) {
+    return new Deno.errors.PermissionDenied(
+      `Cannot write the model cache ${root}: it is on a read-only filesystem. ${fix}`,
+      { cause: e },
+    );
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new Deno.errors.PermissionDenied(
+      `Cannot write the model cache ${root}: permission denied (${innermost(e)}). ${fix}`,
+      { cause: e },
+    );
+  }
+  return undefined;
+}
+
+/** The operating system's own words at the bottom of a cause chain (`No space left on device (os error 28)`). */
+function innermost(e: Error): string {
+  let c: Error = e;
+  while (c.cause instanceof Error) c = c.cause;
+  return c.message.replace(/:?\s*(open|rename|mkdir|write)\s*'[^']*'(\s*->\s*'[^']*')?/g, "").trim();
+}
+
+/**
+ * Removes temporary files left in an entry by writers that were killed: `.<name>.<pid>.<random>.tmp` of the atomic
+ * writes and `<name>.tmp-<pid>-<n>` of the model generator, when that pid no longer runs (a live verifier may be
+ * writing metadata without the lock).
+ */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = /\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(e.name) ?? /\.tmp-(\d+)-\d+$/.exec(e.name);
+      if (!e.isFile || !m || Number(m[1]) === Deno.pid || processExists(Number(m[1]))) continue;
+      await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+    }
+  } catch {
+    // no entry directory yet
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    Deno.kill(pid, 0); // signal 0: an existence check only (kill(2))
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -170,29 +235,48 @@ export async function fetchModel(entry: LockEntry, options: FetchModelOptions = 
       { url: entry.url, attempts: 0 },
     );
 
-  // 1. Fast path.
+  // 1. Fast path (after refusing planted links: stat would follow them).
+  await assertSafeEntry(paths);
   if (!options.force && await cachedState(paths, entry) === "trusted") return cachedHit("stamp");
   if (options.offline && needsNetwork(source)) {
     if (options.force) throw offlineError("--force needs a download");
     if (await cachedState(paths, entry) === "missing") throw offlineError("it is not in the cache");
   }
 
-  // 2. Lock, then look again.
-  await ensureCacheRoot(root);
-  using lock = await EntryLock.acquire(paths.lock, {
-    ...options.lock,
-    signal: options.signal,
-    onWait: ({ owner, heartbeatAgeMs, waitedMs }) =>
-      emit({
-        type: "lock",
-        model: entry.name,
-        state: "waiting",
-        owner_pid: owner?.pid ?? null,
-        message: `waiting ${(waitedMs / 1000).toFixed(0)} s for ${
-          owner ? `pid ${owner.pid} on ${owner.hostname}` : "another process"
-        }${heartbeatAgeMs === undefined ? "" : ` (heartbeat ${(heartbeatAgeMs / 1000).toFixed(1)} s ago)`}`,
-      }),
-  });
+  // 2. Lock, then look again. A cache we cannot write (read-only mount, no permission, full disk) fails here with
+  // the fix, unless the model is already in it: then it is verified by hashing and used as it is.
+  let lock: EntryLock;
+  try {
+    await ensureCacheRoot(root);
+    lock = await EntryLock.acquire(paths.lock, {
+      ...options.lock,
+      signal: options.signal,
+      onWait: ({ owner, heartbeatAgeMs, waitedMs }) =>
+        emit({
+          type: "lock",
+          model: entry.name,
+          state: "waiting",
+          owner_pid: owner?.pid ?? null,
+          message: `waiting ${(waitedMs / 1000).toFixed(0)} s for ${
+            owner ? `pid ${owner.pid} on ${owner.hostname}` : "another process"
+          }${heartbeatAgeMs === undefined ? "" : ` (heartbeat ${(heartbeatAgeMs / 1000).toFixed(1)} s ago)`}`,
+        }),
+    });
+  } catch (e) {
+    const unwritable = unwritableCacheError(e, root);
+    if (!unwritable) throw e;
+    if (!options.force && await cachedState(paths, entry) !== "missing") {
+      const { sha256, bytes } = await digestFile(paths.model, {
+        signal: options.signal,
+        onProgress: hashProgress(entry, options, "verify"),
+      });
+      if (sha256 === entry.sha256 && bytes === entry.size_bytes) return cachedHit("rehash");
+    }
+    throw unwritable;
+  }
+  using _lock = lock;
+  await assertSafeEntry(paths); // again, now that no other fetcher can be changing the entry
+  await removeStaleTemporaries(paths.dir);
   if (lock.recovered) {
     report.recovered_lock = lock.recovered.reason;
     emit({
@@ -309,7 +393,10 @@ export async function fetchModel(entry: LockEntry, options: FetchModelOptions = 
   lock.assertHeld();
   await Deno.rename(paths.partial, paths.model);
   await syncDir(paths.dir);
-  await recordVerified(paths, entry, { fetchedAt: new Date().toISOString() });
+  await recordVerified(paths, entry, {
+    fetchedAt: new Date().toISOString(),
+    ...(report.final_url ? { finalUrl: report.final_url } : {}),
+  });
   await removeQuietly(paths.sidecar, paths.error);
   return finish(source.kind === "generate" ? "generated" : source.kind === "file" ? "copied" : "downloaded");
 }
@@ -392,6 +479,7 @@ async function transfer(
     });
     report.attempts = r.requests;
     report.bytes_transferred = r.received;
+    if (r.finalUrl) report.final_url = r.finalUrl;
   }
   writer.report();
   const bytes = writer.bytesDone;
@@ -404,6 +492,18 @@ async function copyFile(
   writer: PartialWriter,
   { entry, path, signal }: { entry: LockEntry; path: string; signal?: AbortSignal },
 ): Promise<number> {
+  // Only a regular file: opening a FIFO would block forever, a device would stream without end.
+  const kind = await Deno.stat(path).then(
+    (i) => (i.isFile ? undefined : i.isDirectory ? "a directory" : "not a regular file"),
+    () => undefined,
+  );
+  if (kind) {
+    throw new DownloadError(
+      `Cannot copy model "${entry.name}" from ${path}: it is ${kind}. Fix: point the file: URL in the lockfile at ` +
+        `the GGUF file itself.`,
+      { url: entry.url, attempts: 1 },
+    );
+  }
   using src = await Deno.open(path, { read: true }).catch((e) => {
     throw new DownloadError(
       `Cannot copy model "${entry.name}" from ${path}: ${

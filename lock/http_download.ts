@@ -12,6 +12,9 @@
  * - 416 with every byte on disk: done; otherwise restart.
  * - 408/429/5xx, network errors, stalls (no byte for `stallMs`) and truncated bodies: retry with backoff
  *   (`retry.ts`), honouring `Retry-After`; the attempt count resets whenever a try made progress.
+ * - Redirects are followed hop by hop under the policy of `redirect.ts` (https anywhere, never a downgrade to
+ *   http, never another scheme, at most 10 hops); the final URL is reported (`finalUrl`).
+ * - A body longer than the pinned size, with or without a Content-Length, fails before the extra bytes are stored.
  * - Other statuses, a size that disagrees with the lockfile, and ENOSPC: fail at once.
  *
  * @module
@@ -28,6 +31,7 @@ import {
   type RetryPolicy,
 } from "./retry.ts";
 import { TOOL } from "./cache.ts";
+import { MAX_REDIRECTS, recordableUrl, REDIRECT_STATUSES, redirectTarget } from "./redirect.ts";
 
 /** Options of {@link httpDownload}. */
 export interface HttpDownloadOptions {
@@ -61,6 +65,8 @@ export interface HttpDownloadResult {
   requests: number;
   /** Body bytes received in this run (including any later discarded). */
   received: number;
+  /** Where the last response came from after redirects (no query string), or null when no request was sent. */
+  finalUrl: string | null;
 }
 
 /** A failure worth retrying, with an optional server-requested delay. */
@@ -108,6 +114,7 @@ export async function httpDownload(writer: PartialWriter, options: HttpDownloadO
   let validator = options.validator;
   let requests = 0;
   let received = 0;
+  let finalUrl: string | null = null;
   let failures = 0;
   let doneAtLastFailure = writer.bytesDone;
   const sizeError = (actual: number) =>
@@ -137,12 +144,26 @@ export async function httpDownload(writer: PartialWriter, options: HttpDownloadO
         if (ifRange) headers.set("if-range", ifRange);
       }
       let res: Response;
-      try {
-        res = await fetch(url, { headers, signal: both });
-      } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        throw new Retryable(`request failed: ${networkReason(e)}`, undefined, { cause: e });
+      let at = new URL(url);
+      for (let hop = 0;; hop++) {
+        try {
+          res = await fetch(at, { headers, signal: both, redirect: "manual" });
+        } catch (e) {
+          if (signal?.aborted) throw signal.reason;
+          throw new Retryable(`request failed: ${networkReason(e)}`, undefined, { cause: e });
+        }
+        if (!REDIRECT_STATUSES.has(res.status)) break;
+        await res.body?.cancel().catch(() => {});
+        if (hop >= MAX_REDIRECTS) {
+          throw new DownloadError(
+            `Cannot download model "${options.model}" from ${url}: more than ${MAX_REDIRECTS} redirects (last ` +
+              `${recordableUrl(at)}). Fix: point the lockfile url at where the file really is.`,
+            { url, status: res.status, attempts: requests },
+          );
+        }
+        at = redirectTarget(at, res.headers.get("location"), { model: options.model, hop: hop + 1 });
       }
+      finalUrl = recordableUrl(at);
       const body = res.body;
       const cancel = () => body?.cancel().catch(() => {});
       if (res.status === 416) {
@@ -272,5 +293,5 @@ export async function httpDownload(writer: PartialWriter, options: HttpDownloadO
       clearTimeout(timer);
     }
   }
-  return { requests, received };
+  return { requests, received, finalUrl };
 }

@@ -100,6 +100,22 @@ function describe(doc: unknown, e: ErrorObject): string {
   }
 }
 
+/** The problem with `models[i].url`, if its source form is not one `source.ts` accepts. */
+function sourceProblem(url: string, i: number): string[] {
+  try {
+    parseSource(url);
+    return [];
+  } catch (e) {
+    return [`models[${i}].url: ${(e as Error).message}`];
+  }
+}
+
+/** Orders problems by the model they are about (stable otherwise), so each model's problems read together. */
+function byModelIndex(a: string, b: string): number {
+  const index = (p: string) => Number(/^models\[(\d+)\]/.exec(p)?.[1] ?? -1);
+  return index(a) - index(b);
+}
+
 /** Checks a schema-valid document cannot fail: duplicates, source forms, size/hash agreement. */
 function semanticProblems(models: LockEntry[]): string[] {
   const problems: string[] = [];
@@ -109,11 +125,7 @@ function semanticProblems(models: LockEntry[]): string[] {
     const first = names.get(m.name);
     if (first !== undefined) problems.push(`models[${i}].name "${m.name}": duplicate of models[${first}].name`);
     else names.set(m.name, i);
-    try {
-      parseSource(m.url);
-    } catch (e) {
-      problems.push(`models[${i}].url: ${(e as Error).message}`);
-    }
+    problems.push(...sourceProblem(m.url, i));
     if ((m.sha256 === EMPTY_SHA256) !== (m.size_bytes === 0)) {
       problems.push(
         `models[${i}]: size mismatch: sha256 ${m.sha256 === EMPTY_SHA256 ? "is" : "is not"} the hash of the empty ` +
@@ -176,7 +188,15 @@ export class Lockfile {
       throw new LockfileError(source, [`not valid JSON: ${(e as Error).message}`], { cause: e });
     }
     const schemaProblems = validate(doc).map((e) => describe(doc, e));
-    if (schemaProblems.length > 0) throw new LockfileError(source, schemaProblems);
+    if (schemaProblems.length > 0) {
+      // Still name every bad source: one round of fixes should be enough.
+      const models = (doc as { models?: unknown }).models;
+      const sourceProblems = (Array.isArray(models) ? models : []).flatMap((m, i) => {
+        const url = (m as { url?: unknown } | null)?.url;
+        return typeof url === "string" ? sourceProblem(url, i) : [];
+      });
+      throw new LockfileError(source, [...schemaProblems, ...sourceProblems].sort(byModelIndex));
+    }
     const json = doc as LockfileJson;
     const problems = semanticProblems(json.models);
     if (problems.length > 0) throw new LockfileError(source, problems);

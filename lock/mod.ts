@@ -13,6 +13,7 @@
  */
 export { cacheRoot, type EnvReader, modelCacheDir } from "./cache_dir.ts";
 export {
+  assertSafeEntry,
   CACHE_FILES,
   cachedState,
   type EntryPaths,
@@ -30,6 +31,7 @@ export {
   InsufficientSpaceError,
   LockfileError,
   ModelNotProvisionedError,
+  UnsafeCacheError,
 } from "./errors.ts";
 export type { FetchEvent, FetchReport, ModelReport, ModelStatus, ProgressPhase } from "./events.ts";
 export { fetchModel, type FetchModelOptions } from "./fetch_model.ts";

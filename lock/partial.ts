@@ -11,7 +11,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { writeFileAtomic } from "./cache.ts";
+import { writeFileAtomic } from "../receipts/write.ts";
 import { isNoSpaceError } from "./disk_space.ts";
 import { InsufficientSpaceError } from "./errors.ts";
 
@@ -131,7 +131,14 @@ export class PartialWriter implements Disposable {
   static async open(path: string, options: PartialWriterOptions): Promise<PartialWriter> {
     const keep = options.keep ?? 0;
     if (keep > 0 && !options.hash) throw new TypeError("PartialWriter.open(): keeping bytes needs their hash state.");
-    const file = await Deno.open(path, { read: true, write: true, create: true });
+    // A fresh partial is created O_EXCL (after removing any old one), so nothing planted at its name is followed.
+    if (keep === 0) {
+      await Deno.remove(path).catch((e) => e instanceof Deno.errors.NotFound ? undefined : Promise.reject(e));
+    }
+    const file = await Deno.open(
+      path,
+      keep === 0 ? { read: true, write: true, createNew: true } : { read: true, write: true },
+    );
     try {
       await file.truncate(keep);
       await file.seek(keep, Deno.SeekMode.Start);

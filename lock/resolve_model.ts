@@ -6,7 +6,7 @@
  * @module
  */
 
-import { cachedState, entryPaths, recordVerified } from "./cache.ts";
+import { assertSafeEntry, cachedState, entryPaths, recordVerified } from "./cache.ts";
 import { type EnvReader, modelCacheDir } from "./cache_dir.ts";
 import { ModelNotProvisionedError } from "./errors.ts";
 import { defaultLockfilePath, type LockEntry, Lockfile } from "./lockfile.ts";
@@ -79,6 +79,7 @@ export async function resolveModel(name: string, options: ResolveModelOptions = 
   const root = options.cacheDir ?? modelCacheDir(env);
   const paths = entryPaths(root, entry.sha256);
   const fix = `crossval fetch --model ${entry.name} (or the whole tier: crossval fetch --tier ${entry.tier})`;
+  await assertSafeEntry(paths);
   const state = await cachedState(paths, entry);
   if (state === "missing") {
     throw new ModelNotProvisionedError(entry.name, `it is not in the cache (${paths.model})`, fix);

@@ -25,7 +25,8 @@ export type Source =
     readonly params: Readonly<Record<string, string>>;
   };
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** Hosts that plain `http:` may name: nothing between us and them can tamper with the bytes. */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** `make-model` options a generate source may set; each is `crossval make-model --<name>` (booleans as 0/1). */
 export const GENERATE_PARAMS: readonly string[] = [

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { CACHE_FILES, entryPaths, recordVerified } from "./cache.ts";
-import { ChecksumMismatchError, ModelNotProvisionedError } from "./errors.ts";
+import { assertSafeEntry, CACHE_FILES, entryPaths, recordVerified } from "./cache.ts";
+import { ChecksumMismatchError, ModelNotProvisionedError, UnsafeCacheError } from "./errors.ts";
 import type { FetchEvent, ModelReport } from "./events.ts";
 import type { LockEntry, Lockfile } from "./lockfile.ts";
 import { digestFile } from "./sha256.ts";
@@ -49,6 +49,14 @@ export async function verifyEntry(entry: LockEntry, options: VerifyOptions): Pro
     emit({ type: "done", model: entry.name, status: r.status, path: r.path, bytes_transferred: 0, seconds: r.seconds });
     return r;
   };
+  try {
+    await assertSafeEntry(paths);
+  } catch (e) {
+    if (!(e instanceof UnsafeCacheError)) throw e;
+    report.status = "corrupt";
+    report.error = e;
+    return done(report);
+  }
   try {
     await Deno.stat(paths.model);
   } catch (e) {

@@ -1,6 +1,6 @@
 /**
  * {@link assembleReceipt}: turn what a parity run recorded (or the fact that it could not start) into a receipt.
- * Every verdict is computed here with the functions of gates.ts, the same ones `crossval receipt verify` uses to
+ * Every verdict is computed here with the functions of receipts/parity_gates.ts, the same ones `crossval receipt verify` uses to
  * recompute it, so the receipt's status can only be what its records say.
  *
  * @module
@@ -29,7 +29,7 @@ import {
   judgeOverall,
   judgeTokenization,
   summarizeLogitsRows,
-} from "./gates.ts";
+} from "../receipts/parity_gates.ts";
 import { localizationNotRun } from "./localize.ts";
 import type { ParityPrompt } from "./prompts.ts";
 

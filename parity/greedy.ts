@@ -11,9 +11,9 @@
  */
 
 import type { GreedyDivergence, GreedyPrompt, ParityThresholds } from "../receipts/parity_receipt.ts";
-import { isExcusedDivergence } from "./gates.ts";
+import { isExcusedDivergence } from "../receipts/parity_gates.ts";
 import { rankOf, topEntries, topGap } from "./logits.ts";
-import { argmax, topK } from "./metrics.ts";
+import { argmax, topK } from "../receipts/metrics.ts";
 import type { ParitySubject } from "./subject.ts";
 
 /**

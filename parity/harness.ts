@@ -35,7 +35,7 @@ import {
   judgeLogits,
   judgeTokenization,
   summarizeLogitsRows,
-} from "./gates.ts";
+} from "../receipts/parity_gates.ts";
 import { compareGreedy } from "./greedy.ts";
 import { compareLogitRows } from "./logits.ts";
 import { LocalizationAccumulator, localizationNotRun } from "./localize.ts";

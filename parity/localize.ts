@@ -19,7 +19,7 @@
  */
 
 import type { LocalizationCheck, LocalizedTensor, ParityThresholds } from "../receipts/parity_receipt.ts";
-import { LAYER_TENSOR_KINDS, localizedStatus, OUTPUT_TENSOR_KINDS } from "./gates.ts";
+import { LAYER_TENSOR_KINDS, localizedStatus, OUTPUT_TENSOR_KINDS } from "../receipts/parity_gates.ts";
 import type { NamedTensor } from "./subject.ts";
 
 /**
@@ -154,7 +154,7 @@ export interface LocalizationContext {
  *
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS } from "../receipts/parity_gates.ts";
  * import { LocalizationAccumulator } from "./localize.ts";
  * const acc = new LocalizationAccumulator();
  * const t = { rows: 1, cols: 2, data: Float32Array.of(1, 2) };

@@ -4,7 +4,7 @@
  * skipped step is reported as missing.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_THRESHOLDS as T } from "./gates.ts";
+import { DEFAULT_THRESHOLDS as T } from "../receipts/parity_gates.ts";
 import { graphOrder, inputsOf, LocalizationAccumulator, rowNmse } from "./localize.ts";
 import type { NamedTensor } from "./subject.ts";
 

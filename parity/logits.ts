@@ -2,13 +2,13 @@
  * The logits check, per position: for every position of every prompt (not only the last), cosine similarity,
  * KL(reference ‖ engine) from full-vocabulary f64 log-softmaxes, both argmaxes with their top-1/top-2 gaps and
  * cross ranks (for the near-tie rule), max |Δlogit|, and Δp of the reference's choice. The verdict over all rows
- * is `judgeLogits` in gates.ts.
+ * is `judgeLogits` in receipts/parity_gates.ts.
  *
  * @module
  */
 
 import type { LogitsRow, TopEntry } from "../receipts/parity_receipt.ts";
-import { cosineSimilarity, klDivergenceLogProbs, logSoftmax, maxAbsDiff, topK } from "./metrics.ts";
+import { cosineSimilarity, klDivergenceLogProbs, logSoftmax, maxAbsDiff, topK } from "../receipts/metrics.ts";
 
 /**
  * 0-based rank of `id` in `x` under the greedy order (larger first, lower id first among equals).

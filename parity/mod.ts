@@ -16,24 +16,6 @@
 export { type AssembleInput, assembleReceipt, type UnrunInput, unrunReceipt } from "./assemble.ts";
 export { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
 export { EngineSubject, type EngineSubjectOptions } from "./engine_subject.ts";
-export {
-  DEFAULT_THRESHOLDS,
-  isDecisiveFlip,
-  isExcusedDivergence,
-  isExcusedTie,
-  judgeGreedy,
-  judgeLocalization,
-  judgeLogits,
-  judgeOverall,
-  judgeTokenization,
-  LAYER_TENSOR_KINDS,
-  localizedStatus,
-  OUTPUT_TENSOR_KINDS,
-  type OverallInputs,
-  summarizeLogitsRows,
-  type TieEvidence,
-  type Verdict,
-} from "./gates.ts";
 export { compareGreedy, describeDivergence } from "./greedy.ts";
 export { type ParityEvent, runParity, type RunParityOptions } from "./harness.ts";
 export {
@@ -47,23 +29,6 @@ export {
   rowNmse,
 } from "./localize.ts";
 export { compareLogitRow, compareLogitRows, rankOf, topEntries, topGap } from "./logits.ts";
-export {
-  argmax,
-  cosineSimilarity,
-  klDivergence,
-  klDivergenceLogProbs,
-  logSoftmax,
-  maxAbsDiff,
-  nmse,
-  type Numbers,
-  percentile,
-  type Proportion,
-  proportion,
-  rms,
-  summarize,
-  type Summary,
-  topK,
-} from "./metrics.ts";
 export { describeModelFile, type ModelFacts, vocabHash } from "./model_facts.ts";
 export { DEFAULT_PROMPTS, GGML_VOCAB_TEST_SEPARATOR, type ParityPrompt, parsePromptFile } from "./prompts.ts";
 export {
@@ -82,4 +47,4 @@ export type {
   ReferenceParitySubject,
   TokenizeVariant,
 } from "./subject.ts";
-export { firstDifference, type PieceLookup, tokenizationCase, TOKENIZE_VARIANTS } from "./tokenization.ts";
+export { type PieceLookup, tokenizationCase, TOKENIZE_VARIANTS } from "./tokenization.ts";

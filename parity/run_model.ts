@@ -14,7 +14,7 @@ import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } f
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
 import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
-import { DEFAULT_THRESHOLDS } from "./gates.ts";
+import { DEFAULT_THRESHOLDS } from "../receipts/parity_gates.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";

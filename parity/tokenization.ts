@@ -7,6 +7,7 @@
 
 import type { TokenDiff, TokenizationCase } from "../receipts/parity_receipt.ts";
 import type { TokenizeVariant } from "./subject.ts";
+import { firstDifference } from "../receipts/metrics.ts";
 
 /** The four variants every prompt is tokenized with. */
 export const TOKENIZE_VARIANTS: readonly TokenizeVariant[] = [
@@ -15,25 +16,6 @@ export const TOKENIZE_VARIANTS: readonly TokenizeVariant[] = [
   { addSpecial: true, parseSpecial: true },
   { addSpecial: false, parseSpecial: true },
 ];
-
-/**
- * Index of the first difference of two id sequences.
- *
- * @param a First sequence.
- * @param b Second sequence.
- * @returns The index, `min(len)` when one is a prefix of the other, or -1 when they are equal.
- * @example
- * ```ts
- * import { firstDifference } from "./tokenization.ts";
- * console.log(firstDifference([1, 2, 3], [1, 2, 4])); // 2
- * console.log(firstDifference([1, 2], [1, 2])); // -1
- * ```
- */
-export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
 
 /** Token text lookup for each side. */
 export interface PieceLookup {

@@ -17,7 +17,7 @@ import type { ReceiptProblem } from "./problem.ts";
 import type { MachineInfo, ToolInfo } from "./provenance.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { verifyBenchReceipt } from "./verify_bench.ts";
-import { summarize } from "../bench/stats.ts";
+import { summarize } from "./stats.ts";
 
 /** Schema version of baselines written by this code. */
 export const BASELINE_SCHEMA_VERSION = "1.0.0";

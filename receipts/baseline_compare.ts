@@ -24,14 +24,14 @@
  * 48% slower relative to llama.cpp (p = 0.002): a regression the absolute gate alone would have missed.
  *
  * Verdicts: `regression` (fails the check), `improvement` (reported), `no_change`, `inconclusive`,
- * `not_comparable`, `missing` (a baselined test the receipts do not have). Statistics: bench/stats.ts.
+ * `not_comparable`, `missing` (a baselined test the receipts do not have). Statistics: stats.ts.
  *
  * @module
  */
 
 import type { BenchReceipt, BenchResult } from "./bench_receipt.ts";
 import type { Baseline, BaselineEntry } from "./baseline.ts";
-import { bootstrapMedianRatioCi, type Interval, mannWhitneyU, median } from "../bench/stats.ts";
+import { bootstrapMedianRatioCi, type Interval, mannWhitneyU, median } from "./stats.ts";
 
 /** Verdict for one baselined benchmark. */
 export type Verdict = "regression" | "improvement" | "no_change" | "inconclusive" | "not_comparable" | "missing";

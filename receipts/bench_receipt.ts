@@ -21,7 +21,7 @@ export const BENCH_SCHEMA_VERSION = "1.0.0";
 
 /**
  * Count, mean, median, sample standard deviation (N - 1), min, max of one sample, in the sample's units: what
- * `summarize` (bench/stats.ts, whose `SampleStats` is this type) returns, stored as computed.
+ * `summarize` (stats.ts, whose `SampleStats` is this type) returns, stored as computed.
  */
 export interface StatsJson {
   /** Number of values. */

@@ -151,7 +151,7 @@ export interface LogitsRow {
   readonly ref_rank_of_eng_top1: number;
 }
 
-/** llama-perplexity-style statistics (see parity/metrics.ts `Summary`). */
+/** llama-perplexity-style statistics (see metrics.ts `Summary`). */
 export interface SummaryJson {
   /** Sample size. */
   readonly n: number;

@@ -26,7 +26,7 @@ import type { MachineInfo } from "./provenance.ts";
 import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { checkKernelIds, FAKE_KERNEL } from "./kernel_ids.ts";
-import { mean, median, sampleStddev, summarize } from "../bench/stats.ts";
+import { mean, median, sampleStddev, summarize } from "./stats.ts";
 
 /** Highest clock any CPU core runs at, Hz (shipping desktop parts boost to about 6.2 GHz). */
 export const MAX_CLOCK_HZ = 6.5e9;

@@ -1,7 +1,7 @@
 /**
  * Verification of parity receipts: the schema, then every rule that makes a receipt honest evidence. The verdicts
  * are recomputed from the receipt's own per-position rows, tokenization cases, greedy records and per-op counts
- * with the same pure functions the harness used (parity/gates.ts), so a hand-edited `status`, summary or metric
+ * with the same pure functions the harness used (parity_gates.ts), so a hand-edited `status`, summary or metric
  * that does not follow from the rows is caught; thresholds looser than the project's gates are rejected; a receipt
  * whose reference did not run, that compared nothing, that ran injected faults, or whose kernel list does not look
  * like real compute is not evidence.
@@ -24,8 +24,8 @@ import {
   judgeTokenization,
   localizedStatus,
   summarizeLogitsRows,
-} from "../parity/gates.ts";
-import { firstDifference } from "../parity/tokenization.ts";
+} from "./parity_gates.ts";
+import { firstDifference } from "./metrics.ts";
 
 let schemaCheck: SchemaCheck | undefined;
 

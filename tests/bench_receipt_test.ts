@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { fixtureModel } from "./_fixtures.ts";
 import { benchModelFile } from "../bench/bench_model.ts";
-import { mean, median, sampleStddev, summarize } from "../bench/stats.ts";
+import { mean, median, sampleStddev, summarize } from "../receipts/stats.ts";
 import { verifyReceipt } from "../receipts/verify.ts";
 import type { BenchReceipt } from "../receipts/bench_receipt.ts";
 import { maxPlausibleTokensPerSecond } from "../receipts/verify_bench.ts";

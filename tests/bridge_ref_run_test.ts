@@ -33,7 +33,7 @@ Deno.test("ref-run --json prints llama.cpp's greedy continuation, ids, timings a
   assert.deepEqual(j.ids, [...expected.ids]);
   assert.equal(j.text, expected.text);
   assert.equal(j.settings.parity, true);
-  assert.equal(j.settings.typeK, "f32");
+  assert.equal(j.settings.type_k, "f32");
   assert.equal(j.settings.threads, 1);
   assert.equal(j.reference.version, m.info().library.version);
   for (const k of ["load_ms", "prompt_ms", "prompt_tok_per_s", "gen_ms"]) assert.ok(j.timings[k] > 0, k);

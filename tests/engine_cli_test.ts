@@ -43,7 +43,7 @@ Deno.test("crossval run --json reports ids, text, timings, tokens/s, backend, th
   assert.equal(typeof j.text, "string");
   assert.equal(j.backend, "ref");
   assert.equal(j.threads, 1);
-  assert.deepEqual(j.sampling, { greedy: false, temperature: 0.9, topK: 40, topP: 0.95, seed: 3 });
+  assert.deepEqual(j.sampling, { greedy: false, temperature: 0.9, top_k: 40, top_p: 0.95, seed: 3 });
   assert.ok(j.tokens_per_second.prompt > 0 && j.tokens_per_second.gen > 0);
   assert.ok(j.timings.prompt_ms > 0 && j.timings.gen_decodes === 5);
   assert.ok(j.kernels.includes("ref.gemm.tq2_0_q8_k"), j.kernels.join(", "));
@@ -59,7 +59,7 @@ Deno.test("crossval run rejects contradictory or malformed flags with exit code 
   assert.match(both.stderr, /--greedy cannot be combined with --temp/);
   const bad = await crossval("run", "--model", model, "--prompt", "x", "--top-p", "1.5");
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Invalid --top-p "1.5": expected a number in \(0, 1\]/);
+  assert.match(bad.stderr, /option '--top-p <p>' argument '1.5' is invalid\. Expected a number in \(0, 1\]/);
   const missing = await crossval("run", "--model", "/nonexistent.gguf", "--prompt", "x");
   assert.equal(missing.code, 2);
 });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type CliResult, crossval as run, MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
@@ -117,44 +117,50 @@ Deno.test("crossval fetch exits 2 when the server stays down (an environment fai
   });
 });
 
-Deno.test("Ctrl-C keeps the partial download and the same command resumes it", async () => {
-  await using server = new FaultServer();
-  const bytes = fixtureBytes(3_000_000, 23);
-  server.defaultFault = { kind: "slow", chunkBytes: 100_000, delayMs: 40 };
-  await withDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/lock.json`, lockfileText([{ name: "m", url: server.serve("/m", bytes), bytes }]));
-    const args = ["run", "-A", MAIN, "fetch", "--lockfile", `${dir}/lock.json`, "--cache-dir", `${dir}/c`, "--json"];
-    const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).spawn();
-    const lines: Record<string, unknown>[] = [];
-    let interrupted = false;
-    let buffer = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += text;
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        if (!interrupted && line.type === "progress" && (line.bytes_done as number) >= 500_000) {
-          interrupted = true;
-          child.kill("SIGINT");
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`${signal} keeps the partial download checkpointed and the same command resumes it`, async () => {
+    await using server = new FaultServer();
+    const bytes = fixtureBytes(3_000_000, 23);
+    server.defaultFault = { kind: "slow", chunkBytes: 100_000, delayMs: 40 };
+    await withDir(async (dir) => {
+      await Deno.writeTextFile(
+        `${dir}/lock.json`,
+        lockfileText([{ name: "m", url: server.serve("/m", bytes), bytes }]),
+      );
+      const args = ["run", "-A", MAIN, "fetch", "--lockfile", `${dir}/lock.json`, "--cache-dir", `${dir}/c`, "--json"];
+      const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).spawn();
+      const lines: Record<string, unknown>[] = [];
+      let interrupted = false;
+      let buffer = "";
+      for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+        buffer += text;
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = JSON.parse(buffer.slice(0, nl));
+          buffer = buffer.slice(nl + 1);
+          lines.push(line);
+          if (!interrupted && line.type === "progress" && (line.bytes_done as number) >= 500_000) {
+            interrupted = true;
+            child.kill(signal);
+          }
         }
       }
-    }
-    const status = await child.status;
-    await child.stderr.cancel();
-    assert.equal(status.code, 130);
-    assert.equal(lines.at(-1)?.type, "interrupted");
-    const entry = `${dir}/c/${sha256Hex(bytes)}`;
-    const kept = (await Deno.stat(`${entry}/model.gguf.partial`)).size;
-    const sidecar = JSON.parse(await Deno.readTextFile(`${entry}/model.gguf.partial.json`));
-    assert.ok(kept >= 500_000 && kept < bytes.length && sidecar.bytes_done === kept, `kept ${kept}`);
+      const status = await child.status;
+      await child.stderr.cancel();
+      assert.equal(status.code, code);
+      assert.equal(lines.at(-1)?.type, "interrupted");
+      assert.equal(lines.at(-1)?.signal, signal);
+      const entry = `${dir}/c/${sha256Hex(bytes)}`;
+      const kept = (await Deno.stat(`${entry}/model.gguf.partial`)).size;
+      const sidecar = JSON.parse(await Deno.readTextFile(`${entry}/model.gguf.partial.json`));
+      assert.ok(kept >= 500_000 && kept < bytes.length && sidecar.bytes_done === kept, `kept ${kept}`);
 
-    server.defaultFault = undefined;
-    const resumed = await crossval(args.slice(3));
-    assert.equal(resumed.code, 0, resumed.stderr);
-    const start = resumed.lines.find((l) => l.type === "start");
-    assert.equal(start?.resume_from, kept);
-    assert.equal(server.requests.at(-1)?.range, `bytes=${kept}-`);
+      server.defaultFault = undefined;
+      const resumed = await crossval(args.slice(3));
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const start = resumed.lines.find((l) => l.type === "start");
+      assert.equal(start?.resume_from, kept);
+      assert.equal(server.requests.at(-1)?.range, `bytes=${kept}-`);
+    });
   });
-});
+}

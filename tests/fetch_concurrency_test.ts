@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 type Line = Record<string, unknown>;

@@ -12,7 +12,7 @@ import {
   readMetadata,
   resolveModel,
 } from "../lock/mod.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const FAST: FetchOptions = { retry: { baseDelayMs: 5, maxDelayMs: 20 }, progressIntervalMs: 0 };

@@ -1,5 +1,5 @@
 /**
- * The fetcher against a misbehaving real HTTP server (tests/fetch_fault_server.ts): every fault must end either in
+ * The fetcher against a misbehaving real HTTP server (tests/_fault_server.ts): every fault must end either in
  * the right file in the cache, or in a clear error with the cache unchanged (and partials kept for resume).
  */
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import {
   Lockfile,
   readSidecar,
 } from "../lock/mod.ts";
-import { type Fault, FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./fetch_fault_server.ts";
+import { type Fault, FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
 
 const SIZE = 1_000_000;
 const FAST: FetchOptions = { retry: { baseDelayMs: 5, maxDelayMs: 20 }, progressIntervalMs: 0, headroomBytes: 0 };

@@ -33,7 +33,7 @@ Deno.test("crossval tokenize --text --json reports ids, pieces and the tokenizer
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.tokenizer.model, "llama");
-  assert.equal(j.tokenizer.vocabSize, 32000);
+  assert.equal(j.tokenizer.vocab_size, 32000);
   assert.match(j.tokenizer.sha256, /^[0-9a-f]{64}$/);
   // BOS from --add-special, then "<s>" parsed as BOS again, then the text with SPM's space prefix (llama.cpp
   // prefixes a space to text that follows a special token).

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { StatsJson } from "../receipts/bench_receipt.ts";
+import type { StatsJson } from "./bench_receipt.ts";
 import { Prng } from "./prng.ts";
 
 /** Summary of one sample, in the units of the sample: the shape bench receipts store (`StatsJson`). */

@@ -20,7 +20,7 @@ import type {
   ParityThresholds,
   SummaryJson,
   TokenizationCase,
-} from "../receipts/parity_receipt.ts";
+} from "./parity_receipt.ts";
 
 /**
  * Intermediate kinds in llama.cpp's graph order for one layer of the `bitnet` graph (`src/models/bitnet.cpp`) and
@@ -88,7 +88,7 @@ export const DEFAULT_THRESHOLDS: ParityThresholds = {
  * @returns The status.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, localizedStatus } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, localizedStatus } from "./parity_gates.ts";
  * console.log(localizedStatus(100, 90, DEFAULT_THRESHOLDS)); // "exceeded"
  * console.log(localizedStatus(100, 2, DEFAULT_THRESHOLDS)); // "ok"
  * ```
@@ -110,7 +110,7 @@ export function localizedStatus(
  * @returns `fail` naming the first failing op, `pass`, or `not_run` when nothing was compared.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, judgeLocalization } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, judgeLocalization } from "./parity_gates.ts";
  * const check = { status: "not_run" as const, reason: "", prompt: null, n_tokens: 0, sequences: 0, tensors: [], not_compared: [], first_exceedance: null };
  * console.log(judgeLocalization(check, DEFAULT_THRESHOLDS).status); // "not_run"
  * ```
@@ -172,7 +172,7 @@ export interface TieEvidence {
  * @returns True when excused.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, isExcusedTie } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, isExcusedTie } from "./parity_gates.ts";
  * console.log(isExcusedTie({ engGap: 1e-5, refGap: 2e-5, engRankOfRef: 1, refRankOfEng: 1 }, DEFAULT_THRESHOLDS)); // true
  * ```
  */
@@ -190,7 +190,7 @@ export function isExcusedTie(e: TieEvidence, t: ParityThresholds): boolean {
  * @returns True when the top-1 tokens differ and {@link isExcusedTie} does not excuse it.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, isDecisiveFlip } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, isDecisiveFlip } from "./parity_gates.ts";
  * const row = { ref_top1: 1, eng_top1: 2, eng_gap: 3, ref_gap: 3, eng_rank_of_ref_top1: 1, ref_rank_of_eng_top1: 1 };
  * console.log(isDecisiveFlip(row, DEFAULT_THRESHOLDS)); // true: the gaps are far above the tie epsilon
  * ```
@@ -216,7 +216,7 @@ export function isDecisiveFlip(
  * @returns {@link isExcusedTie} of its evidence.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, isExcusedDivergence } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, isExcusedDivergence } from "./parity_gates.ts";
  * const d = { engine_gap: 0.01, reference_gap: 0.02, engine_rank_of_reference_token: 1, reference_rank_of_engine_token: 1 };
  * console.log(isExcusedDivergence(d, DEFAULT_THRESHOLDS)); // true
  * ```
@@ -256,7 +256,7 @@ const fmt = (
  * @returns `pass`, `fail` (reasons name the first difference of each failing case), or `not_run` when empty.
  * @example
  * ```ts
- * import { judgeTokenization } from "./gates.ts";
+ * import { judgeTokenization } from "./parity_gates.ts";
  * console.log(judgeTokenization([]).status); // "not_run"
  * ```
  */
@@ -314,7 +314,7 @@ function summaryJson(values: number[]): SummaryJson {
  * @returns The summary, or null when there are no rows.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, summarizeLogitsRows } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, summarizeLogitsRows } from "./parity_gates.ts";
  * console.log(summarizeLogitsRows([], DEFAULT_THRESHOLDS)); // null
  * ```
  */
@@ -351,7 +351,7 @@ export function summarizeLogitsRows(rows: readonly LogitsRow[], t: ParityThresho
  * @returns The verdict; `not_run` when no row was compared.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, judgeLogits } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, judgeLogits } from "./parity_gates.ts";
  * console.log(judgeLogits([], null, DEFAULT_THRESHOLDS).status); // "not_run"
  * ```
  */
@@ -431,7 +431,7 @@ export function judgeLogits(rows: readonly LogitsRow[], summary: LogitsSummary |
  * @returns The verdict; `not_run` when no prompt was decoded.
  * @example
  * ```ts
- * import { DEFAULT_THRESHOLDS, judgeGreedy } from "./gates.ts";
+ * import { DEFAULT_THRESHOLDS, judgeGreedy } from "./parity_gates.ts";
  * console.log(judgeGreedy([], 32, DEFAULT_THRESHOLDS).status); // "not_run"
  * ```
  */
@@ -508,7 +508,7 @@ export interface OverallInputs {
  * @returns The overall status.
  * @example
  * ```ts
- * import { judgeOverall } from "./gates.ts";
+ * import { judgeOverall } from "./parity_gates.ts";
  * console.log(judgeOverall({ tokenization: "pass", logits: "pass", greedy: "pass", localization: "pass", referenceRan: false, engineRan: true, comparedTokens: 0 })); // "not_run"
  * ```
  */

@@ -2,14 +2,24 @@
  * {@link Prng}: a small seeded pseudo-random generator for the two places benchmarks need reproducible randomness:
  * the token ids fed to each repetition (llama-bench feeds `std::rand() % n_vocab`; we want the same ids on both
  * engines and on every run) and the bootstrap resamples of the statistics (a verdict must not change when the same
- * receipts are verified twice). It is the engine's mulberry32 (`Prng` in engine/sampling.ts) seeded through
- * splitmix32 (engine/synth/prng.ts), so that small consecutive seeds start far apart.
+ * receipts are verified twice). It is mulberry32 (the engine's sampler generator, `Prng` in engine/sampling.ts)
+ * seeded through splitmix32 (as engine/synth/prng.ts expands seeds), so that small consecutive seeds start far apart.
+ *
+ * Written out here rather than imported: receipts are verified without the engine (verdicts recomputed by
+ * `crossval receipt verify` must not change when the engine does). `tests/receipts_prng_test.ts` checks that the
+ * sequence is the engine's, seed for seed.
  *
  * @module
  */
 
-import { Prng as Mulberry32 } from "../engine/sampling.ts";
-import { splitmix32 } from "../engine/synth/prng.ts";
+/** splitmix32 finaliser (Sebastiano Vigna): consecutive seeds give unrelated states. */
+function splitmix32(x: number): number {
+  x = (x + 0x9e3779b9) | 0;
+  let z = x;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
 
 /**
  * Seeded generator of uniform 32-bit integers and floats.
@@ -21,14 +31,29 @@ import { splitmix32 } from "../engine/synth/prng.ts";
  * console.log(a.int(1000) === b.int(1000)); // true: same seed, same sequence
  * ```
  */
-export class Prng extends Mulberry32 {
+export class Prng {
+  #s: number;
+
   /**
    * Create a generator.
    *
    * @param seed Any integer; only its low 32 bits are used.
    */
   constructor(seed: number) {
-    super(splitmix32(seed));
+    this.#s = splitmix32(seed);
+  }
+
+  /**
+   * Next uniform double in [0, 1) (mulberry32 step, 32 random bits).
+   *
+   * @returns A float in [0, 1).
+   */
+  next(): number {
+    this.#s = (this.#s + 0x6d2b79f5) | 0;
+    let t = this.#s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   /**

@@ -364,3 +364,22 @@ export function proportion(k: number, n: number): Proportion {
   const p = k / n;
   return { k, n, p, uncertainty: n > 1 ? Math.sqrt((p * (1 - p)) / (n - 1)) : null };
 }
+
+/**
+ * Index of the first difference of two id sequences.
+ *
+ * @param a First sequence.
+ * @param b Second sequence.
+ * @returns The index, `min(len)` when one is a prefix of the other, or -1 when they are equal.
+ * @example
+ * ```ts
+ * import { firstDifference } from "./metrics.ts";
+ * console.log(firstDifference([1, 2, 3], [1, 2, 4])); // 2
+ * console.log(firstDifference([1, 2], [1, 2])); // -1
+ * ```
+ */
+export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}

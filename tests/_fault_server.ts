@@ -3,7 +3,8 @@
  * support, a strong ETag and If-Range, plus a queue of faults per path, each used by one request:
  * HTTP statuses (with Retry-After), a connection dropped mid-body, a body truncated with a clean end,
  * a server ignoring Range, wrong bytes, a wrong Content-Length, a misaligned Content-Range, a slow trickle,
- * and a stall (bytes, then silence). Not a mock: the fetcher talks to it through its real HTTP client.
+ * a stall (bytes, then silence), a redirect to any Location, a body longer than the file (chunked, no length), and
+ * a Content-Length that lies. Not a mock: the fetcher talks to it through its real HTTP client.
  *
  * @module
  */
@@ -20,7 +21,10 @@ export type Fault =
   | { kind: "wrong-length" }
   | { kind: "misaligned-range" }
   | { kind: "slow"; chunkBytes: number; delayMs: number }
-  | { kind: "stall"; afterBytes: number };
+  | { kind: "stall"; afterBytes: number }
+  | { kind: "redirect"; location: string; status?: number }
+  | { kind: "overlong"; extraBytes: number }
+  | { kind: "content-length"; value: number };
 
 /** What the server saw. */
 export interface SeenRequest {
@@ -131,6 +135,10 @@ export class FaultServer implements AsyncDisposable {
       bodyBytes: 0,
     };
     this.requests.push(seen);
+    if (fault?.kind === "redirect") {
+      const headers: Record<string, string> = fault.location ? { location: fault.location } : {};
+      return this.#respond(seen, new Response(null, { status: fault.status ?? 302, headers }));
+    }
     if (!data) return this.#respond(seen, new Response("not found", { status: 404 }));
     if (fault?.kind === "status") {
       const headers: Record<string, string> = fault.retryAfter ? { "retry-after": fault.retryAfter } : {};
@@ -159,7 +167,14 @@ export class FaultServer implements AsyncDisposable {
       const first = fault?.kind === "misaligned-range" ? Math.max(0, start - 1) : start;
       headers.set("content-range", `bytes ${first}-${data.length - 1}/${data.length}`);
     }
-    if (fault?.kind === "wrong-length") headers.set("content-length", String(body.length + 1));
+    if (fault?.kind === "overlong") {
+      // Chunked, with no length to check: only counting the bytes tells that the body is longer than the file.
+      const longer = new Uint8Array(body.length + fault.extraBytes);
+      longer.set(body);
+      longer.fill(0x41, body.length);
+      body = longer;
+    } else if (fault?.kind === "wrong-length") headers.set("content-length", String(body.length + 1));
+    else if (fault?.kind === "content-length") headers.set("content-length", String(fault.value));
     else if (fault?.kind !== "truncate") headers.set("content-length", String(body.length));
     return this.#respond(seen, new Response(this.#stream(body, fault, seen), { status, headers }));
   }

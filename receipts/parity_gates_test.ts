@@ -12,10 +12,10 @@ import {
   judgeTokenization,
   localizedStatus,
   summarizeLogitsRows,
-} from "./gates.ts";
-import { compareLogitRow } from "./logits.ts";
-import { tokenizationCase } from "./tokenization.ts";
-import type { GreedyPrompt, LogitsRow } from "../receipts/parity_receipt.ts";
+} from "./parity_gates.ts";
+import { compareLogitRow } from "../parity/logits.ts";
+import { tokenizationCase } from "../parity/tokenization.ts";
+import type { GreedyPrompt, LogitsRow } from "./parity_receipt.ts";
 
 const V = 64;
 function logits(seed: number): Float32Array {
