@@ -77,7 +77,7 @@ Deno.test("every command's --json output and every receipt uses snake_case keys"
         problems.push(...badKeys(doc).map((p) => `${sub}/${e.name}: ${p}`));
       }
     }
-    assert.equal(written.filter((w) => /(parity|bench_.*|cpu)\.json$/.test(w)).length, written.length);
+    assert.equal(written.filter((w) => /(parity(-[\w.-]+)?|bench_.*|cpu)\.json$/.test(w)).length, written.length);
     assert.ok(written.length >= 5, `parity, bench and baseline receipts were written: ${written.join(", ")}`);
     assert.deepStrictEqual(problems, [], "keys must be snake_case (convert library structs with snakeKeys())");
   });

@@ -9,7 +9,7 @@
  */
 
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { TOLERANCES } from "../../../kernels-wasm/_tolerances.ts";
+import { TOLERANCES } from "../tolerances.ts";
 import { KERNEL_IDS, type KernelId } from "../kernel_table.ts";
 import { GPU_KERNELS } from "./kernels.ts";
 import { f32ToBf16, f32ToF16 } from "../../quant/fp16.ts";

@@ -1,5 +1,5 @@
 /**
- * The one table of tolerances of the kernels-wasm tests. SIMD kernels are compared with their scalar twins
+ * The one table of tolerances of the kernel tests (every backend: kernels-wasm, webgpu). SIMD kernels are compared with their scalar twins
  * byte for byte (no tolerance); tolerances apply only where a test's reference formula computes in float64
  * where the kernel computes in f32 (or uses a libm), and each entry says why it is the size it is.
  *
