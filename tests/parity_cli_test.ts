@@ -20,6 +20,12 @@ Deno.test("validate provisions the CI model, passes, writes a receipt that verif
     assert.match(v.stdout, /tokenization\s*│\s*PASS/);
     assert.match(v.stdout, /min cos/);
     assert.match(v.stdout, new RegExp(`receipt: ${out}`));
+    // validate renders the receipts it wrote beside them and prints the page's path.
+    assert.match(v.stdout, new RegExp(`report: ${dir}/ci/report\\.html`));
+    assert.match(
+      await Deno.readTextFile(`${dir}/ci/report.html`),
+      /data-kind="parity" data-status="pass" data-verified="true"/,
+    );
 
     const ok = await crossval(["receipt", "verify", out]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
