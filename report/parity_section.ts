@@ -93,8 +93,9 @@ function tile(label: string, value: string, gate: string, tone: Tone | "none"): 
   `;
 }
 
-function within(x: number | null | undefined, ok: (v: number) => boolean): Tone {
-  return x === null || x === undefined || !Number.isFinite(x) ? "warn" : ok(x) ? "pass" : "fail";
+/** A metric against its gate: green only when within it and the receipt verified. */
+function within(x: number | null | undefined, ok: (v: number) => boolean, verified: boolean): Tone {
+  return x === null || x === undefined || !Number.isFinite(x) ? "warn" : !ok(x) ? "fail" : verified ? "pass" : "warn";
 }
 
 function checksGrid(r: ParityReceipt, verified: boolean): Html {
@@ -133,13 +134,13 @@ function checksGrid(r: ParityReceipt, verified: boolean): Html {
   }</div>`;
 }
 
-function metricTiles(r: ParityReceipt): Html {
+function metricTiles(r: ParityReceipt, verified: boolean): Html {
   const t = r.thresholds, s = r.checks.logits.summary, m = r.metrics;
   if (!s) return html``;
   const greedyTone: Tone = m.greedy_exact_match === null
     ? "warn"
     : r.checks.greedy.status === "pass"
-    ? "pass"
+    ? (verified ? "pass" : "warn")
     : r.checks.greedy.status === "fail"
     ? "fail"
     : "warn";
@@ -149,21 +150,31 @@ function metricTiles(r: ParityReceipt): Html {
         "min cosine",
         num(s.cosine_min, 7),
         `gate ≥ ${t.cosine_min}`,
-        within(s.cosine_min, (v) => v >= t.cosine_min),
+        within(s.cosine_min, (v) => v >= t.cosine_min, verified),
       ),
-      tile("KLD mean", num(s.kld.mean, 3), `gate ≤ ${t.kld_mean_max}`, within(s.kld.mean, (v) => v <= t.kld_mean_max)),
+      tile(
+        "KLD mean",
+        num(s.kld.mean, 3),
+        `gate ≤ ${t.kld_mean_max}`,
+        within(s.kld.mean, (v) => v <= t.kld_mean_max, verified),
+      ),
       tile(
         "KLD median",
         num(s.kld.median, 3),
         `gate ≤ ${t.kld_median_max}`,
-        within(s.kld.median, (v) => v <= t.kld_median_max),
+        within(s.kld.median, (v) => v <= t.kld_median_max, verified),
       ),
-      tile("KLD max", num(s.kld.max, 3), `gate ≤ ${t.kld_max_max}`, within(s.kld.max, (v) => v <= t.kld_max_max)),
+      tile(
+        "KLD max",
+        num(s.kld.max, 3),
+        `gate ≤ ${t.kld_max_max}`,
+        within(s.kld.max, (v) => v <= t.kld_max_max, verified),
+      ),
       tile(
         "top-1 agreement",
         pct(s.same_top.p, 2),
         `${s.same_top.k}/${s.same_top.n}, gate ≥ ${pct(t.same_top_min, 0)}`,
-        within(s.same_top.p, (v) => v >= t.same_top_min),
+        within(s.same_top.p, (v) => v >= t.same_top_min, verified),
       ),
       tile(
         "greedy",
@@ -312,7 +323,10 @@ export function paritySection(i: ParitySectionInput): Html {
         )}</span> · ${r.model?.arch} ${r.model?.weight_type ?? ""} · engine ${r.engine?.backend ??
         "–"} vs ${refName} ${r.reference?.release ?? ""}</p></div>${badge(statusView(r.status, verified), {
           big: true,
-        })}</header>${unverified}${reasons}${checksGrid(r, verified)}${metricTiles(r)}<h3>Localization ${badge(
+        })}</header>${unverified}${reasons}${checksGrid(r, verified)}${metricTiles(
+          r,
+          verified,
+        )}<h3>Localization ${badge(
           statusView(r.checks.localization.status, verified),
         )}</h3>${localizationBlock(r)}<h3>Logits and greedy decoding, per prompt</h3>${promptBlocks({
           prompts: r.prompts,
