@@ -24,7 +24,7 @@ Deno.test("validate provisions the CI model, passes, writes a receipt that verif
     assert.match(v.stdout, new RegExp(`report: ${dir}/ci/report\\.html`));
     assert.match(
       await Deno.readTextFile(`${dir}/ci/report.html`),
-      /data-kind="parity" data-status="pass" data-verified="true"/,
+      /data-kind="parity"\s+data-status="pass"\s+data-verified="true"/,
     );
 
     const ok = await crossval(["receipt", "verify", out]);

@@ -42,6 +42,10 @@ Deno.test("report: the CLI writes the page, lists every receipt and says which v
   assert.ok(html.startsWith("<!doctype html>"));
   assert.equal(document.querySelectorAll("table.summary tbody tr").length, 4);
   assert.equal(document.querySelectorAll("script").length, 0);
+  // Text shown with white-space: pre(-wrap) carries no whitespace of the page's own source.
+  for (const e of document.querySelectorAll(".tok, .alert, .badge, .first-note, .tile-value")) {
+    assert.equal(e.textContent, e.textContent!.trim(), `stray whitespace in ${JSON.stringify(e.textContent)}`);
+  }
 });
 
 Deno.test("report: verdicts: pass green, the injected fault red, not run amber, nothing failed shown green", () => {
