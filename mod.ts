@@ -310,6 +310,7 @@ export {
   verifyReceipt,
   writeJsonAtomic,
 } from "./receipts/mod.ts";
+export { renderReport, type RenderReportOptions, type ReportInput } from "./report/mod.ts";
 
 if (import.meta.main) {
   // `deno run -A jsr:@bitnet/crossval fetch`: the package's default entry doubles as the CLI.

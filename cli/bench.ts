@@ -206,7 +206,7 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
  *
  * @throws {Deno.errors.NotFound} When neither exists (or the packaged one cannot be fetched).
  */
-async function readLatestBaseline(): Promise<string> {
+export async function readLatestBaseline(): Promise<string> {
   try {
     return await Deno.readTextFile("docs/baselines/latest-cpu.json");
   } catch (e) {

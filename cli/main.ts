@@ -225,6 +225,15 @@ program.command("receipt")
     done(await (await import("./receipt.ts")).receiptVerifyCommand(files, opts))
   );
 
+program.command("report")
+  .description("Render parity and bench receipts as one self-contained HTML page (charts, token strips, heatmap)")
+  .argument("[receipts...]", "receipt JSON files (default: every *.json in ci/)")
+  .option("--out <file>", "page path", "ci/report.html")
+  .option("--baseline <file>", "baseline to compare bench receipts with (default: docs/baselines/latest-cpu.json)")
+  .option("--open", "open the page in the default browser")
+  .option("--json", "machine-readable output")
+  .action(async (files: string[], opts) => done(await (await import("./report.ts")).reportCommand(files, opts)));
+
 program.command("bench")
   .description("Benchmark our engine and llama.cpp (same model, threads, token ids; interleaved) and write receipts")
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")

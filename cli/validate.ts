@@ -2,7 +2,8 @@
  * `crossval validate [--tier ci]`: the one command that says whether this checkout is correct. It provisions the
  * tier's models from the lockfile (the CI model is generated and verified by its pinned SHA-256), runs parity on
  * each, writes the receipts (`ci/parity.json`), prints a short table and a final PASS/FAIL line (`--json`: the
- * receipt summaries). Steps are a list: the benchmark joins it as another {@link ValidateStep}.
+ * receipt summaries). Steps are a list: the benchmark joins it as another {@link ValidateStep}. Then it renders the
+ * receipts it wrote as `report.html` beside them (`crossval report`) and prints its path.
  *
  * Exit codes: 0 only when every step passed; 1 when a check failed; 2 when a step could not run (reference
  * library missing, model not provisioned, ...) or for usage errors.
@@ -118,12 +119,26 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       });
     }
   }
-  const code = results.reduce((c, r) => Math.max(c, r.code), 0);
+  let code = results.reduce((c, r) => Math.max(c, r.code), 0);
+  // The report of the receipts this run wrote, beside them. It cannot change a verdict; failing to write it is an
+  // environment error (exit 2) that does not hide the verdict, which is still printed.
+  const receipts = [...new Set(results.map((r) => r.receipt).filter((p) => p !== "-"))];
+  let report: string | null = null;
+  if (receipts.length) {
+    const dir = flags.out.includes("/") ? flags.out.slice(0, flags.out.lastIndexOf("/")) : ".";
+    try {
+      report = (await (await import("./report.ts")).writeReport(receipts, { out: `${dir}/report.html` })).path;
+    } catch (e) {
+      if (!flags.json) console.error(formatError(e));
+      code = Math.max(code, 2);
+    }
+  }
   if (flags.json) {
     printJson({
       status: code === 0 ? "pass" : code === 1 ? "fail" : "not_run",
       tier: flags.tier,
       steps: results.map((r) => ({ step: r.step, model: r.model, receipt: r.receipt, summary: r.summary })),
+      report,
     });
     return code;
   }
@@ -139,6 +154,7 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       ),
     );
   }
+  if (report) console.log(`report: ${report}`);
   console.log(
     code === 0
       ? styleText("green", "VALIDATE PASS")

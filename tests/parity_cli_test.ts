@@ -27,6 +27,12 @@ Deno.test("validate provisions the CI models, passes, writes receipts that verif
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(JSON.parse(await Deno.readTextFile(p)).checks.logits.summary.kld.max, 0, `${p}: KLD 0`);
     }
+    // validate renders the receipts it wrote beside them and prints the page's path.
+    assert.match(v.stdout, new RegExp(`report: ${dir}/ci/report\\.html`));
+    assert.match(
+      await Deno.readTextFile(`${dir}/ci/report.html`),
+      /data-kind="parity"\s+data-status="pass"\s+data-verified="true"/,
+    );
 
     const r = JSON.parse(await Deno.readTextFile(receipts[1]));
     r.checks.logits.rows[0].kld = 1;
