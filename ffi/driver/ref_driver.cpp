@@ -1,5 +1,5 @@
 // crossval reference driver: a child process that runs a C++ reference built from source (ik_llama.cpp, or a
-// user's checkout) and speaks the reference protocol (ffi/PROTOCOL.md, version 1) on stdin/stdout.
+// user's checkout) and speaks the reference protocol (ffi/PROTOCOL.md, version 1.1) on stdin/stdout.
 //
 // It is compiled against the reference's own `llama.h` (never a copy of it), linked statically with the libraries
 // that ffi/references/ built, so the ABI is the compiler's business (`abi_check=compiled`). The reference is the
@@ -9,7 +9,7 @@
 // Identity (library, commit, build flags) comes from -D definitions written by the build (ffi/references/
 // driver_build.ts): the library itself does not know its commit.
 //
-// Two ops beyond PROTOCOL.md 1.0, listed in `ops` as the protocol allows (section 7):
+// Two ops beyond PROTOCOL.md 1.1, listed in `ops` as the protocol allows (section 7):
 //   dequantize: one tensor of a GGUF file converted to f32 with the library's own `to_float` (the independent
 //               side of a transcode's losslessness proof);
 //   quantize:   `llama_model_quantize` (what `llama-quantize --allow-requantize` does), so no tool has to be built.
@@ -58,8 +58,8 @@
 #endif
 
 static const int PROTOCOL_MAJOR = 1;
-static const int PROTOCOL_MINOR = 0;
-static const char * DRIVER_VERSION = "1.0.0";
+static const int PROTOCOL_MINOR = 1;
+static const char * DRIVER_VERSION = "1.1.0";
 static const uint32_t MAX_HEADER = 1u << 20;
 static const char * OPS =
     "hello,load,tokenize,detokenize,pieces,is_eog,meta,info,eval,reset,greedy,capture,unload,close,dequantize,quantize";
@@ -304,7 +304,8 @@ static void send_frame(const std::string & header, const std::vector<uint8_t> & 
 // Log: llama.cpp's lines go to stderr (filtered by hello's level) and the recent ones are kept for messages.
 
 static int                     g_log_level = GGML_LOG_LEVEL_WARN;
-static std::deque<std::string> g_log_tail;
+static std::deque<std::string> g_log_tail;      // the last lines, the oldest first
+static uint64_t                g_log_lines = 0; // lines ever logged: g_log_tail.back() is line g_log_lines - 1
 static std::string             g_log_partial;
 static int                     g_last_level = GGML_LOG_LEVEL_INFO;
 
@@ -317,20 +318,23 @@ static void on_log(enum ggml_log_level level, const char * text, void *) {
     while ((nl = g_log_partial.find('\n')) != std::string::npos) {
         g_log_tail.push_back(g_log_partial.substr(0, nl));
         g_log_partial.erase(0, nl + 1);
+        g_log_lines++;
         if (g_log_tail.size() > 400) g_log_tail.pop_front();
     }
 }
 
-static size_t log_mark() {
-    return g_log_tail.size();
+// A position in the log: lines logged after it are "since" it.
+static uint64_t log_mark() {
+    return g_log_lines;
 }
 
-// The last lines logged since `mark` (warnings and errors first would need levels per line; the tail is enough).
-static std::string log_since(size_t mark, size_t max_lines = 12) {
-    if (mark > g_log_tail.size()) mark = 0;
-    size_t from = g_log_tail.size() - mark > max_lines ? g_log_tail.size() - max_lines : mark;
+// The last `max_lines` lines logged since `mark` (and a pending partial line), indented, for error messages.
+static std::string log_since(uint64_t mark, size_t max_lines = 12) {
+    uint64_t first_kept = g_log_lines - g_log_tail.size();
+    uint64_t from       = std::max(mark, first_kept);
+    if (g_log_lines - from > max_lines) from = g_log_lines - max_lines;
     std::string out;
-    for (size_t i = from; i < g_log_tail.size(); i++) out += "  " + g_log_tail[i] + "\n";
+    for (uint64_t i = from; i < g_log_lines; i++) out += "  " + g_log_tail[(size_t) (i - first_kept)] + "\n";
     if (!g_log_partial.empty()) out += "  " + g_log_partial + "\n";
     return out.empty() ? "  (nothing)\n" : out;
 }
@@ -587,7 +591,7 @@ static void op_load(const Request & req, Reply & r) {
     }
 
     auto   t0   = std::chrono::steady_clock::now();
-    size_t mark = log_mark();
+    uint64_t mark = log_mark();
     auto   mp   = llama_model_default_params();
     mp.vocab_only = m->vocab_only;
     m->model      = llama_model_load_from_file(path.c_str(), mp);
@@ -644,7 +648,7 @@ static void op_load(const Request & req, Reply & r) {
         mark   = log_mark();
         m->ctx = llama_init_from_model(m->model, cp);
         if (!m->ctx && m->parity && !req.has("type_v") && cp.type_v == GGML_TYPE_F32 &&
-            log_since(mark).find("V cache quantization requires flash_attn") != std::string::npos) {
+            log_since(mark, 400).find("V cache quantization requires flash_attn") != std::string::npos) {
             // ik_llama.cpp (src/llama.cpp, llama_init_from_model) accepts only an F16 or BF16 V cache without flash
             // attention, and its CPU flash attention has no F32 cache: F16 V is the closest it computes. The reply's
             // type_v says so, and so does the log line below.
@@ -790,7 +794,7 @@ static double decode_into(Model & m, const std::vector<int32_t> & ids, int32_t p
             bool last      = at + (size_t) i + 1 == ids.size();
             b.logits[i]    = (all || last) ? 1 : 0;
         }
-        size_t  mark = log_mark();
+        uint64_t mark = log_mark();
         int32_t rc   = llama_decode(m.ctx, b);
         if (rc != 0) {
             m.n_past = llama_kv_cache_seq_pos_max(m.ctx, 0) + 1;
@@ -832,7 +836,8 @@ static void check_fits(const Model & m, size_t n_ids, int32_t pos0, size_t rows,
 static void op_eval(const Request & req, Reply & r) {
     Model &     m    = need_ctx(req, "evaluate");
     std::string mode = req.choice("mode", "reset", { "reset", "append" });
-    bool        all  = req.choice("logits", "last", { "all", "last" }) == "all";
+    std::string lg   = req.choice("logits", "last", { "all", "last", "none" });
+    bool        all  = lg == "all";
     auto        ids  = req.ids();
     check_ids(m, ids, "evaluate");
     if (mode == "reset") {
@@ -840,10 +845,13 @@ static void op_eval(const Request & req, Reply & r) {
         m.n_past = 0;
     }
     int32_t pos0 = m.n_past;
-    size_t  rows = all ? ids.size() : 1;
+    size_t  rows = all ? ids.size() : lg == "last" ? 1 : 0;
     check_fits(m, ids.size(), pos0, rows, "evaluate");
-    r.payload.reserve(rows * (size_t) m.n_vocab * 4);
+    r.payload.reserve(std::max<size_t>(rows, 1) * (size_t) m.n_vocab * 4);
+    // logits=none (1.1): the last position's logits are computed and copied out exactly as for `last`, then dropped,
+    // so a benchmark times the same work without the pipe.
     double ms = decode_into(m, ids, pos0, all, &r.payload);
+    if (rows == 0) r.payload.clear();
     r.set("rows", (int64_t) rows);
     r.set("n_vocab", (int64_t) m.n_vocab);
     r.set("pos0", (int64_t) pos0);
@@ -885,9 +893,14 @@ static void op_greedy(const Request & req, Reply & r) {
                           " tokens exceed the context of " + std::to_string(llama_n_ctx(m.ctx)) +
                           " + 1. Load with a larger n_ctx.");
     }
+    bool want_logits = req.flag("logits", false);
+    if (want_logits && (uint64_t) n * (uint64_t) m.n_vocab * 4 + (uint64_t) n * 4 > 0xffffffffull) {
+        fail("too_large", "Cannot generate with logits=1: " + std::to_string(n) + " rows of " +
+                              std::to_string(m.n_vocab) + " logits exceed a 4 GiB payload. Generate fewer tokens.");
+    }
     llama_kv_cache_clear(m.ctx);
     m.n_past = 0;
-    std::vector<uint8_t> logits;
+    std::vector<uint8_t> logits, trajectory;
     double               prompt_ms = decode_into(m, ids, 0, false, &logits);
     std::vector<int32_t> out;
     bool                 eog     = false;
@@ -895,6 +908,7 @@ static void op_greedy(const Request & req, Reply & r) {
     auto                 t0      = std::chrono::steady_clock::now();
     while ((int64_t) out.size() < n) {
         int32_t next = argmax(reinterpret_cast<const float *>(logits.data()), m.n_vocab);
+        if (want_logits) trajectory.insert(trajectory.end(), logits.begin(), logits.end());
         out.push_back(next);
         if (stop && llama_vocab_is_eog(m.vocab, next)) {
             eog = true;
@@ -913,6 +927,10 @@ static void op_greedy(const Request & req, Reply & r) {
     r.set("gen_decodes", decodes);
     r.set_float("gen_ms", gen_ms);
     r.append(out.data(), out.size() * 4);
+    if (want_logits) {
+        r.set("n_vocab", (int64_t) m.n_vocab);
+        r.append(trajectory.data(), trajectory.size());
+    }
 }
 
 static void op_capture(const Request & req, Reply & r) {
@@ -1068,7 +1086,7 @@ static void op_quantize(const Request & req, Reply & r) {
     qp.allow_requantize = req.flag("allow_requantize", true);
     qp.pure             = req.flag("pure", false);
     qp.nthread          = (int32_t) req.num("threads", 0);
-    size_t   mark = log_mark();
+    uint64_t mark = log_mark();
     uint32_t rc   = llama_model_quantize(in.c_str(), out.c_str(), &qp);
     if (rc != 0) {
         fail("invalid_model", "Cannot quantize \"" + in + "\" to ftype " + std::to_string(ftype) + ": rc " +
@@ -1087,6 +1105,10 @@ int main() {
     }
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    // ggml_abort's backtrace forks and execs gdb, then lldb, found on PATH (ggml/src/ggml.c, ggml_print_backtrace).
+    // ik_llama.cpp at the pinned commit ignores GGML_NO_BACKTRACE, so honour it here: with no PATH both exec calls
+    // fail and ggml falls back to backtrace_symbols, which is instant. The driver itself runs no program.
+    if (getenv("GGML_NO_BACKTRACE")) setenv("PATH", "/nonexistent", 1);
     Request req;
     while (read_request(req)) {
         Reply       r;
