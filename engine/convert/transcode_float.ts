@@ -12,6 +12,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { GgufFile } from "../gguf/file.ts";
 import type { GgufKv } from "../gguf/types.ts";
 import { GgufValueType } from "../gguf/types.ts";
@@ -40,6 +41,8 @@ export interface TranscodeRecord {
   readonly lossless: true;
   /** The tool and this function's version: a change of method must be visible in receipts. */
   readonly method: string;
+  /** SHA-256 of the file written (hashed as it is written; absent from {@link planTranscode}'s record). */
+  readonly sha256?: string;
 }
 
 /** Options of {@link transcodeToFloat}. */
@@ -151,17 +154,21 @@ export async function transcodeToFloat(
   const { tensors, metadata, record } = planTranscode(file, opts);
   const dir = outPath.includes("/") ? outPath.slice(0, outPath.lastIndexOf("/")) : ".";
   const tmp = await Deno.makeTempFile({ dir, prefix: ".transcode-", suffix: ".gguf.partial" });
+  let sha256: string;
   try {
     const out = await Deno.open(tmp, { write: true, truncate: true });
+    const hash = createHash("sha256");
     try {
       await writeGguf({ metadata, tensors }, {
         async write(chunk) {
+          hash.update(chunk);
           for (let at = 0; at < chunk.length;) at += await out.write(chunk.subarray(at));
         },
       });
     } finally {
       out.close();
     }
+    sha256 = hash.digest("hex");
     // makeTempFile creates the file private (0600); the transcode is as readable as any other model file.
     await Deno.chmod(tmp, 0o644);
     await Deno.rename(tmp, outPath);
@@ -169,5 +176,5 @@ export async function transcodeToFloat(
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
-  return record;
+  return { ...record, sha256 };
 }
