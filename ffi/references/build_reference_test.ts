@@ -53,7 +53,8 @@ Deno.test("ensureReferenceBuild() builds once into the cache, then reports it ca
     const events: ReferenceBuildEvent[] = [];
     const b = await ensureReferenceBuild(source, {
       cacheDir: `${root}/cache`,
-      jobs: 1,
+      jobs: 2,
+      niceness: 0,
       onEvent: (e) => events.push(e),
     });
     assert.deepEqual(events.map((e) => e.type).filter((t) => t === "start" || t === "done"), ["start", "done"]);
@@ -79,7 +80,7 @@ Deno.test("a failing compile leaves no cache entry and names its log", async () 
   const root = await Deno.makeTempDir();
   try {
     const source = await archiveSource(await fixtureArchive(root, { broken: true }), { library: "llama.cpp" });
-    const err = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 1 }).catch((e) => e);
+    const err = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 2, niceness: 0 }).catch((e) => e);
     assert.ok(err instanceof ReferenceBuildError, String(err));
     assert.match(err.message, /Cannot compile llama\.cpp/);
     assert.match(err.message, /this is not C|error/);
@@ -101,7 +102,8 @@ Deno.test("an aborted build leaves nothing half-made, and the next one builds", 
     const ctl = new AbortController();
     const err = await ensureReferenceBuild(source, {
       cacheDir: `${root}/cache`,
-      jobs: 1,
+      jobs: 2,
+      niceness: 0,
       signal: ctl.signal,
       onEvent: (e) => e.type === "phase" && e.phase === "build" && setTimeout(() => ctl.abort(new Error("stop")), 300),
     }).catch((e) => e);
@@ -109,7 +111,7 @@ Deno.test("an aborted build leaves nothing half-made, and the next one builds", 
     const { dir } = referenceBuildDir(source, { cacheDir: `${root}/cache` });
     assert.throws(() => Deno.statSync(dir));
     assert.deepEqual(staging(dir), []);
-    const b = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 1 });
+    const b = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 2, niceness: 0 });
     assert.equal(b.dir, dir);
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -122,7 +124,7 @@ import { archiveSource } from ${JSON.stringify(new URL("./reference_source.ts", 
 const [tar, cache] = Deno.args;
 const events = [];
 await ensureReferenceBuild(await archiveSource(tar, { library: "llama.cpp" }), {
-  cacheDir: cache, jobs: 1, onEvent: (e) => { events.push(e.type); console.log(JSON.stringify(e)); },
+  cacheDir: cache, jobs: 2, niceness: 0, onEvent: (e) => { events.push(e.type); console.log(JSON.stringify(e)); },
 });
 `;
 
@@ -156,7 +158,8 @@ Deno.test("a build killed with SIGKILL is cleaned up and redone by the next one"
     const events: ReferenceBuildEvent[] = [];
     const b = await ensureReferenceBuild(source, {
       cacheDir: `${root}/cache`,
-      jobs: 1,
+      jobs: 2,
+      niceness: 0,
       onEvent: (e) => events.push(e),
     });
     assert.equal(b.dir, dir);
@@ -202,7 +205,7 @@ Deno.test("a driver that does not compile against a reference's llama.h fails na
   const root = await Deno.makeTempDir();
   try {
     const source = await archiveSource(await fixtureArchive(root), { library: "llama.cpp" });
-    const b = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 1 });
+    const b = await ensureReferenceBuild(source, { cacheDir: `${root}/cache`, jobs: 2, niceness: 0 });
     const err = await ensureDriver(b).catch((e) => e);
     assert.ok(err instanceof ReferenceBuildError, String(err));
     assert.match(err.message, /Cannot compile the protocol driver against llama\.cpp/);

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { EntryLock } from "../../lock/mod.ts";
 import type { ReferenceBuildEvent } from "./build_events.ts";
 import type { ReferenceBuild } from "./build_reference.ts";
-import { DriverConnection } from "./_frames.ts";
+import { DriverConnection } from "./driver_connection.ts";
 import { ReferenceBuildError, runLogged } from "./_run.ts";
 
 /** File name of the driver executable. */

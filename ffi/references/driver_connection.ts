@@ -163,7 +163,7 @@ export class DriverConnection implements AsyncDisposable {
     const reply = await this.#reader.next();
     if (!reply) {
       const status = await this.#child.status;
-      const err = (await this.#stderr).trim().split("\n").slice(-8).join("\n");
+      const err = (await this.#stderr).trim().split("\n").slice(-30).join("\n");
       throw new Error(
         `The driver ended without answering ${op} (${status.signal ?? `exit ${status.code}`}). Its stderr:\n${err}`,
       );

@@ -103,6 +103,7 @@ export function archiveSearchDirs(): string[] {
  * Path of the pinned ik_llama.cpp archive: `BITNET_IK_ARCHIVE`, else the first search folder holding it.
  *
  * @param env Environment reader (tests pass a map); defaults to `Deno.env.get`.
+ * @param dirs Folders to search (default {@link archiveSearchDirs}).
  * @returns The archive's absolute path.
  * @throws {ReferenceSourceError} When it is nowhere; the message lists where it looked and how to provide it.
  * @example
@@ -111,7 +112,10 @@ export function archiveSearchDirs(): string[] {
  * console.log(locateIkArchive()); // .../third_party/ik_llama.cpp-8337e4cd3.tar.xz
  * ```
  */
-export function locateIkArchive(env: EnvReader = (n) => Deno.env.get(n)): string {
+export function locateIkArchive(
+  env: EnvReader = (n) => Deno.env.get(n),
+  dirs: readonly string[] = archiveSearchDirs(),
+): string {
   const explicit = env(PINNED_IK_LLAMA.env);
   if (explicit) {
     if (!exists(explicit)) {
@@ -122,7 +126,6 @@ export function locateIkArchive(env: EnvReader = (n) => Deno.env.get(n)): string
     }
     return explicit;
   }
-  const dirs = archiveSearchDirs();
   for (const d of dirs) {
     const p = `${d}/${PINNED_IK_LLAMA.archive}`;
     if (exists(p)) return Deno.realPathSync(p);
