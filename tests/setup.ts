@@ -6,7 +6,7 @@
  * - the Debian Rust->WASM toolchain, for the check that the committed kernels rebuild byte-identically;
  * - the ik_llama.cpp reference, built from its source archive into the cache with its protocol driver (once per
  *   machine: minutes the first time, docs/references.md; then found in the cache). Without the archive the setup
- *   goes on and the tests that need the reference fail naming how to provide it. `BITNET_SKIP_REFERENCE_BUILD=1`
+ *   goes on and the tests that need the reference fail naming how to provide it. `BITNET_SKIP_IK_BUILD=1`
  *   skips the build (those tests then fail with the command that builds it).
  *
  * @module
@@ -45,7 +45,7 @@ function progress(e: ReferenceBuildEvent): void {
   }
 }
 
-if (Deno.env.get("BITNET_SKIP_REFERENCE_BUILD") !== "1") {
+if (Deno.env.get("BITNET_SKIP_IK_BUILD") !== "1") {
   try {
     const build = await ensureReferenceBuild(await ikSourceFromEnv(), { onEvent: progress });
     const driver = await ensureDriver(build, { onEvent: progress });

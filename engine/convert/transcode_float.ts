@@ -119,7 +119,13 @@ export function planTranscode(
     lossless: true,
     method: TRANSCODE_METHOD,
   };
-  const metadata: [string, GgufKv][] = [...file.header.metadata].filter(([k]) => !k.startsWith("crossval.transcode."));
+  const metadata: [string, GgufKv][] = [...file.header.metadata]
+    .filter(([k]) => !k.startsWith("crossval.transcode."))
+    // `general.file_type` names the file's main tensor type (llama.cpp prints it in the model description): after
+    // the rewrite that is LLAMA_FTYPE_ALL_F32 (0) or LLAMA_FTYPE_MOSTLY_F16 (1), in the key's own value type.
+    .map(([k, v]): [string, GgufKv] =>
+      k === "general.file_type" && names.length > 0 ? [k, { type: v.type, value: to === "f32" ? 0 : 1 }] : [k, v]
+    );
   const str = (value: string): GgufKv => ({ type: GgufValueType.STRING, value });
   metadata.push(
     ["crossval.transcode.method", str(TRANSCODE_METHOD)],

@@ -18,7 +18,10 @@ function ternaryFile(scale: number, type: number = GgmlType.I2_S): { bytes: Uint
   const norm = new Float32Array(K).map((_, i) => 1 + i / 1000);
   const half = new Uint16Array([0x3c00, 0xc000, 0x0001, 0x7bff]);
   const bytes = encodeGguf({
-    metadata: [["general.architecture", { type: GgufValueType.STRING, value: "bitnet-b1.58" }]],
+    metadata: [
+      ["general.architecture", { type: GgufValueType.STRING, value: "bitnet-b1.58" }],
+      ["general.file_type", { type: GgufValueType.UINT32, value: 40 }],
+    ],
     tensors: [
       { name: "blk.0.ffn_up.weight", shape: [K, N], type, data: q },
       { name: "blk.0.ffn_norm.weight", shape: [K], type: GgmlType.F32, data: new Uint8Array(norm.buffer) },
@@ -58,6 +61,7 @@ Deno.test("transcodeToFloat() writes I2_S weights as the exact F32 values of the
   assert.equal(out.tensor("token_embd.weight")!.type, GgmlType.F16);
   assert.equal(out.getString("general.architecture"), "bitnet-b1.58");
   assert.equal(out.getString("crossval.transcode.to"), "f32");
+  assert.equal(out.getNumber("general.file_type"), 0, "LLAMA_FTYPE_ALL_F32");
   assert.deepEqual({ ...record, sha256: undefined }, {
     sha256: undefined,
     kind: "float",
