@@ -208,7 +208,7 @@ Deno.test("ik_llama.cpp's IQ2_BN aborts on rows shorter than 512 and runs on 512
   });
 });
 
-Deno.test("a driver started twice on the same cache is the same executable (compiled once)", async () => {
+Deno.test("hello reports the cached driver's own folder as the library dir", async () => {
   const a = await ikDriver();
   const conn = DriverConnection.start(a.path);
   const h = ok(await conn.request("hello", { protocol: 1 })).header;

@@ -146,7 +146,8 @@ Deno.test("a build killed with SIGKILL is cleaned up and redone by the next one"
     const { dir } = referenceBuildDir(source, { cacheDir: `${root}/cache` });
     const p = child(script, [tar, `${root}/cache`]);
     // Wait until it is compiling (its staging folder exists and holds a build tree).
-    for (let i = 0; i < 300 && !staging(dir).some((s) => exists(`${dir}/../${s}/build/CMakeCache.txt`)); i++) {
+    const keyDir = dir.slice(0, dir.lastIndexOf("/"));
+    for (let i = 0; i < 300 && !staging(dir).some((s) => exists(`${keyDir}/${s}/build/CMakeCache.txt`)); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(staging(dir).length > 0, "the child started building");
