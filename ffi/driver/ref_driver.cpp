@@ -1060,6 +1060,30 @@ static void op_dequantize(const Request & req, Reply & r) {
         if (t->type == GGML_TYPE_I2_S) {
             // One scale per tensor, after all the codes: the whole tensor is one "row" (llama-quantize.cpp does this).
             tr.to_float(raw.data(), out.data(), n);
+        } else if (t->type == GGML_TYPE_IQ2_BN || t->type == GGML_TYPE_IQ1_BN) {
+            // Each row starts with its scale (row_meta_size bytes: f32 for IQ2_BN, f16 for IQ1_BN; iqk_quantize.cpp,
+            // IQ1BNQuantizer::quantize_one_row_2bn/_1bn), then the codes. ggml's to_float decodes the codes to
+            // {-1, 0, +1} only (the matmul applies the scale), so the scale is applied here: the weights the matmul
+            // computes with are scale * code.
+            size_t  row  = ggml_row_size(t->type, t->ne[0]);
+            size_t  meta = (size_t) tr.row_meta_size;
+            int64_t rows = n / t->ne[0];
+            for (int64_t i = 0; i < rows; i++) {
+                const uint8_t * p = raw.data() + (size_t) i * row;
+                float           d;
+                if (t->type == GGML_TYPE_IQ2_BN) memcpy(&d, p, sizeof d);
+                else {
+                    ggml_fp16_t h;
+                    memcpy(&h, p, sizeof h);
+                    d = ggml_fp16_to_fp32(h);
+                }
+                float * y = out.data() + i * t->ne[0];
+                tr.to_float(p + meta, y, t->ne[0]);
+                for (int64_t j = 0; j < t->ne[0]; j++) y[j] *= d;
+            }
+        } else if (tr.row_meta_size > 0) {
+            fail("range", std::string("Cannot dequantize type ") + ggml_type_name(t->type) +
+                              ": its rows carry metadata this driver does not decode.");
         } else {
             size_t  row  = ggml_row_size(t->type, t->ne[0]);
             int64_t rows = n / t->ne[0];

@@ -153,6 +153,31 @@ async function walk(dir: string, want: (name: string) => boolean, out: string[] 
   return out;
 }
 
+/** Bytes of a build log kept in the cache: ik_llama.cpp's warnings make a full log about 95 MB. */
+const LOG_TAIL_BYTES = 4 << 20;
+
+/** Copy the last {@link LOG_TAIL_BYTES} of a log (from a line start), saying how much was left out. */
+async function copyTail(src: string, dst: string): Promise<void> {
+  const size = (await Deno.stat(src)).size;
+  if (size <= LOG_TAIL_BYTES) return await Deno.copyFile(src, dst);
+  using f = await Deno.open(src, { read: true });
+  await f.seek(size - LOG_TAIL_BYTES, Deno.SeekMode.Start);
+  const buf = new Uint8Array(LOG_TAIL_BYTES);
+  let n = 0;
+  while (n < buf.length) {
+    const r = await f.read(buf.subarray(n));
+    if (r === null) break;
+    n += r;
+  }
+  const nl = buf.indexOf(10);
+  const head = new TextEncoder().encode(`[the first ${size - n + nl + 1} bytes of this log are left out]\n`);
+  const body = buf.subarray(nl + 1, n);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  await Deno.writeFile(dst, out);
+}
+
 /** The first of `candidates` (relative to `root`) that holds `file`. */
 function findDir(root: string, candidates: readonly string[], file: string): string | null {
   for (const c of candidates) if (exists(`${root}/${c}/${file}`)) return `${root}/${c}`;
@@ -228,7 +253,7 @@ export async function ensureReferenceBuild(
     emit({ type: "done", what: "libraries", dir: final, seconds: built.seconds.total });
     return toBuild(final, built);
   } catch (e) {
-    await Deno.copyFile(log, failedLog).catch(() => {});
+    await copyTail(log, failedLog).catch(() => {});
     throw e;
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
@@ -381,6 +406,6 @@ async function buildInto(
     built_at: new Date().toISOString(),
   };
   await Deno.writeTextFile(`${out}/build.json`, JSON.stringify(manifest, null, 2) + "\n");
-  await Deno.copyFile(log, `${out}/build.log`);
+  await copyTail(log, `${out}/build.log`);
   return manifest;
 }

@@ -205,6 +205,7 @@ export async function ensureDriver(build: ReferenceBuild, opts: EnsureDriverOpti
       ) + "\n",
     );
     lock.assertHeld();
+    await Deno.chmod(staging, 0o755); // makeTempDir made it private; the driver is for every user of the cache
     await Deno.rename(staging, final);
     emit({ type: "done", what: "driver", dir: final, seconds: (performance.now() - t0) / 1000 });
     return { path, id, build, identity };
