@@ -192,6 +192,18 @@ program.command("parity-calibrate", { hidden: true })
   .option("--out <file>", "also write the JSON lines here")
   .action(async (opts) => done(await (await import("./parity.ts")).parityCalibrateCommand(opts)));
 
+program.command("reference")
+  .description("C++ references built from source (ik_llama.cpp): build one into the cache with its protocol driver")
+  .command("build")
+  .description("Build ik_llama.cpp (or --source <archive|checkout>) CPU-only into the cache, once per machine")
+  .option(
+    "--source <path>",
+    "source archive or checkout (default: BITNET_CPP_DIR, else the pinned ik_llama.cpp archive)",
+  )
+  .option("--jobs <n>", "parallel compile jobs (default: core count)")
+  .option("--json", "NDJSON events and a final result line (the default when stdout is not a terminal)")
+  .action(async (opts) => done(await (await import("./reference.ts")).referenceBuildCommand(opts)));
+
 program.command("validate")
   .description("Provision the CI model, run parity, write receipts, print PASS/FAIL (exit 0 only when all passed)")
   .addOption(
