@@ -9,12 +9,12 @@
 import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
-import { CppModel } from "../ffi/mod.ts";
+import { ReferenceProcess, type RefModelInfo } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
 import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
 import { parseTestName, testTokenCount } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
-import { cppBenchSubject, engineBenchSubject } from "./subject.ts";
+import { engineBenchSubject, refBenchSubject } from "./subject.ts";
 
 /** Options of {@link benchModelFile}. */
 export interface BenchModelOptions {
@@ -58,7 +58,7 @@ export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
  * of the model (description, parameter count, sizes).
  *
  * @param path GGUF path.
- * @param cpp The model loaded by llama.cpp.
+ * @param cpp The model loaded by llama.cpp (in its child process, or in this one).
  * @param opts `lockName`; `sha256` when already verified (skips hashing).
  * @returns The model block.
  * @throws {Deno.errors.NotFound} When the file does not exist.
@@ -66,13 +66,14 @@ export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
  * @example
  * ```ts ignore
  * import { benchModelInfo } from "./bench_model.ts";
- * using cpp = await CppModel.load("tiny.gguf");
+ * await using ref = await ReferenceProcess.spawn();
+ * await using cpp = await ref.load("tiny.gguf");
  * console.log((await benchModelInfo("tiny.gguf", cpp)).n_params);
  * ```
  */
 export async function benchModelInfo(
   path: string,
-  cpp: CppModel,
+  cpp: { info(): Pick<RefModelInfo, "arch" | "description" | "nParams" | "nVocab" | "nEmbd" | "nLayer"> },
   opts: { readonly lockName?: string | null; readonly sha256?: string | null } = {},
 ): Promise<BenchModelInfo> {
   const sha256 = opts.sha256 ?? await sha256File(path);
@@ -118,7 +119,9 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   const threads = opts.threads ?? navigator.hardwareConcurrency;
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
-  using cpp = await CppModel.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
+  // llama.cpp runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
+  await using ref = await ReferenceProcess.spawn();
+  await using cpp = await ref.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
   using engine = await Engine.load(path, { backend: opts.backend ?? "wasm", threads, nCtx });
@@ -127,7 +130,7 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
   const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
   const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
-  return await runBench(engineBenchSubject(engine), cppBenchSubject(cpp), {
+  return await runBench(engineBenchSubject(engine), refBenchSubject(cpp), {
     name,
     model,
     tests: tests.map((x) => x.name),

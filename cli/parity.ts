@@ -4,16 +4,17 @@
  * or with `--json` the receipt itself.
  *
  * Exit codes: 0 pass; 1 parity failed; 2 not run (the reference library is missing, the model does not load in
- * llama.cpp, the reference timed out, nothing was compared) or a usage/environment error.
+ * llama.cpp, the reference timed out, nothing was compared) or a usage/environment error; 3 the reference crashed
+ * (its process aborted, was killed, hung or outgrew its memory limit; the receipt says `reference_crashed`).
  *
  * @module
  */
 
 import { styleText } from "node:util";
 import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.ts";
-import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
+import type { ParityOverallStatus, ParityReceipt } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
-import { UsageError } from "./_errors.ts";
+import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
@@ -33,9 +34,9 @@ export interface ParityFlags {
   json?: boolean;
 }
 
-/** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run. */
-export function exitCodeOfStatus(s: ParityStatus): number {
-  return s === "pass" ? 0 : s === "fail" ? 1 : 2;
+/** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run, 3 reference_crashed. */
+export function exitCodeOfStatus(s: ParityOverallStatus): number {
+  return s === "pass" ? 0 : s === "fail" ? 1 : s === "reference_crashed" ? EXIT_REFERENCE_CRASHED : 2;
 }
 
 /** Where the receipt of model `i` of `n` goes: `out` itself for one model, `<stem>-<name>.json` for several. */
@@ -61,8 +62,14 @@ function progressLogger(enabled: boolean): (e: ParityEvent) => void {
 }
 
 const sci = (x: number | null, digits = 2) => (x === null ? "n/a" : x === 0 ? "0" : x.toExponential(digits));
-const mark = (s: ParityStatus) =>
-  s === "pass" ? styleText("green", "PASS") : s === "fail" ? styleText("red", "FAIL") : styleText("yellow", "NOT RUN");
+const mark = (s: ParityOverallStatus) =>
+  s === "pass"
+    ? styleText("green", "PASS")
+    : s === "fail"
+    ? styleText("red", "FAIL")
+    : s === "reference_crashed"
+    ? styleText("red", "REFERENCE CRASHED")
+    : styleText("yellow", "NOT RUN");
 
 /**
  * The human summary of one receipt: a table of checks and the reasons.
@@ -220,7 +227,10 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   if (json) printJson(receipts.length === 1 ? receipts[0] : receipts);
   else {
     console.log(
-      code === 0 ? styleText("green", "PARITY PASS") : styleText("red", `PARITY ${code === 2 ? "NOT RUN" : "FAIL"}`),
+      code === 0 ? styleText("green", "PARITY PASS") : styleText(
+        "red",
+        `PARITY ${code === 2 ? "NOT RUN" : code === EXIT_REFERENCE_CRASHED ? "REFERENCE CRASHED" : "FAIL"}`,
+      ),
     );
   }
   return code;

@@ -5,14 +5,15 @@
  * receipt summaries). Steps are a list: the benchmark joins it as another {@link ValidateStep}.
  *
  * Exit codes: 0 only when every step passed; 1 when a check failed; 2 when a step could not run (reference
- * library missing, model not provisioned, ...) or for usage errors.
+ * library missing, model not provisioned, ...) or for usage errors; 3 when the reference crashed (its receipt says
+ * `reference_crashed`).
  *
  * @module
  */
 
 import { styleText } from "node:util";
 import { printJson, renderTable } from "./_output.ts";
-import { exitCodeOf, formatError } from "./_errors.ts";
+import { EXIT_REFERENCE_CRASHED, exitCodeOf, formatError } from "./_errors.ts";
 import { strictMode } from "./_strict.ts";
 import { benchValidateStep } from "./bench.ts";
 import { type ModelTarget, provisionTier } from "./_targets.ts";
@@ -36,7 +37,7 @@ export interface StepResult {
   readonly step: string;
   /** Model. */
   readonly model: string;
-  /** 0 pass, 1 fail, 2 not run. */
+  /** 0 pass, 1 fail, 2 not run, 3 reference crashed. */
   readonly code: number;
   /** One-line detail. */
   readonly detail: string;
@@ -121,15 +122,26 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
   const code = results.reduce((c, r) => Math.max(c, r.code), 0);
   if (flags.json) {
     printJson({
-      status: code === 0 ? "pass" : code === 1 ? "fail" : "not_run",
+      status: code === 0
+        ? "pass"
+        : code === 1
+        ? "fail"
+        : code === EXIT_REFERENCE_CRASHED
+        ? "reference_crashed"
+        : "not_run",
       tier: flags.tier,
       steps: results.map((r) => ({ step: r.step, model: r.model, receipt: r.receipt, summary: r.summary })),
     });
     return code;
   }
-  const word = (
-    c: number,
-  ) => (c === 0 ? styleText("green", "PASS") : c === 1 ? styleText("red", "FAIL") : styleText("yellow", "NOT RUN"));
+  const word = (c: number) =>
+    c === 0
+      ? styleText("green", "PASS")
+      : c === 1
+      ? styleText("red", "FAIL")
+      : c === EXIT_REFERENCE_CRASHED
+      ? styleText("red", "REFERENCE CRASHED")
+      : styleText("yellow", "NOT RUN");
   // One row per step and model once there is more than one (the benchmark joins here).
   if (results.length > 1) {
     console.log(
@@ -144,6 +156,8 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       ? styleText("green", "VALIDATE PASS")
       : code === 1
       ? styleText("red", "VALIDATE FAIL")
+      : code === EXIT_REFERENCE_CRASHED
+      ? styleText("red", "VALIDATE REFERENCE CRASHED (see the receipt's reference.error.crash)")
       : styleText("yellow", "VALIDATE NOT RUN (see above for the fix)"),
   );
   return code;

@@ -13,6 +13,7 @@
  */
 export { type AssembleInput, assembleReceipt, type UnrunInput, unrunReceipt } from "./assemble.ts";
 export { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
+export { crashedReference, crashJson, referenceCrashError } from "./reference_crash.ts";
 export { EngineSubject, type EngineSubjectOptions } from "./engine_subject.ts";
 export {
   DEFAULT_THRESHOLDS,

@@ -11,7 +11,9 @@ import type { Faults } from "../engine/model/faults.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
-import { CppSubject } from "./cpp_subject.ts";
+import { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
+import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
+import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { DEFAULT_THRESHOLDS } from "./gates.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
@@ -39,6 +41,8 @@ export interface ParityRunOptions {
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
+  /** Options of the reference process (driver program, memory limit, stderr listener). */
+  readonly referenceProcess?: CppSubjectOptions["process"];
   /** Lockfile name of the model, for the receipt. */
   readonly lockName?: string | null;
   /** SHA-256 already verified by the fetcher (skips hashing). */
@@ -54,7 +58,8 @@ export interface ParityRunOptions {
  *
  * @param path GGUF path.
  * @param opts Prompts, steps, backend, threads, context, budget, gates, provenance hints.
- * @returns The receipt (`pass`, `fail` or `not_run`), never thrown away because a side failed to load.
+ * @returns The receipt (`pass`, `fail`, `not_run` or `reference_crashed`), never thrown away because a side failed
+ *   to load or the reference process died.
  * @throws {Deno.errors.NotFound} When the model file does not exist (fix: `crossval fetch --tier ci`).
  * @throws {SyntaxError} When the file is not GGUF.
  * @throws {RangeError} When a prompt plus the steps does not fit the context.
@@ -66,10 +71,20 @@ export interface ParityRunOptions {
  * ```
  */
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
+  const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
+  const processOptions = {
+    requestTimeoutMs: referenceTimeoutMs,
+    ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
+    ...(opts.referenceProcess ? { process: opts.referenceProcess } : {}),
+  };
+  // The reference process starts first: its start-up (a runtime, the library) overlaps hashing and our engine's load.
+  const spawned = CppSubject.spawn(processOptions);
+  spawned.catch(() => {}); // a failure is reported where it is awaited, below
   let facts;
   try {
     facts = await describeModelFile(path, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
   } catch (e) {
+    await spawned.then((p) => p.close(), () => {});
     if (e instanceof Deno.errors.NotFound) {
       throw new Deno.errors.NotFound(
         `Cannot run parity on "${path}": file not found. Provision the CI model with: crossval fetch --tier ci ` +
@@ -83,12 +98,19 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
   const nCtx = opts.nCtx ?? 512;
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const prompts = opts.prompts ?? DEFAULT_PROMPTS;
-  const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
   const [tool, machine] = [await toolInfo(), machineInfo()];
 
   let engine: EngineSubject | undefined, reference: CppSubject | undefined;
   let engineError: EngineInfoJson["error"] = null, referenceError: ReferenceInfo["error"] = null;
   try {
+    // Both sides load at once.
+    const referenceOpening = CppSubject.open(path, {
+      threads,
+      nCtx,
+      greedySteps: opts.steps ?? 32,
+      ...processOptions,
+      spawned,
+    }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }));
     try {
       engine = await EngineSubject.open(path, {
         backend: opts.backend ?? "wasm",
@@ -99,17 +121,19 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     } catch (e) {
       engineError = { message: `our engine could not load "${path}": ${(e as Error).message}` };
     }
-    try {
-      reference = await CppSubject.open(path, {
-        threads,
-        nCtx,
-        ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
-      });
-    } catch (e) {
-      const err = e as Error;
-      referenceError = err.name === "LibraryLoadError"
-        ? { kind: "library_missing", message: err.message }
-        : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+    let referenceBlock = REFERENCE_NOT_LOADED;
+    const opened = await referenceOpening;
+    if ("ok" in opened) reference = opened.ok;
+    else {
+      const e = opened.error, err = e as Error;
+      if (e instanceof ReferenceCrashedError) {
+        referenceError = referenceCrashError(e, `llama.cpp crashed loading "${path}": ${err.message}`);
+        referenceBlock = crashedReference(e, REFERENCE_NOT_LOADED);
+      } else {
+        referenceError = err.name === "LibraryLoadError"
+          ? { kind: "library_missing", message: err.message }
+          : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+      }
     }
     if (!engine || !reference) {
       return unrunReceipt({
@@ -118,7 +142,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         thresholds,
         engine: engine ? engine.describe() : { ...ENGINE_NOT_LOADED, faults: { ...(opts.faults ?? {}) } },
         engineError,
-        reference: reference ? reference.describe() : REFERENCE_NOT_LOADED,
+        reference: reference ? reference.describe() : referenceBlock,
         referenceError,
         timeoutMs: referenceTimeoutMs,
         model: facts.model,
@@ -140,6 +164,6 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     });
   } finally {
     engine?.close();
-    reference?.close();
+    await reference?.close();
   }
 }
