@@ -17,7 +17,14 @@ export class UsageError extends Error {
   }
 }
 
-const ENVIRONMENT_ERRORS = new Set(["LibraryLoadError", "UsageError", "PermissionDenied", "NotFound"]);
+const ENVIRONMENT_ERRORS = new Set([
+  "LibraryLoadError",
+  "UsageError",
+  "PermissionDenied",
+  "NotFound",
+  // A model whose metadata fails pre-flight (engine/gguf/preflight.ts): the input is unusable, nothing was checked.
+  "InvalidModelError",
+]);
 
 /**
  * Exit code when the reference (llama.cpp in its supervised child process) crashed: aborted, was killed by a

@@ -1,12 +1,13 @@
 /**
  * `crossval inspect MODEL`: describe a GGUF file and check it against the BitNet tensor manifest (the spec's
- * `compat-check`). Exit 0 when the file is a valid BitNet model, 1 when it is not (problems listed).
+ * `compat-check`) and the pre-flight metadata rules (engine/gguf/preflight.ts). Exit 0 when the file is a valid BitNet
+ * model, 1 when it is not (problems listed, each naming the key and its value).
  *
  * @module
  */
 
 import { styleText } from "node:util";
-import { GgufFile } from "../engine/gguf/mod.ts";
+import { GgufFile, preflightGguf } from "../engine/gguf/mod.ts";
 import { type BitnetConfig, configFromGguf } from "../engine/model/config.ts";
 import { llamaCppCompatibility, validateTensors } from "../engine/model/manifest.ts";
 import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
@@ -56,6 +57,9 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
     configError = (e as Error).message;
   }
   const problems = config ? validateTensors(h.tensors, config) : [];
+  // Pre-flight: metadata values that would abort or mislead a loader (NaN, negative, zero, inconsistent with the
+  // tensors, misaligned data, duplicate or invalid vocabularies). The same messages refuse the file elsewhere.
+  const preflight = preflightGguf(h);
   const compat = config ? llamaCppCompatibility(config, h.tensors) : undefined;
   const tokenizer = {
     model: metaString(file, "tokenizer.ggml.model"),
@@ -65,7 +69,7 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
     eos: file.getNumber("tokenizer.ggml.eos_token_id"),
     add_bos: file.getBool("tokenizer.ggml.add_bos_token"),
   };
-  const valid = config !== undefined && problems.length === 0;
+  const valid = config !== undefined && problems.length === 0 && preflight.length === 0;
   const report = {
     path,
     size_bytes: h.fileSize,
@@ -77,7 +81,7 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
     hparams: config ?? null,
     tokenizer,
     tensors: h.tensors.map((t) => ({ name: t.name, shape: t.shape, type: ggmlTypeName(t.type), bytes: t.byteLength })),
-    validation: { valid, error: configError ?? null, problems },
+    validation: { valid, error: configError ?? null, problems, preflight },
     llama_cpp: compat ?? null,
   };
   if (flags.json) {
@@ -112,14 +116,22 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
       h.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, ggmlTypeName(t.type), humanBytes(t.byteLength)]),
     ),
   );
+  if (preflight.length) {
+    console.log(
+      styleText("red", `invalid: ${preflight.length} metadata problem(s); run, parity and tokenize refuse it:`),
+    );
+    for (const p of preflight) console.log(`  - ${p.message}`);
+  }
   if (configError) console.log(`${styleText("red", "not a BitNet model:")} ${configError}`);
   else if (problems.length) {
     console.log(styleText("red", `${problems.length} problem(s) against the ${config!.arch} tensor manifest:`));
     for (const p of problems) console.log(`  - ${p.message}`);
-  } else {console.log(
+  } else if (!preflight.length) {
+    console.log(
       `${styleText("green", "valid")} ${config!.arch} model: all ${h.tensors.length} tensors match the manifest`,
-    );}
-  if (compat) {
+    );
+  }
+  if (compat && !preflight.length) {
     const verdict = compat.correct
       ? styleText("green", "runs")
       : compat.loads

@@ -18,6 +18,7 @@ import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { intFlag } from "./_flags.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
+import { preflightSkipped } from "./_preflight.ts";
 
 /** Flags of `parity` as commander parses them. */
 export interface ParityFlags {
@@ -117,6 +118,10 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
   const ref = r.reference.ran
     ? `llama.cpp ${r.reference.release ?? ""} (${r.reference.version}), ${r.reference.settings?.threads} thread(s), ` +
       `KV ${r.reference.settings?.type_k}, flash attention ${r.reference.settings?.flash_attn}`
+    : r.reference.error?.kind === "crashed"
+    ? `llama.cpp crashed (${r.reference.error.crash?.message ?? "?"}${
+      r.reference.error.crash?.location ? ` at ${r.reference.error.crash.location}` : ""
+    })`
     : "llama.cpp did not run";
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
@@ -146,6 +151,7 @@ export function runOptionsFromFlags(flags: {
   }
   return {
     backend,
+    ...(preflightSkipped() ? { skipPreflight: true } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(nCtx !== undefined ? { nCtx } : {}),

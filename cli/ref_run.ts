@@ -37,8 +37,7 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
   const threads = intFlag("threads", flags.threads, 1);
   const ctx = intFlag("ctx", flags.ctx, 1);
   const prompt = await promptFlag(flags);
-  const { preflightModelFile } = await import("./_preflight.ts");
-  await preflightModelFile(flags.model);
+  (await import("./_preflight.ts")).preflightModelFile(flags.model);
 
   const { ReferenceProcess } = await import("../ffi/mod.ts");
   await using ref = await ReferenceProcess.spawn({

@@ -82,7 +82,8 @@ export function shortSourcePath(file: string): string {
 export function nativeFailure(
   tail: readonly string[],
 ): { message: string | null; location: string | null; allocation: boolean } {
-  const allocation = tail.some((l) => ALLOC_FAILURE.test(l));
+  const allocLine = [...tail].reverse().find((l) => ALLOC_FAILURE.test(l));
+  const allocation = allocLine !== undefined;
   for (let i = tail.length - 1; i >= 0; i--) {
     const m = ABORT_LINE.exec(tail[i]);
     // A ggml_abort line names a C/C++ source file; other `a:1: b` lines (URLs, timestamps) do not.
@@ -98,7 +99,7 @@ export function nativeFailure(
       return { message: type ? `${type}: ${m[1].trim()}` : m[1].trim(), location: null, allocation };
     }
   }
-  return { message: null, location: null, allocation };
+  return { message: allocLine?.trim().replace(/^#\s*/, "") ?? null, location: null, allocation };
 }
 
 /** The reference child died (crash, abort, signal), hung past its deadline, or outgrew its memory limit. */
@@ -124,10 +125,15 @@ export class ReferenceCrashedError extends Error {
     const where = report.location ? ` at ${report.location}` : "";
     const doing = report.op ? ` during "${report.op}"` : "";
     const model = report.modelPath ? ` on "${report.modelPath}"` : "";
-    super(
-      `The reference process ${how}${doing}${model}: ${report.message}${where}. The reference library itself ` +
-        `failed (this tool survived it); if the model is suspect, check it with: crossval inspect <model>`,
-    );
+    const fix = report.kind === "timeout"
+      ? "Raise the deadline or use a smaller model"
+      : report.kind === "memory"
+      ? "Raise the memory limit or use a smaller context"
+      : report.kind === "protocol"
+      ? "The driver program is broken or something wrote to its stdout; report it with the lines above"
+      : `The reference library itself failed on this input (this tool survived it); check the model with: ` +
+        `crossval inspect ${report.modelPath ?? "<model>"}`;
+    super(`The reference process ${how}${doing}${model}: ${report.message}${where}. ${fix}`);
     this.name = "ReferenceCrashedError";
     this.report = report;
   }

@@ -274,7 +274,14 @@ export class FrameReader {
   async next(): Promise<Frame | null> {
     if (!(await this.#fill(1))) return null;
     const at = this.#total;
-    if (!(await this.#fill(8))) throw this.#truncated("frame prefix", at);
+    if (!(await this.#fill(8))) {
+      const seen = DEC.decode(new Uint8Array(this.#chunks.flatMap((c) => [...c.subarray(0, 120)])).subarray(0, 120));
+      throw new ProtocolError(
+        `The stream ended after ${this.#buffered} byte(s) that are not a frame (${
+          JSON.stringify(seen)
+        }), at byte ${at}`,
+      );
+    }
     const prefix = this.#take(8);
     if (prefix[0] !== 0x52 || prefix[1] !== 0x46 || prefix[2] !== 0x50 || prefix[3] !== 0x31) {
       // Show what arrived instead: usually text some native code printed to stdout.

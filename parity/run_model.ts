@@ -16,6 +16,7 @@ import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { DEFAULT_THRESHOLDS } from "./gates.ts";
+import { assertPreflight, GgufFile } from "../engine/gguf/mod.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
@@ -51,6 +52,23 @@ export interface ParityRunOptions {
   readonly faults?: Faults;
   /** Progress. */
   readonly onEvent?: (e: ParityEvent) => void;
+  /**
+   * TEST-ONLY: hand the file to both sides without the pre-flight metadata check, to prove that the reference
+   * process survives what pre-flight refuses.
+   */
+  readonly skipPreflight?: boolean;
+}
+
+/** Refuse a file whose metadata fails pre-flight; one that cannot be opened is left to the loaders' messages. */
+function preflight(path: string): void {
+  let file: GgufFile;
+  try {
+    file = GgufFile.open(path);
+  } catch {
+    return;
+  }
+  using f = file;
+  assertPreflight(f.header, path);
 }
 
 /**
@@ -63,6 +81,7 @@ export interface ParityRunOptions {
  * @throws {Deno.errors.NotFound} When the model file does not exist (fix: `crossval fetch --tier ci`).
  * @throws {SyntaxError} When the file is not GGUF.
  * @throws {RangeError} When a prompt plus the steps does not fit the context.
+ * @throws {InvalidModelError} When the file's metadata fails pre-flight (engine/gguf/preflight.ts); nothing ran.
  * @example
  * ```ts ignore
  * import { runParityOnModel } from "./run_model.ts";
@@ -71,6 +90,8 @@ export interface ParityRunOptions {
  * ```
  */
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
+  // Pre-flight before anything native: metadata that would abort llama.cpp is refused with the key and its value.
+  if (!opts.skipPreflight) preflight(path);
   const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
   const processOptions = {
     requestTimeoutMs: referenceTimeoutMs,
