@@ -285,7 +285,8 @@ export class FrameReader {
     const prefix = this.#take(8);
     if (prefix[0] !== 0x52 || prefix[1] !== 0x46 || prefix[2] !== 0x50 || prefix[3] !== 0x31) {
       // Show what arrived instead: usually text some native code printed to stdout.
-      const more = this.#chunks.length ? this.#chunks[0].subarray(0, 120) : new Uint8Array(0);
+      await this.#fill(112);
+      const more = this.#take(Math.min(112, this.#buffered));
       const seen = DEC.decode(new Uint8Array([...prefix, ...more]));
       throw new ProtocolError(
         `Expected a frame (magic "RFP1") at byte ${at}, got ${JSON.stringify(seen)}: something other than ` +

@@ -499,9 +499,10 @@ export interface OverallInputs {
 }
 
 /**
- * The receipt's status: `fail` when our engine could not run (that is the checked thing failing); else
- * `reference_crashed` when the reference process died; else `not_run` when the reference did not run or nothing was
- * compared (never a vacuous pass); else `fail` when any check failed or did not run; else `pass`.
+ * The receipt's status: `reference_crashed` when the reference process died (nothing could be compared, whatever our
+ * engine did; an engine error is still among the reasons); else `fail` when our engine could not run (that is the
+ * checked thing failing); else `not_run` when the reference did not run or nothing was compared (never a vacuous
+ * pass); else `fail` when any check failed or did not run; else `pass`.
  *
  * @param i Check verdicts and facts.
  * @returns The overall status.
@@ -512,8 +513,8 @@ export interface OverallInputs {
  * ```
  */
 export function judgeOverall(i: OverallInputs): ParityOverallStatus {
-  if (!i.engineRan) return "fail";
   if (i.referenceCrashed) return "reference_crashed";
+  if (!i.engineRan) return "fail";
   if (!i.referenceRan || i.comparedTokens === 0) return "not_run";
   return i.tokenization === "pass" && i.logits === "pass" && i.greedy === "pass" && i.localization === "pass"
     ? "pass"

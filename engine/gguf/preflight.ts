@@ -125,6 +125,13 @@ function show(kv: GgufKv): string {
   const v = kv.value;
   if (typeof v === "string") return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
   if (typeof v === "object") return `[array of ${v.items.length} ${TYPE_NAMES[v.itemType] ?? "?"}]`;
+  // A float32 as the shortest decimal that reads back to it (1e-5, not 0.000009999999747378752).
+  if (kv.type === GgufValueType.FLOAT32 && typeof v === "number" && Number.isFinite(v)) {
+    for (let digits = 1; digits <= 9; digits++) {
+      const s = String(Number(v.toPrecision(digits)));
+      if (Math.fround(Number(s)) === v) return s;
+    }
+  }
   return String(v);
 }
 
