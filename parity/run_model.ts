@@ -16,7 +16,7 @@ import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { DEFAULT_THRESHOLDS } from "./gates.ts";
-import { assertPreflight, GgufFile } from "../engine/gguf/mod.ts";
+import { GgufFile, InvalidModelError, preflightGguf } from "../engine/gguf/mod.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
@@ -53,22 +53,24 @@ export interface ParityRunOptions {
   /** Progress. */
   readonly onEvent?: (e: ParityEvent) => void;
   /**
-   * TEST-ONLY: hand the file to both sides without the pre-flight metadata check, to prove that the reference
-   * process survives what pre-flight refuses.
+   * TEST-ONLY: hand the file to the reference without the pre-flight metadata check, to prove that the reference
+   * process survives what pre-flight refuses. Our engine, which runs in this process, still refuses such a file (the
+   * receipt records that as its load error).
    */
   readonly skipPreflight?: boolean;
 }
 
-/** Refuse a file whose metadata fails pre-flight; one that cannot be opened is left to the loaders' messages. */
-function preflight(path: string): void {
+/** The pre-flight error for a file, or null when it passes; a file that cannot be opened is left to the loaders. */
+function preflight(path: string): InvalidModelError | null {
   let file: GgufFile;
   try {
     file = GgufFile.open(path);
   } catch {
-    return;
+    return null;
   }
   using f = file;
-  assertPreflight(f.header, path);
+  const problems = preflightGguf(f.header);
+  return problems.length ? new InvalidModelError(path, problems) : null;
 }
 
 /**
@@ -91,7 +93,8 @@ function preflight(path: string): void {
  */
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
   // Pre-flight before anything native: metadata that would abort llama.cpp is refused with the key and its value.
-  if (!opts.skipPreflight) preflight(path);
+  const refused = preflight(path);
+  if (refused && !opts.skipPreflight) throw refused;
   const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
   const processOptions = {
     requestTimeoutMs: referenceTimeoutMs,
@@ -133,6 +136,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
       spawned,
     }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }));
     try {
+      if (refused) throw refused;
       engine = await EngineSubject.open(path, {
         backend: opts.backend ?? "wasm",
         threads,

@@ -38,6 +38,30 @@ export function hostileModelBytes(edit: MetadataEdit): Uint8Array {
 }
 
 /**
+ * The bytes of the base model with `key` set to `kv` behind the writer's back: the file is laid out as if the key
+ * were absent, then a placeholder key of the same length is renamed to `key`. For `general.alignment`, whose value
+ * the writer would otherwise use for the layout (a NaN or a 2^31 alignment cannot be laid out).
+ *
+ * @param key The key.
+ * @param kv Its value.
+ * @returns A complete GGUF file.
+ */
+export function rawKeyModelBytes(key: string, kv: GgufKv): Uint8Array {
+  const placeholder = `${key.slice(0, -1)}${key.endsWith("~") ? "!" : "~"}`;
+  const bytes = encodeGguf({
+    metadata: [...baseMetadata().filter(([k]) => k !== key), [placeholder, kv]],
+    tensors: baseModel().tensors,
+  });
+  const enc = new TextEncoder(), from = enc.encode(placeholder), to = enc.encode(key);
+  outer: for (let i = 0; i + from.length <= bytes.length; i++) {
+    for (let j = 0; j < from.length; j++) if (bytes[i + j] !== from[j]) continue outer;
+    bytes.set(to, i);
+    return bytes;
+  }
+  throw new Error(`placeholder key ${placeholder} not found in the encoded header`);
+}
+
+/**
  * Write the base model after `edit` to `<dir>/<name>.gguf`.
  *
  * @param dir Directory.
