@@ -4,7 +4,8 @@
  * The public library, by folder, named one by one (each folder's `mod.ts` has more for specialists):
  * - `engine/`: {@link Engine} (load, tokenize, eval, generate), {@link GgufFile}, {@link Tokenizer}, the GGML type
  *   table and ternary formats, deterministic synthetic models ({@link writeSyntheticModel}), the BitNet config.
- * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}).
+ * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}),
+ *   run in a supervised child process by {@link ReferenceProcess} (a crash there is a {@link ReferenceCrashedError}).
  * - `lock/`: the lockfile and model fetcher ({@link Lockfile}, {@link fetchModels}, {@link resolveModel}).
  * - `parity/`: the parity harness ({@link runParityOnModel}, {@link runParity}).
  * - `bench/`: benchmarks ({@link benchModelFile}, {@link runBench}).
@@ -59,6 +60,10 @@ export {
   type GgufTensorSpec,
   GgufValueType,
   type GgufValueTypeId,
+  InvalidModelError,
+  type PreflightCode,
+  preflightGguf,
+  type PreflightProblem,
 } from "./engine/gguf/mod.ts";
 export {
   dequantizeI2S,
@@ -131,13 +136,18 @@ export {
   type CppModelInfo,
   type CppModelOptions,
   type CppModelSettings,
+  type CrashKind,
+  type CrashReport,
   type DetokenizeOptions as CppDetokenizeOptions,
+  type DriverCommand,
   type EvalOptions as CppEvalOptions,
   type EvalResult as CppEvalResult,
   findLlamaNpmPackage,
+  type Frame as ReferenceFrame,
   type GreedyOptions as CppGreedyOptions,
   type GreedyResult as CppGreedyResult,
   type GreedyTimings as CppGreedyTimings,
+  type Header as ReferenceFrameHeader,
   LibraryLoadError,
   type LlamaDevice,
   LlamaLibrary,
@@ -148,6 +158,16 @@ export {
   type LlamaLogLine,
   locateLlamaLibrary,
   PINNED_LLAMA,
+  type RefCaptureResult,
+  ReferenceCrashedError,
+  type ReferenceIdentity,
+  ReferenceProcess,
+  type ReferenceProcessOptions,
+  type ReferenceTimeouts,
+  type RefEvalResult,
+  type RefLoadOptions,
+  RefModel,
+  type RefModelInfo,
   type TensorFilter,
   type TokenizeOptions as CppTokenizeOptions,
 } from "./ffi/mod.ts";
@@ -258,6 +278,7 @@ export {
   type PairedRatio,
   PARITY_SCHEMA_VERSION,
   type ParityMetrics,
+  type ParityOverallStatus,
   type ParityReason,
   type ParityReceipt,
   type ParityStatus,
@@ -265,6 +286,7 @@ export {
   type ReasonCheck,
   type ReceiptProblem,
   type ReceiptPrompt,
+  type ReferenceCrashJson,
   type ReferenceInfo,
   type StatsJson,
   type SummaryJson,

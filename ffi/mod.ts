@@ -68,4 +68,4 @@ export {
   ReferenceCrashedError,
   shortSourcePath,
 } from "./ref_crash.ts";
-export { PROTOCOL_MAJOR, PROTOCOL_MINOR } from "./ref_protocol.ts";
+export { type Frame, type Header, PROTOCOL_MAJOR, PROTOCOL_MINOR } from "./ref_protocol.ts";

@@ -11,7 +11,8 @@ import type { Faults } from "../engine/model/faults.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
-import { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
+import { CppSubject } from "./cpp_subject.ts";
+import type { ReferenceProcessOptions } from "../ffi/ref_process.ts";
 import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
@@ -43,7 +44,7 @@ export interface ParityRunOptions {
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
   /** Options of the reference process (driver program, memory limit, stderr listener). */
-  readonly referenceProcess?: CppSubjectOptions["process"];
+  readonly referenceProcess?: Omit<ReferenceProcessOptions, "cppDir">;
   /** Lockfile name of the model, for the receipt. */
   readonly lockName?: string | null;
   /** SHA-256 already verified by the fetcher (skips hashing). */
@@ -53,9 +54,10 @@ export interface ParityRunOptions {
   /** Progress. */
   readonly onEvent?: (e: ParityEvent) => void;
   /**
-   * TEST-ONLY: hand the file to the reference without the pre-flight metadata check, to prove that the reference
-   * process survives what pre-flight refuses. Our engine, which runs in this process, still refuses such a file (the
-   * receipt records that as its load error).
+   * TEST-ONLY: hand the file to both sides without the pre-flight metadata check, to prove that the reference
+   * process survives what pre-flight refuses. Our engine runs in this process, so it still refuses a file whose
+   * counts or sizes are unusable (a block count of Infinity or 2^31: `PreflightProblem.unusableSize`); the receipt
+   * records that as its load error.
    */
   readonly skipPreflight?: boolean;
 }
@@ -136,7 +138,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
       spawned,
     }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }));
     try {
-      if (refused) throw refused;
+      if (refused?.problems.some((p) => p.unusableSize)) throw refused;
       engine = await EngineSubject.open(path, {
         backend: opts.backend ?? "wasm",
         threads,

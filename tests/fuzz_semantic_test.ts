@@ -93,13 +93,13 @@ function elementKv(b: Exclude<Boundary, "wrong type">, orig: GgufKv): GgufKv {
   return { type: GgufValueType.ARRAY, value: { itemType: a.itemType as GgufValueTypeId, items: typed } };
 }
 
-interface Case {
+export interface Case {
   readonly name: string;
   /** The file. */
   readonly bytes: () => Uint8Array;
 }
 
-function allCases(): Case[] {
+export function allCases(): Case[] {
   const out: Case[] = [];
   const meta = baseMetadata();
   const keys = [...meta.map(([k]) => k), "general.alignment"];

@@ -36,6 +36,11 @@ export interface PreflightProblem {
   readonly code: PreflightCode;
   /** `"<key>" = <value>: <why it is refused>`. */
   readonly message: string;
+  /**
+   * The key is a count or size (`block_count`, `embedding_length`, ...) and its value is not an integer in
+   * 0..2^31 - 1: a loader that allocates by it would loop or allocate without bound (for our engine too).
+   */
+  readonly unusableSize: boolean;
 }
 
 /** A model file whose metadata fails pre-flight: nothing native was called. */
@@ -86,6 +91,21 @@ const NON_NEGATIVE_INTS = ["attention.head_count_kv", "expert_count", "expert_us
 const POSITIVE_FLOATS = ["attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon", "rope.freq_base"];
 /** Keys whose value is required by every transformer llama.cpp loads (`llm_load_hparams`). */
 const REQUIRED_INTS = ["context_length", "embedding_length", "block_count"];
+
+/**
+ * Keys outside the architecture's prefix whose type llama.cpp (`GGUFMeta`, `src/llama-model-loader.cpp`) and our
+ * loaders both insist on: any other type is refused by each of them, with different messages.
+ */
+const EXACT_TYPES: Readonly<Record<string, number>> = {
+  "general.name": GgufValueType.STRING,
+  "general.file_type": GgufValueType.UINT32,
+  "general.quantization_version": GgufValueType.UINT32,
+  "tokenizer.ggml.model": GgufValueType.STRING,
+  "tokenizer.ggml.pre": GgufValueType.STRING,
+  "tokenizer.ggml.add_bos_token": GgufValueType.BOOL,
+  "tokenizer.ggml.add_eos_token": GgufValueType.BOOL,
+  "tokenizer.ggml.add_space_prefix": GgufValueType.BOOL,
+};
 
 /** `tokenizer.ggml.model` values llama.cpp v0.5.0 knows (`llama_vocab::impl::load`). */
 const TOKENIZER_MODELS = [
@@ -161,11 +181,22 @@ function numberOf(v: GgufKv["value"]): number {
  */
 export function preflightGguf(header: GgufHeader): PreflightProblem[] {
   const out: PreflightProblem[] = [];
-  const add = (key: string, value: string, code: PreflightCode, why: string) =>
-    out.push({ key, value, code, message: `"${key}" = ${value}: ${why}` });
   const meta = header.metadata;
-
   const archKv = meta.get("general.architecture");
+  const sizeKeys = new Set(
+    [...POSITIVE_INTS, ...NON_NEGATIVE_INTS].map((k) =>
+      `${typeof archKv?.value === "string" ? archKv.value : ""}.${k}`
+    ),
+  );
+  const add = (key: string, value: string, code: PreflightCode, why: string) =>
+    out.push({
+      key,
+      value,
+      code,
+      message: `"${key}" = ${value}: ${why}`,
+      unusableSize: sizeKeys.has(key) && ["wrong_type", "not_finite", "negative", "out_of_range"].includes(code),
+    });
+
   if (!archKv) {
     add("general.architecture", "(absent)", "missing", "every model names its architecture; llama.cpp refuses it");
   } else if (archKv.type !== GgufValueType.STRING || archKv.value === "") {
@@ -173,6 +204,13 @@ export function preflightGguf(header: GgufHeader): PreflightProblem[] {
   }
   const arch = archKv && typeof archKv.value === "string" ? archKv.value : "";
   const p = `${arch}.`;
+
+  for (const [key, type] of Object.entries(EXACT_TYPES)) {
+    const kv = meta.get(key);
+    if (kv && kv.type !== type) {
+      add(key, show(kv), "wrong_type", `must be a ${TYPE_NAMES[type]}, found ${TYPE_NAMES[kv.type] ?? kv.type}`);
+    }
+  }
 
   // 1. Numbers under the architecture's prefix: types, finiteness, signs, ranges.
   const ints = new Map<string, number[]>();
@@ -185,14 +223,15 @@ export function preflightGguf(header: GgufHeader): PreflightProblem[] {
       ? arrayNumbers(kv.value as GgufArray)
       : [{ v: numberOf(kv.value), type: kv.type }];
     if (wantInt || wantFloat) {
-      const ok = wantInt ? INT_TYPES : FLOAT_TYPES;
+      // llama.cpp reads float hparams as GGUF float32 only (GGUFMeta checks the type exactly).
+      const ok = wantInt ? INT_TYPES : [GgufValueType.FLOAT32];
       const bad = values.length === 0 || values.some((x) => !ok.includes(x.type));
       if (bad) {
         add(
           key,
           show(kv),
           "wrong_type",
-          `must be ${wantInt ? "an integer" : "a float"}${
+          `must be ${wantInt ? "an integer" : "a float32"}${
             wantInt && kv.type === GgufValueType.ARRAY ? " or an array of integers" : ""
           }, ` +
             `found ${TYPE_NAMES[kv.type] ?? kv.type}${
@@ -376,9 +415,7 @@ function vocabularyProblems(
 ): void {
   const model = meta.get("tokenizer.ggml.model");
   if (model) {
-    if (model.type !== GgufValueType.STRING) {
-      add("tokenizer.ggml.model", show(model), "wrong_type", "must be a string");
-    } else if (!TOKENIZER_MODELS.includes(model.value as string)) {
+    if (model.type === GgufValueType.STRING && !TOKENIZER_MODELS.includes(model.value as string)) {
       add(
         "tokenizer.ggml.model",
         show(model),

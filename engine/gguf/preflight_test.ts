@@ -158,3 +158,11 @@ Deno.test("assertPreflight() throws InvalidModelError whose message names the fi
   );
   assertPreflight(header(), "good.gguf");
 });
+
+Deno.test("preflightGguf() marks counts and sizes that no loader can allocate by, and only those", () => {
+  const flagged = (edit: (m: Meta) => Meta) => preflightGguf(header(edit)).map((p) => [p.key, p.unusableSize]);
+  assert.deepEqual(flagged(set("bitnet.block_count", f32(Infinity))), [["bitnet.block_count", true]]);
+  assert.deepEqual(flagged(set("bitnet.block_count", u32(2 ** 31))), [["bitnet.block_count", true]]);
+  assert.deepEqual(flagged(set("bitnet.block_count", u32(0))), [["bitnet.block_count", false]]);
+  assert.deepEqual(flagged(set(EPS, f32(NaN))), [[EPS, false]]);
+});
