@@ -20,33 +20,40 @@ const dir = await Deno.makeTempDir({ prefix: "ref-process-bench-" });
 try {
   const path = `${dir}/tiny.gguf`;
   await writeSyntheticModel(path, normalizeSpec({}));
-  const spawnMs: number[] = [], roundTripMs: number[] = [], evalMBs: number[] = [], captureMBs: number[] = [];
-  for (let r = 0; r < reps; r++) {
+  const rows: Record<string, number>[] = [];
+  for (let r = 0; r < reps * 2; r++) {
+    // Interleaved: bulk payloads through files in /dev/shm, then everything through the pipe.
+    const bulkFiles = r % 2 === 0;
     let t = performance.now();
-    await using p = await ReferenceProcess.spawn();
-    spawnMs.push(performance.now() - t);
+    await using p = await ReferenceProcess.spawn({ bulkFiles });
+    const spawnMs = performance.now() - t;
     await using m = await p.load(path, { parity: true, threads: 1, ctx: 512, captureTensors: true });
     await m.tokenize("warm");
     t = performance.now();
     for (let i = 0; i < 50; i++) await m.tokenize("a");
-    roundTripMs.push((performance.now() - t) / 50);
+    const roundTripMs = (performance.now() - t) / 50;
     const long = Int32Array.from({ length: 500 }, (_, i) => (i * 7) % 1000);
     t = performance.now();
     const e = await m.eval(long, { positions: "all" });
-    evalMBs.push(e.logits.byteLength / 1e6 / ((performance.now() - t - e.decodeMs) / 1000));
+    const evalMBs = e.logits.byteLength / 1e6 / ((performance.now() - t - e.decodeMs) / 1000);
     t = performance.now();
     const c = await m.capture(long.subarray(0, 20), "^([A-Za-z_]+-[0-9]+|result_norm|result_output)$");
     const bytes = [...c.tensors.values()].reduce((n, x) => n + x.data.byteLength, c.logits.byteLength);
-    captureMBs.push(bytes / 1e6 / ((performance.now() - t - c.decodeMs) / 1000));
+    const captureMBs = bytes / 1e6 / ((performance.now() - t - c.decodeMs) / 1000);
+    rows.push({ bulkFiles: +bulkFiles, spawnMs, roundTripMs, evalMBs, captureMBs });
   }
-  const summary = {
-    reps,
-    spawn_and_hello_ms: median(spawnMs),
-    round_trip_ms: median(roundTripMs),
-    eval_all_mb_per_s: median(evalMBs),
-    capture_mb_per_s: median(captureMBs),
-  };
-  console.log(JSON.stringify(summary));
+  for (const bulk of [1, 0]) {
+    const mine = rows.filter((x) => x.bulkFiles === bulk);
+    const med = (k: string) => Math.round(median(mine.map((x) => x[k])) * 100) / 100;
+    console.log(JSON.stringify({
+      bulk_payloads: bulk ? "files in /dev/shm" : "pipe",
+      reps,
+      spawn_and_hello_ms: med("spawnMs"),
+      round_trip_ms: med("roundTripMs"),
+      eval_all_mb_per_s: med("evalMBs"),
+      capture_mb_per_s: med("captureMBs"),
+    }));
+  }
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

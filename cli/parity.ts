@@ -203,6 +203,46 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   }
   const base = runOptionsFromFlags(flags);
   strictMode(); // an invalid BITNET_STRICT_MODE is a usage error before any work
+  // The reference process starts now, so its start-up overlaps loading the rest of the tool and provisioning.
+  const early = await startReferenceEarly(base);
+  try {
+    return await parityTargets(flags, base, early);
+  } finally {
+    await early.close();
+  }
+}
+
+/**
+ * Start the reference process of a parity run before anything else (the first target takes it over).
+ *
+ * @param run The run options (budget, library directory).
+ * @returns `take()` hands the process to the first run; `close()` ends it if nobody took it.
+ */
+export async function startReferenceEarly(
+  run: ParityRunOptions,
+): Promise<{ take(): ParityRunOptions; close(): Promise<void> }> {
+  const { CppSubject, parityReferenceOptions } = await import("../parity/cpp_subject.ts");
+  let spawned: ParityRunOptions["spawnedReference"] = CppSubject.spawn(parityReferenceOptions(run));
+  spawned.catch(() => {}); // reported by the run that awaits it
+  return {
+    take() {
+      const s = spawned;
+      spawned = undefined;
+      return s ? { spawnedReference: s } : {};
+    },
+    async close() {
+      const s = spawned;
+      spawned = undefined;
+      await s?.then((p) => p.close(), () => {});
+    },
+  };
+}
+
+async function parityTargets(
+  flags: ParityFlags,
+  base: ParityRunOptions,
+  early: { take(): ParityRunOptions },
+): Promise<number> {
   let prompts: ParityPrompt[] | undefined;
   const lib = await import("../parity/mod.ts");
   if (flags.prompts) {
@@ -225,7 +265,12 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   let code = 0;
   const receipts: ParityReceipt[] = [];
   for (const target of targets) {
-    const { receipt, strict } = await runParityTarget(target, { run, out: flags.out, nTargets: targets.length, json });
+    const { receipt, strict } = await runParityTarget(target, {
+      run: { ...run, ...early.take() },
+      out: flags.out,
+      nTargets: targets.length,
+      json,
+    });
     receipts.push(receipt);
     if (!json) { for (const s of strict) console.log(`  ${styleText("red", "•")} strict: ${s}`); }
     code = Math.max(code, exitCodeOfStatus(receipt.status), strict.length ? 1 : 0);

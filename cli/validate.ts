@@ -17,7 +17,7 @@ import { EXIT_REFERENCE_CRASHED, exitCodeOf, formatError } from "./_errors.ts";
 import { strictMode } from "./_strict.ts";
 import { benchValidateStep } from "./bench.ts";
 import { type ModelTarget, provisionTier } from "./_targets.ts";
-import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget } from "./parity.ts";
+import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget, startReferenceEarly } from "./parity.ts";
 
 /** Flags of `validate` as commander parses them. */
 export interface ValidateFlags {
@@ -55,6 +55,9 @@ export interface ValidateStep {
   run(targets: readonly ModelTarget[], flags: ValidateFlags): Promise<StepResult[]>;
 }
 
+/** The reference process `validateCommand` started early, for the parity step's first model. */
+let earlyReference: Awaited<ReturnType<typeof startReferenceEarly>> | undefined;
+
 const parityStep: ValidateStep = {
   name: "parity",
   async run(targets, flags) {
@@ -64,7 +67,7 @@ const parityStep: ValidateStep = {
     const out: StepResult[] = [];
     for (const t of targets) {
       const { receipt: r, path, strict } = await runParityTarget(t, {
-        run,
+        run: { ...run, ...(t === targets[0] ? earlyReference?.take() : {}) },
         out: flags.out,
         nTargets: targets.length,
         json,
@@ -100,7 +103,15 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
   const log = (line: string) => {
     if (!flags.json) console.error(line);
   };
-  const targets = await provisionTier(flags.tier, flags.lockfile, log);
+  // The reference process starts now, so its start-up overlaps provisioning; parity's first model takes it over.
+  earlyReference = await startReferenceEarly(runOptionsFromFlags(flags));
+  let targets: ModelTarget[];
+  try {
+    targets = await provisionTier(flags.tier, flags.lockfile, log);
+  } catch (e) {
+    await earlyReference.close();
+    throw e;
+  }
   const results: StepResult[] = [];
   for (const step of VALIDATE_STEPS) {
     try {
@@ -119,6 +130,7 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       });
     }
   }
+  await earlyReference.close();
   const code = results.reduce((c, r) => Math.max(c, r.code), 0);
   if (flags.json) {
     printJson({

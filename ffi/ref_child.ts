@@ -176,6 +176,8 @@ class Driver {
   #lib: LlamaLibrary | null = null;
   #cppDir: string | undefined;
   #unsubscribe: () => void = () => {};
+  /** Where large payloads go as files (hello's `bulk_dir`), or null. */
+  bulkDir: string | null = null;
 
   #model(f: Fields, op: string): [number, CppModel] {
     const h = f.int("model");
@@ -317,6 +319,7 @@ class Driver {
     }
     const level = f.oneOf("log", ["none", "error", "warn", "info", "debug"] as const, "warn");
     this.#cppDir = f.opt("cpp_dir") || undefined;
+    this.bulkDir = f.opt("bulk_dir") || null;
     const lib = await LlamaLibrary.open(this.#cppDir !== undefined ? { cppDir: this.#cppDir } : {});
     this.#unsubscribe();
     this.#unsubscribe = llamaLog().subscribe((l) => {
@@ -469,6 +472,29 @@ class Driver {
   }
 }
 
+/** Payloads from this size on go through a bulk file when the supervisor offered a directory. */
+const BULK_MIN_BYTES = 256 * 1024;
+/** The one bulk file: requests are strictly sequential, and the supervisor removes it after reading. */
+const BULK_FILE = "reply.bin";
+
+/** Write the parts to `path` (a fresh file); false when that fails, so the reply goes through the pipe instead. */
+function writeBulk(path: string, parts: readonly Uint8Array[]): boolean {
+  try {
+    using f = Deno.openSync(path, { write: true, create: true, truncate: true });
+    for (const part of parts) {
+      for (let o = 0; o < part.length;) o += f.writeSync(part.subarray(o));
+    }
+    return true;
+  } catch {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // nothing written
+    }
+    return false;
+  }
+}
+
 /**
  * Serve the protocol on stdin/stdout until `close` or end of input, then exit.
  *
@@ -483,7 +509,7 @@ export async function serveReferenceChild(): Promise<never> {
     // signals not supported here
   }
   const driver = new Driver();
-  const reader = new FrameReader(Deno.stdin.readable);
+  const reader = new FrameReader(Deno.stdin);
   for (;;) {
     let frame: Frame | null;
     try {
@@ -506,8 +532,14 @@ export async function serveReferenceChild(): Promise<never> {
       const r = classify(e);
       out = { header: { seq, status: "error", error: r.code, message: r.message, ...r.extra } };
     }
-    const parts = out.payload ?? [];
-    const total = parts.reduce((n, b) => n + b.length, 0);
+    let parts = out.payload ?? [];
+    let total = parts.reduce((n, b) => n + b.length, 0);
+    if (driver.bulkDir && total >= BULK_MIN_BYTES && writeBulk(`${driver.bulkDir}/${BULK_FILE}`, parts)) {
+      out.header.payload_file = BULK_FILE;
+      out.header.payload_bytes = total;
+      parts = [];
+      total = 0;
+    }
     const [prefix] = frameParts(encodeHeader(out.header), new Uint8Array(0));
     // The payload length is patched in so the parts are written without being joined into one buffer.
     new DataView(prefix.buffer).setUint32(prefix.length - 4, total, true);

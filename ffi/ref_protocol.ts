@@ -212,7 +212,8 @@ export const payloads = {
  * payload once into its own buffer.
  */
 export class FrameReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #read: () => Promise<Uint8Array | null>;
+  readonly #cancel: () => Promise<void>;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #done = false;
@@ -220,21 +221,36 @@ export class FrameReader {
   #total = 0;
 
   /**
-   * Wrap a stream.
+   * Wrap a byte source.
    *
-   * @param stream The byte stream; the reader takes its lock.
+   * @param source A stream (the reader takes its lock), or a file read synchronously (the Deno driver reads its
+   *   stdin so: it has nothing else to do while it waits, and a blocking read wakes up sooner than an async one).
    */
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
+  constructor(source: ReadableStream<Uint8Array> | { readSync(p: Uint8Array): number | null }) {
+    if (source instanceof ReadableStream) {
+      const reader = source.getReader();
+      this.#read = async () => {
+        const r = await reader.read();
+        return r.done ? null : r.value;
+      };
+      this.#cancel = () => reader.cancel();
+    } else {
+      this.#read = () => {
+        const buf = new Uint8Array(1 << 16);
+        const n = source.readSync(buf);
+        return Promise.resolve(n === null || n === 0 ? null : buf.subarray(0, n));
+      };
+      this.#cancel = () => Promise.resolve();
+    }
   }
 
   async #fill(n: number): Promise<boolean> {
     while (this.#buffered < n && !this.#done) {
-      const r = await this.#reader.read();
-      if (r.done) this.#done = true;
-      else if (r.value.length) {
-        this.#chunks.push(r.value);
-        this.#buffered += r.value.length;
+      const chunk = await this.#read();
+      if (chunk === null) this.#done = true;
+      else if (chunk.length) {
+        this.#chunks.push(chunk);
+        this.#buffered += chunk.length;
       }
     }
     return this.#buffered >= n;
@@ -328,7 +344,7 @@ export class FrameReader {
   /** Release the stream. */
   async cancel(): Promise<void> {
     try {
-      await this.#reader.cancel();
+      await this.#cancel();
     } catch {
       // already closed
     }

@@ -38,6 +38,28 @@ export interface CppSubjectOptions {
   readonly spawned?: Promise<ReferenceProcess>;
 }
 
+/** Default budget for all reference calls of a parity run, ms (also each request's deadline). */
+export const DEFAULT_REFERENCE_TIMEOUT_MS = 300_000;
+
+/**
+ * The reference-process options of a parity run, from its run options: so a caller that starts the process early
+ * (the CLI, while it loads everything else) starts the same process `runParityOnModel` would.
+ *
+ * @param o The run's budget, library directory and process options.
+ * @returns Options for {@link CppSubject.spawn} and {@link CppSubject.open}.
+ */
+export function parityReferenceOptions(o: {
+  readonly referenceTimeoutMs?: number;
+  readonly cppDir?: string;
+  readonly referenceProcess?: Omit<ReferenceProcessOptions, "cppDir">;
+}): Omit<CppSubjectOptions, "spawned"> {
+  return {
+    requestTimeoutMs: o.referenceTimeoutMs ?? DEFAULT_REFERENCE_TIMEOUT_MS,
+    ...(o.cppDir !== undefined ? { cppDir: o.cppDir } : {}),
+    ...(o.referenceProcess ? { process: o.referenceProcess } : {}),
+  };
+}
+
 /** Graph names compared op by op (PROTOCOL.md `capture`: POSIX ERE and JavaScript alike). */
 const CAPTURED = "^([A-Za-z_]+-[0-9]+|result_norm|result_output)$";
 
@@ -57,7 +79,13 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
   readonly #proc: ReferenceProcess;
   readonly #model: RefModel;
   readonly #pieces: readonly string[];
-  #captureModel: RefModel | undefined;
+  #captureModel: Promise<RefModel> | undefined;
+  /** Sequences seen by `evalAll`, in order: localization replays them in the same order. */
+  readonly #evaluated: Int32Array[] = [];
+  /** Sequences seen by `begin`. */
+  #begun = 0;
+  /** One capture computed ahead, while our engine works on the previous one. */
+  #ahead: { readonly ids: Int32Array; readonly result: Promise<ReadonlyMap<string, NamedTensor>> } | null = null;
   #trajectory: Trajectory | null = null;
 
   private constructor(
@@ -116,7 +144,7 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
       ...opts.process,
       ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
       ...(opts.requestTimeoutMs !== undefined
-        ? { timeouts: { op: opts.requestTimeoutMs, load: opts.requestTimeoutMs } }
+        ? { timeouts: { ...opts.process?.timeouts, op: opts.requestTimeoutMs, load: opts.requestTimeoutMs } }
         : {}),
     });
   }
@@ -165,12 +193,15 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
 
   /** `[n][V]` logits. */
   async evalAll(ids: Int32Array): Promise<Float32Array> {
+    this.#evaluated.push(ids.slice());
     return (await this.#model.eval(ids, { positions: "all" })).logits;
   }
 
   /** Fresh sequence, last logits; with `greedySteps`, the whole greedy trajectory is fetched now. */
   async begin(ids: Int32Array): Promise<Float32Array> {
     this.#trajectory = null;
+    // After the last prompt's trajectory the reference is idle while our engine decodes: compute the first capture.
+    if (++this.#begun === this.#evaluated.length && this.#evaluated.length) this.#prefetch(this.#evaluated[0]);
     const steps = this.#opts.greedySteps ?? 0;
     if (steps > 0 && ids.length + steps <= this.nCtx + 1) {
       const t = await this.#model.greedyTrajectory(ids, steps);
@@ -199,10 +230,30 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
     return await this.#model.decode([id]);
   }
 
-  /** Intermediates via `cb_eval`, converted to row-major `[tokens][values]`. */
+  /**
+   * Intermediates via `cb_eval`, converted to row-major `[tokens][values]`. The harness replays the prompts it
+   * evaluated, in order, taking the reference's capture and then our engine's; so each call starts the next
+   * prompt's capture in the child, where it runs while our engine computes its own (one capture ahead at most).
+   */
   async capture(ids: Int32Array): Promise<ReadonlyMap<string, NamedTensor>> {
-    this.#captureModel ??= await this.#proc.load(this.#path, CppSubject.#loadOptions(this.#opts, true));
-    const r = await this.#captureModel.capture(ids, CAPTURED);
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    const result = ahead && sameIds(ahead.ids, ids) ? ahead.result : this.#captureNow(ids);
+    const k = this.#evaluated.findIndex((x) => sameIds(x, ids));
+    if (k >= 0 && k + 1 < this.#evaluated.length) this.#prefetch(this.#evaluated[k + 1]);
+    return await result;
+  }
+
+  #prefetch(ids: Int32Array): void {
+    const result = this.#captureNow(ids);
+    // Consumed (and its error rethrown) by the capture call that asks for these ids; never an unhandled rejection.
+    result.catch(() => {});
+    this.#ahead = { ids, result };
+  }
+
+  async #captureNow(ids: Int32Array): Promise<ReadonlyMap<string, NamedTensor>> {
+    this.#captureModel ??= this.#proc.load(this.#path, CppSubject.#loadOptions(this.#opts, true));
+    const r = await (await this.#captureModel).capture(ids, CAPTURED);
     const out = new Map<string, NamedTensor>();
     for (const [name, t] of r.tensors) {
       // ggml order: ne0 innermost; the outermost dimension is the token. [E, T] and [D, H, T] alike.
@@ -247,4 +298,8 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function sameIds(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

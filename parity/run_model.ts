@@ -11,8 +11,8 @@ import type { Faults } from "../engine/model/faults.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
-import { CppSubject } from "./cpp_subject.ts";
-import type { ReferenceProcessOptions } from "../ffi/ref_process.ts";
+import { CppSubject, parityReferenceOptions } from "./cpp_subject.ts";
+import type { ReferenceProcess, ReferenceProcessOptions } from "../ffi/ref_process.ts";
 import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
@@ -43,6 +43,11 @@ export interface ParityRunOptions {
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
+  /**
+   * A reference process started early with `CppSubject.spawn(parityReferenceOptions(opts))`, so its start-up
+   * overlapped the caller's own (the CLI starts it before loading the rest); the run takes it over and closes it.
+   */
+  readonly spawnedReference?: Promise<ReferenceProcess>;
   /** Options of the reference process (driver program, memory limit, stderr listener). */
   readonly referenceProcess?: Omit<ReferenceProcessOptions, "cppDir">;
   /** Lockfile name of the model, for the receipt. */
@@ -96,15 +101,14 @@ function preflight(path: string): InvalidModelError | null {
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
   // Pre-flight before anything native: metadata that would abort llama.cpp is refused with the key and its value.
   const refused = preflight(path);
-  if (refused && !opts.skipPreflight) throw refused;
-  const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
-  const processOptions = {
-    requestTimeoutMs: referenceTimeoutMs,
-    ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
-    ...(opts.referenceProcess ? { process: opts.referenceProcess } : {}),
-  };
+  if (refused && !opts.skipPreflight) {
+    await opts.spawnedReference?.then((p) => p.close(), () => {});
+    throw refused;
+  }
+  const processOptions = parityReferenceOptions(opts);
+  const referenceTimeoutMs = processOptions.requestTimeoutMs!;
   // The reference process starts first: its start-up (a runtime, the library) overlaps hashing and our engine's load.
-  const spawned = CppSubject.spawn(processOptions);
+  const spawned = opts.spawnedReference ?? CppSubject.spawn(processOptions);
   spawned.catch(() => {}); // a failure is reported where it is awaited, below
   let facts;
   try {

@@ -184,7 +184,7 @@ async function receiptOutcome(path: string, skipPreflight: boolean): Promise<Out
     steps: 2,
     nCtx: 64,
     referenceTimeoutMs: HANG_MS,
-    referenceProcess: { memoryLimitBytes: RSS_LIMIT },
+    referenceProcess: { memoryLimitBytes: RSS_LIMIT, timeouts: { hello: HANG_MS, load: HANG_MS } },
     ...(skipPreflight ? { skipPreflight } : {}),
   });
   const schema = verifyReceipt(JSON.parse(JSON.stringify(r))).filter((p) => p.code === "schema");
