@@ -5,7 +5,8 @@
  * - `engine/`: {@link Engine} (load, tokenize, eval, generate), {@link GgufFile}, {@link Tokenizer}, the GGML type
  *   table and ternary formats, lossless conversion between them ({@link convertGguf}), deterministic synthetic
  *   models ({@link writeSyntheticModel}), the BitNet config.
- * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}).
+ * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}),
+ *   run in a supervised child process by {@link ReferenceProcess} (a crash there is a {@link ReferenceCrashedError}).
  * - `lock/`: the lockfile and model fetcher ({@link Lockfile}, {@link fetchModels}, {@link resolveModel}).
  * - `parity/`: the parity harness ({@link runParityOnModel}, {@link runParity}).
  * - `bench/`: benchmarks ({@link benchModelFile}, {@link runBench}).
@@ -54,6 +55,10 @@ export {
   type GgufTensorSpec,
   GgufValueType,
   type GgufValueTypeId,
+  InvalidModelError,
+  type PreflightCode,
+  preflightGguf,
+  type PreflightProblem,
 } from "./engine/gguf/mod.ts";
 export {
   type ActivationFormat,
@@ -159,13 +164,18 @@ export {
   type CppModelInfo,
   type CppModelOptions,
   type CppModelSettings,
+  type CrashKind,
+  type CrashReport,
   type DetokenizeOptions as CppDetokenizeOptions,
+  type DriverCommand,
   type EvalOptions as CppEvalOptions,
   type EvalResult as CppEvalResult,
   findLlamaNpmPackage,
+  type Frame as ReferenceFrame,
   type GreedyOptions as CppGreedyOptions,
   type GreedyResult as CppGreedyResult,
   type GreedyTimings as CppGreedyTimings,
+  type Header as ReferenceFrameHeader,
   LibraryLoadError,
   type LlamaDevice,
   LlamaLibrary,
@@ -176,6 +186,16 @@ export {
   type LlamaLogLine,
   locateLlamaLibrary,
   PINNED_LLAMA,
+  type RefCaptureResult,
+  ReferenceCrashedError,
+  type ReferenceIdentity,
+  ReferenceProcess,
+  type ReferenceProcessOptions,
+  type ReferenceTimeouts,
+  type RefEvalResult,
+  type RefLoadOptions,
+  RefModel,
+  type RefModelInfo,
   type TensorFilter,
   type TokenizeOptions as CppTokenizeOptions,
 } from "./ffi/mod.ts";
@@ -288,6 +308,7 @@ export {
   type PairedRatio,
   PARITY_SCHEMA_VERSION,
   type ParityMetrics,
+  type ParityOverallStatus,
   type ParityReason,
   type ParityReceipt,
   type ParityStatus,
@@ -295,6 +316,7 @@ export {
   type ReasonCheck,
   type ReceiptProblem,
   type ReceiptPrompt,
+  type ReferenceCrashJson,
   type ReferenceInfo,
   type StatsJson,
   type SummaryJson,

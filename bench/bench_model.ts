@@ -10,12 +10,12 @@ import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
-import { CppModel } from "../ffi/mod.ts";
+import { ReferenceProcess, type RefModelInfo } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
 import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
 import { parseTestName, testTokenCount } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
-import { cppBenchSubject, engineBenchSubject } from "./subject.ts";
+import { engineBenchSubject, refBenchSubject } from "./subject.ts";
 import { resolveThreads } from "../engine/backends/create.ts";
 
 /** Options of {@link benchModelFile}. */
@@ -60,7 +60,7 @@ export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
  * of the model (description, parameter count, sizes).
  *
  * @param path GGUF path.
- * @param cpp The model loaded by llama.cpp.
+ * @param cpp The model loaded by llama.cpp (in its child process, or in this one).
  * @param opts `lockName`; `sha256` when already verified (skips hashing).
  * @returns The model block.
  * @throws {Deno.errors.NotFound} When the file does not exist.
@@ -68,16 +68,17 @@ export const DEFAULT_BENCH_TESTS: readonly string[] = ["pp64", "tg32"];
  * @example
  * ```ts
  * import { benchModelInfo } from "./bench_model.ts";
- * import { CppModel } from "../ffi/mod.ts";
+ * import { ReferenceProcess } from "../ffi/mod.ts";
  * import { writeSyntheticModel } from "../engine/synth/write.ts";
  * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
- * using cpp = await CppModel.load(path, { threads: 1, ctx: 64 });
+ * await using ref = await ReferenceProcess.spawn();
+ * await using cpp = await ref.load(path);
  * console.log((await benchModelInfo(path, cpp)).n_params > 0); // true
  * ```
  */
 export async function benchModelInfo(
   path: string,
-  cpp: CppModel,
+  cpp: { info(): Pick<RefModelInfo, "arch" | "description" | "nParams" | "nVocab" | "nEmbd" | "nLayer"> },
   opts: { readonly lockName?: string | null; readonly sha256?: string | null } = {},
 ): Promise<BenchModelInfo> {
   const sha256 = opts.sha256 ?? await sha256File(path);
@@ -135,7 +136,9 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   }
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
-  using cpp = await CppModel.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
+  // llama.cpp runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
+  await using ref = await ReferenceProcess.spawn();
+  await using cpp = await ref.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
   using engine = await Engine.load(path, { backend, threads, nCtx });
@@ -144,7 +147,7 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
   const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
   const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
-  return await runBench(engineBenchSubject(engine), cppBenchSubject(cpp), {
+  return await runBench(engineBenchSubject(engine), refBenchSubject(cpp), {
     name,
     model,
     tests: tests.map((x) => x.name),

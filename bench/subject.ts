@@ -1,6 +1,6 @@
 /**
- * What a benchmark needs from an engine, and the two adapters: our {@link Engine} and llama.cpp's
- * {@link CppModel}. The measurement code (`measure.ts`, `run_bench.ts`) only sees {@link BenchSubject}, so both
+ * What a benchmark needs from an engine, and the adapters: our {@link Engine}, and llama.cpp in its supervised
+ * child process ({@link RefModel}) or in this process ({@link CppModel}). The measurement code (`measure.ts`, `run_bench.ts`) only sees {@link BenchSubject}, so both
  * engines are timed by the same loop around calls that do the same work: clear the cache (untimed), then evaluate
  * a prompt up to the last position's logits (`pp`), or append one token at a time and compute its logits (`tg`),
  * as llama-bench's `test_prompt` and `test_gen` do with `llama_decode` and `llama_synchronize`.
@@ -9,7 +9,7 @@
  */
 
 import type { Engine } from "../engine/engine.ts";
-import type { CppModel } from "../ffi/mod.ts";
+import type { CppModel, CppModelInfo, RefModel, RefModelInfo } from "../ffi/mod.ts";
 
 /** Facts about one side, for the receipt's llama-bench records. */
 export interface SubjectInfo {
@@ -76,6 +76,14 @@ export interface BenchSubject {
    * @param ids Token ids.
    */
   decode(ids: Int32Array): void | Promise<void>;
+  /**
+   * The same work as {@link decode}, timed by the subject itself: milliseconds. A subject in another process
+   * (llama.cpp in its supervised child) measures inside that process, so the benchmark does not time the pipe;
+   * when present, the measurement uses it instead of timing `decode` from outside.
+   *
+   * @param ids Token ids.
+   */
+  timedDecode?(ids: Int32Array): Promise<number>;
   /** Release version and commit of the library that computes, when it is not this tool (llama.cpp). */
   readonly library?: SubjectLibrary;
   /** Kernel ids that executed so far (`<backend>.<op>[.<variant>]`). */
@@ -135,8 +143,10 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
 }
 
 /**
- * llama.cpp's model as a {@link BenchSubject}. Loaded as the user would run it (not in parity mode): its default
- * F16 KV cache and flash attention "auto" are recorded in the receipt.
+ * llama.cpp's model, loaded in this process, as a {@link BenchSubject}. Loaded as the user would run it (not in
+ * parity mode): its default F16 KV cache and flash attention "auto" are recorded in the receipt. `crossval bench`
+ * uses {@link refBenchSubject} (the supervised child process) instead; this one stays for in-process measurements
+ * such as peak memory.
  *
  * @param model A loaded model with a context (the caller keeps ownership and closes it).
  * @returns The adapter.
@@ -151,6 +161,54 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
  */
 export function cppBenchSubject(model: CppModel): BenchSubject {
   const info = model.info();
+  return llamaSubject(info, {
+    release: info.library.release,
+    version: info.library.version,
+    commit: info.library.bindingCommit,
+    ggmlCommit: info.library.ggmlCommit,
+  }, {
+    reset: () => model.reset(),
+    decode: (ids) => void model.decode(ids),
+  });
+}
+
+/**
+ * llama.cpp's model in its supervised child process (`ffi/ref_process.ts`) as a {@link BenchSubject}: every
+ * decode is timed inside the child (`eval` with `logits=none`: the logits are computed, not sent), so the
+ * receipt measures llama.cpp, not the pipe. Loaded as the user would run it (not in parity mode).
+ *
+ * @param model A model loaded in a reference process (the caller keeps ownership and closes it).
+ * @returns The adapter.
+ * @throws {TypeError} When the model was loaded vocab-only.
+ * @example
+ * ```ts ignore
+ * import { ReferenceProcess } from "../ffi/mod.ts";
+ * import { refBenchSubject } from "./subject.ts";
+ * await using ref = await ReferenceProcess.spawn();
+ * await using model = await ref.load("tiny.gguf", { threads: 2 });
+ * console.log(await refBenchSubject(model).timedDecode!(Int32Array.of(1)));
+ * ```
+ */
+export function refBenchSubject(model: RefModel): BenchSubject {
+  const info = model.info();
+  return llamaSubject(info, {
+    release: info.library.release,
+    version: info.library.version,
+    commit: info.library.commit,
+    ggmlCommit: info.library.ggmlCommit,
+  }, {
+    reset: () => model.reset(),
+    decode: async (ids) => void await model.decodeTimed(ids),
+    timedDecode: (ids) => model.decodeTimed(ids),
+  });
+}
+
+/** The shared part of both llama.cpp adapters: the receipt's facts from the model's settings. */
+function llamaSubject(
+  info: CppModelInfo | RefModelInfo,
+  library: SubjectLibrary,
+  calls: Pick<BenchSubject, "reset" | "decode" | "timedDecode">,
+): BenchSubject {
   if (info.settings.vocabOnly) {
     throw new TypeError(`Cannot benchmark "${info.path}": it was loaded vocab-only. Load it with weights.`);
   }
@@ -159,14 +217,8 @@ export function cppBenchSubject(model: CppModel): BenchSubject {
     nVocab: info.nVocab,
     nCtx: s.nCtx,
     bos: info.addBos && info.bos >= 0 ? info.bos : null,
-    reset: () => model.reset(),
-    decode: (ids) => void model.decode(ids),
-    library: {
-      release: info.library.release,
-      version: info.library.version,
-      commit: info.library.bindingCommit,
-      ggmlCommit: info.library.ggmlCommit,
-    },
+    ...calls,
+    library,
     // ggml's CPU backend records no per-kernel ids; the stable id of the reference is the library itself.
     kernels: () => ["llama.cpp"],
     describe: () => ({

@@ -351,6 +351,13 @@ export async function main(args: string[]): Promise<number> {
   return exitCode;
 }
 
+/**
+ * The hidden first argument with which the supervisor starts this same executable as the reference driver
+ * (ffi/ref_process.ts `defaultDriverCommand`): inside a `deno compile` binary there is no separate script to run.
+ */
+const REFERENCE_CHILD = "__reference-child";
+
 if (import.meta.main) {
+  if (Deno.args[0] === REFERENCE_CHILD) await (await import("../ffi/ref_child.ts")).serveReferenceChild();
   Deno.exit(await main(Deno.args));
 }

@@ -4,19 +4,21 @@
  * or with `--json` the receipt itself.
  *
  * Exit codes: 0 pass; 1 parity failed; 2 not run (the reference library is missing, the model does not load in
- * llama.cpp, the reference timed out, nothing was compared) or a usage/environment error.
+ * llama.cpp, the reference timed out, nothing was compared) or a usage/environment error; 3 the reference crashed
+ * (its process aborted, was killed, hung or outgrew its memory limit; the receipt says `reference_crashed`).
  *
  * @module
  */
 
 import { styleText } from "node:util";
 import type { ParityEvent, ParityPrompt, ParityRunOptions } from "../parity/mod.ts";
-import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
+import type { ParityOverallStatus, ParityReceipt } from "../receipts/parity_receipt.ts";
 import { printJson, renderTable } from "./_output.ts";
-import { UsageError } from "./_errors.ts";
+import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
+import { preflightSkipped } from "./_preflight.ts";
 
 /** Flags of `parity` as commander parses them. */
 export interface ParityFlags {
@@ -33,9 +35,9 @@ export interface ParityFlags {
   json?: boolean;
 }
 
-/** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run. */
-export function exitCodeOfStatus(s: ParityStatus): number {
-  return s === "pass" ? 0 : s === "fail" ? 1 : 2;
+/** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run, 3 reference_crashed. */
+export function exitCodeOfStatus(s: ParityOverallStatus): number {
+  return s === "pass" ? 0 : s === "fail" ? 1 : s === "reference_crashed" ? EXIT_REFERENCE_CRASHED : 2;
 }
 
 /** Where the receipt of model `i` of `n` goes: `out` itself for one model, `<stem>-<name>.json` for several. */
@@ -61,8 +63,14 @@ function progressLogger(enabled: boolean): (e: ParityEvent) => void {
 }
 
 const sci = (x: number | null, digits = 2) => (x === null ? "n/a" : x === 0 ? "0" : x.toExponential(digits));
-const mark = (s: ParityStatus) =>
-  s === "pass" ? styleText("green", "PASS") : s === "fail" ? styleText("red", "FAIL") : styleText("yellow", "NOT RUN");
+const mark = (s: ParityOverallStatus) =>
+  s === "pass"
+    ? styleText("green", "PASS")
+    : s === "fail"
+    ? styleText("red", "FAIL")
+    : s === "reference_crashed"
+    ? styleText("red", "REFERENCE CRASHED")
+    : styleText("yellow", "NOT RUN");
 
 /**
  * The human summary of one receipt: a table of checks and the reasons.
@@ -110,6 +118,10 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
   const ref = r.reference.ran
     ? `llama.cpp ${r.reference.release ?? ""} (${r.reference.version}), ${r.reference.settings?.threads} thread(s), ` +
       `KV ${r.reference.settings?.type_k}, flash attention ${r.reference.settings?.flash_attn}`
+    : r.reference.error?.kind === "crashed"
+    ? `llama.cpp crashed (${r.reference.error.crash?.message ?? "?"}${
+      r.reference.error.crash?.location ? ` at ${r.reference.error.crash.location}` : ""
+    })`
     : "llama.cpp did not run";
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
@@ -136,6 +148,7 @@ export function runOptionsFromFlags(flags: {
   }
   return {
     backend,
+    ...(preflightSkipped() ? { skipPreflight: true } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(nCtx !== undefined ? { nCtx } : {}),
@@ -187,6 +200,46 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   }
   const base = runOptionsFromFlags(flags);
   strictMode(); // an invalid BITNET_STRICT_MODE is a usage error before any work
+  // The reference process starts now, so its start-up overlaps loading the rest of the tool and provisioning.
+  const early = await startReferenceEarly(base);
+  try {
+    return await parityTargets(flags, base, early);
+  } finally {
+    await early.close();
+  }
+}
+
+/**
+ * Start the reference process of a parity run before anything else (the first target takes it over).
+ *
+ * @param run The run options (budget, library directory).
+ * @returns `take()` hands the process to the first run; `close()` ends it if nobody took it.
+ */
+export async function startReferenceEarly(
+  run: ParityRunOptions,
+): Promise<{ take(): ParityRunOptions; close(): Promise<void> }> {
+  const { CppSubject, parityReferenceOptions } = await import("../parity/cpp_subject.ts");
+  let spawned: ParityRunOptions["spawnedReference"] = CppSubject.spawn(parityReferenceOptions(run));
+  spawned.catch(() => {}); // reported by the run that awaits it
+  return {
+    take() {
+      const s = spawned;
+      spawned = undefined;
+      return s ? { spawnedReference: s } : {};
+    },
+    async close() {
+      const s = spawned;
+      spawned = undefined;
+      await s?.then((p) => p.close(), () => {});
+    },
+  };
+}
+
+async function parityTargets(
+  flags: ParityFlags,
+  base: ParityRunOptions,
+  early: { take(): ParityRunOptions },
+): Promise<number> {
   let prompts: ParityPrompt[] | undefined;
   const lib = await import("../parity/mod.ts");
   if (flags.prompts) {
@@ -209,7 +262,12 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   let code = 0;
   const receipts: ParityReceipt[] = [];
   for (const target of targets) {
-    const { receipt, strict } = await runParityTarget(target, { run, out: flags.out, nTargets: targets.length, json });
+    const { receipt, strict } = await runParityTarget(target, {
+      run: { ...run, ...early.take() },
+      out: flags.out,
+      nTargets: targets.length,
+      json,
+    });
     receipts.push(receipt);
     if (!json) { for (const s of strict) console.log(`  ${styleText("red", "•")} strict: ${s}`); }
     code = Math.max(code, exitCodeOfStatus(receipt.status), strict.length ? 1 : 0);
@@ -217,7 +275,10 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
   if (json) printJson(receipts.length === 1 ? receipts[0] : receipts);
   else {
     console.log(
-      code === 0 ? styleText("green", "PARITY PASS") : styleText("red", `PARITY ${code === 2 ? "NOT RUN" : "FAIL"}`),
+      code === 0 ? styleText("green", "PARITY PASS") : styleText(
+        "red",
+        `PARITY ${code === 2 ? "NOT RUN" : code === EXIT_REFERENCE_CRASHED ? "REFERENCE CRASHED" : "FAIL"}`,
+      ),
     );
   }
   return code;

@@ -9,7 +9,7 @@
 import { styleText } from "node:util";
 import { printJson, snakeKeys } from "./_output.ts";
 import { promptFlag } from "./_flags.ts";
-import type { CppModel as CppModelType } from "../ffi/mod.ts";
+import type { RefModel } from "../ffi/mod.ts";
 
 /** Flags of `ref-run` as commander parses them. */
 export interface RefRunFlags {
@@ -28,38 +28,46 @@ function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
 
-/** Run `ref-run`; returns the exit code. */
+/**
+ * Run `ref-run`; returns the exit code. llama.cpp runs in its supervised child process: when it aborts or is
+ * killed, the command prints the native message and its location and exits 3 (`ReferenceCrashedError`).
+ */
 export async function refRunCommand(flags: RefRunFlags): Promise<number> {
   const { n, threads, ctx } = flags; // parsed and range-checked (cli/_flags.ts)
   const prompt = await promptFlag(flags);
+  (await import("./_preflight.ts")).preflightModelFile(flags.model);
 
-  const { CppModel, llamaLog } = await import("../ffi/mod.ts");
-  const unsubscribe = flags.verbose
-    ? llamaLog().subscribe((l) => console.error(styleText("gray", `llama.cpp ${l.level}: ${l.text}`)))
-    : () => {};
+  const { ReferenceProcess } = await import("../ffi/mod.ts");
+  await using ref = await ReferenceProcess.spawn({
+    log: flags.verbose ? "debug" : "warn",
+    ...(flags.verbose ? { onStderr: (l: string) => console.error(styleText("gray", l)) } : {}),
+  });
+  let model: RefModel;
   try {
-    let model: CppModelType;
-    try {
-      model = await CppModel.load(flags.model, {
-        ...(threads !== undefined ? { threads } : {}),
-        ...(ctx !== undefined ? { ctx } : {}),
-        parity: flags.parity ?? false,
-      });
-    } catch (e) {
-      // A model llama.cpp cannot load is an environment problem for this command (exit 2), not a failed check.
-      if (e instanceof Error && !("exitCode" in e)) Object.assign(e, { exitCode: 2 });
-      throw e;
+    model = await ref.load(flags.model, {
+      ...(threads !== undefined ? { threads } : {}),
+      ...(ctx !== undefined ? { ctx } : {}),
+      parity: flags.parity ?? false,
+    });
+  } catch (e) {
+    // A model llama.cpp cannot load is an environment problem for this command (exit 2), not a failed check.
+    if (e instanceof Error && e.name !== "ReferenceCrashedError" && !("exitCode" in e)) {
+      Object.assign(e, { exitCode: 2 });
     }
-    using m = model;
+    throw e;
+  }
+  {
+    await using m = model;
     const info = m.info();
     // Warm up as llama.cpp's own tools do (common_init_from_params: one decode, then clear the memory), so the
     // first-call costs (buffer allocation, weight repacking) do not land in the prompt timing.
-    const promptIds = m.tokenize(prompt);
+    const promptIds = await m.tokenize(prompt);
     if (promptIds.length > 0) {
-      m.eval(promptIds.subarray(0, 1));
-      m.reset();
+      await m.decodeTimed(promptIds.subarray(0, 1), { append: false });
+      await m.reset();
     }
-    const r = m.generateGreedy(promptIds, n);
+    // Timed inside the child: the pipe is not part of the numbers.
+    const r = await m.generateGreedy(promptIds, n);
     const t = r.timings;
     if (flags.json) {
       printJson({
@@ -85,9 +93,11 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
           version: info.library.version,
           ggml_version: info.library.ggmlVersion,
           ggml_commit: info.library.ggmlCommit,
-          binding_commit: info.library.bindingCommit,
+          binding_commit: info.library.commit,
           abi_check: info.library.abiCheck,
           dir: info.library.dir,
+          driver: info.library.driver,
+          pid: info.library.pid,
         },
         settings: snakeKeys(info.settings),
         model_info: {
@@ -128,7 +138,5 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
       ),
     );
     return 0;
-  } finally {
-    unsubscribe();
   }
 }

@@ -6,18 +6,19 @@
  * receipts it wrote as `report.html` beside them (`crossval report`) and prints its path.
  *
  * Exit codes: 0 only when every step passed; 1 when a check failed; 2 when a step could not run (reference
- * library missing, model not provisioned, ...) or for usage errors.
+ * library missing, model not provisioned, ...) or for usage errors; 3 when the reference crashed (its receipt says
+ * `reference_crashed`).
  *
  * @module
  */
 
 import { styleText } from "node:util";
 import { printJson, renderTable } from "./_output.ts";
-import { exitCodeOf, formatError } from "./_errors.ts";
+import { EXIT_REFERENCE_CRASHED, exitCodeOf, formatError } from "./_errors.ts";
 import { strictMode } from "./_strict.ts";
 import { benchValidateStep } from "./bench.ts";
 import { type ModelTarget, provisionTier } from "./_targets.ts";
-import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget } from "./parity.ts";
+import { exitCodeOfStatus, runOptionsFromFlags, runParityTarget, startReferenceEarly } from "./parity.ts";
 
 /** Flags of `validate` as commander parses them. */
 export interface ValidateFlags {
@@ -37,7 +38,7 @@ export interface StepResult {
   readonly step: string;
   /** Model. */
   readonly model: string;
-  /** 0 pass, 1 fail, 2 not run. */
+  /** 0 pass, 1 fail, 2 not run, 3 reference crashed. */
   readonly code: number;
   /** One-line detail. */
   readonly detail: string;
@@ -55,6 +56,9 @@ export interface ValidateStep {
   run(targets: readonly ModelTarget[], flags: ValidateFlags): Promise<StepResult[]>;
 }
 
+/** The reference process `validateCommand` started early, for the parity step's first model. */
+let earlyReference: Awaited<ReturnType<typeof startReferenceEarly>> | undefined;
+
 const parityStep: ValidateStep = {
   name: "parity",
   async run(targets, flags) {
@@ -64,7 +68,7 @@ const parityStep: ValidateStep = {
     const out: StepResult[] = [];
     for (const t of targets) {
       const { receipt: r, path, strict } = await runParityTarget(t, {
-        run,
+        run: { ...run, ...(t === targets[0] ? earlyReference?.take() : {}) },
         out: flags.out,
         nTargets: targets.length,
         json,
@@ -100,7 +104,15 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
   const log = (line: string) => {
     if (!flags.json) console.error(line);
   };
-  const targets = await provisionTier(flags.tier, flags.lockfile, log);
+  // The reference process starts now, so its start-up overlaps provisioning; parity's first model takes it over.
+  earlyReference = await startReferenceEarly(runOptionsFromFlags(flags));
+  let targets: ModelTarget[];
+  try {
+    targets = await provisionTier(flags.tier, flags.lockfile, log);
+  } catch (e) {
+    await earlyReference.close();
+    throw e;
+  }
   const results: StepResult[] = [];
   for (const step of VALIDATE_STEPS) {
     try {
@@ -119,6 +131,7 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       });
     }
   }
+  await earlyReference.close();
   let code = results.reduce((c, r) => Math.max(c, r.code), 0);
   // The report of the receipts this run wrote, beside them. It cannot change a verdict; failing to write it is an
   // environment error (exit 2) that does not hide the verdict, which is still printed.
@@ -135,16 +148,27 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
   }
   if (flags.json) {
     printJson({
-      status: code === 0 ? "pass" : code === 1 ? "fail" : "not_run",
+      status: code === 0
+        ? "pass"
+        : code === 1
+        ? "fail"
+        : code === EXIT_REFERENCE_CRASHED
+        ? "reference_crashed"
+        : "not_run",
       tier: flags.tier,
       steps: results.map((r) => ({ step: r.step, model: r.model, receipt: r.receipt, summary: r.summary })),
       report,
     });
     return code;
   }
-  const word = (
-    c: number,
-  ) => (c === 0 ? styleText("green", "PASS") : c === 1 ? styleText("red", "FAIL") : styleText("yellow", "NOT RUN"));
+  const word = (c: number) =>
+    c === 0
+      ? styleText("green", "PASS")
+      : c === 1
+      ? styleText("red", "FAIL")
+      : c === EXIT_REFERENCE_CRASHED
+      ? styleText("red", "REFERENCE CRASHED")
+      : styleText("yellow", "NOT RUN");
   // One row per step and model once there is more than one (the benchmark joins here).
   if (results.length > 1) {
     console.log(
@@ -160,6 +184,8 @@ export async function validateCommand(flags: ValidateFlags): Promise<number> {
       ? styleText("green", "VALIDATE PASS")
       : code === 1
       ? styleText("red", "VALIDATE FAIL")
+      : code === EXIT_REFERENCE_CRASHED
+      ? styleText("red", "VALIDATE REFERENCE CRASHED (see the receipt's reference.error.crash)")
       : styleText("yellow", "VALIDATE NOT RUN (see above for the fix)"),
   );
   return code;

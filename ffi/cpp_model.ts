@@ -496,11 +496,11 @@ export class CppModel implements Disposable {
   }
 
   /**
-   * Evaluate a token sequence from position 0 (the KV cache is cleared first) in one `llama_batch` per
-   * `batch` tokens, with logits requested only where needed.
+   * Evaluate a token sequence from position 0 (the KV cache is cleared first; with `append`, from `nPast`) in one
+   * `llama_batch` per `batch` tokens, with logits requested only where needed.
    *
    * @param ids Token ids (1..ctx of them).
-   * @param opts `positions` (`last` default, or `all`), `copy`, `capture`.
+   * @param opts `positions` (`last` default, or `all`), `copy`, `capture`, `append`.
    * @returns Logits rows; a view into llama.cpp's buffer unless `copy` (or the input needed several chunks).
    * @throws {TypeError} After `close()`, for a vocab-only model, or `capture` without `captureTensors`.
    * @throws {RangeError} For an empty input, an id outside the vocabulary, or more tokens than the context.
@@ -529,9 +529,15 @@ export class CppModel implements Disposable {
           `(${this.#info.settings.nUbatch}). Load with { batch: ${ids.length} } or more.`,
       );
     }
+    if (opts.capture && opts.append) {
+      throw new TypeError("Cannot capture tensors while appending: a capture evaluates from position 0");
+    }
     this.#invalidate();
-    this.#s.llama.llama_memory_clear(this.#mem!, true);
-    this.#nPast = 0;
+    if (!opts.append) {
+      this.#s.llama.llama_memory_clear(this.#mem!, true);
+      this.#nPast = 0;
+    }
+    const pos0 = this.#nPast;
     const all = opts.positions === "all";
     const rows = all ? ids.length : 1;
     const chunked = ids.length > this.#info.settings.nBatch;
@@ -543,7 +549,9 @@ export class CppModel implements Disposable {
     } finally {
       if (opts.capture) capture = this.#capture!.disarm();
     }
-    const positions = all ? Int32Array.from({ length: rows }, (_, i) => i) : Int32Array.of(ids.length - 1);
+    const positions = all
+      ? Int32Array.from({ length: rows }, (_, i) => pos0 + i)
+      : Int32Array.of(pos0 + ids.length - 1);
     let logits: Float32Array;
     if (owned) logits = owned;
     else {

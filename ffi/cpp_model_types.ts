@@ -127,6 +127,11 @@ export interface EvalOptions {
   readonly copy?: boolean;
   /** Capture these intermediates (needs `captureTensors: true` at load and the input within one batch). */
   readonly capture?: TensorFilter;
+  /**
+   * Continue the sequence in the KV cache (positions `nPast..`) instead of clearing it first. Row `r` of `all`
+   * is then position `nPast + r`; `positions` in the result says so.
+   */
+  readonly append?: boolean;
 }
 
 /** Logits of one evaluation: `rows` rows of `nVocab` floats, row-major. */

@@ -48,3 +48,24 @@ export {
   type StructFieldSpec,
   type StructLayout,
 } from "./struct_layout.ts";
+export {
+  defaultDriverCommand,
+  type DriverCommand,
+  type RefCaptureResult,
+  type ReferenceIdentity,
+  ReferenceProcess,
+  type ReferenceProcessOptions,
+  type ReferenceTimeouts,
+  type RefEvalResult,
+  type RefLoadOptions,
+  RefModel,
+  type RefModelInfo,
+} from "./ref_process.ts";
+export {
+  type CrashKind,
+  type CrashReport,
+  nativeFailure,
+  ReferenceCrashedError,
+  shortSourcePath,
+} from "./ref_crash.ts";
+export { type Frame, type Header, PROTOCOL_MAJOR, PROTOCOL_MINOR } from "./ref_protocol.ts";

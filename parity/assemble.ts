@@ -82,6 +82,7 @@ const REFERENCE_FIX: Record<NonNullable<ReferenceInfo["error"]>["kind"], string>
   load_failed: "",
   timeout: " Raise the budget (--timeout) or use a smaller model.",
   error: "",
+  crashed: "",
 };
 
 /**
@@ -104,7 +105,9 @@ export function assembleReceipt(i: AssembleInput): ParityReceipt {
     reasons.push({
       check: "reference",
       code: `reference_${e.kind}`,
-      message: `${e.message}\nThe reference did not run, so nothing was validated.${REFERENCE_FIX[e.kind]}`,
+      message: e.kind === "crashed"
+        ? `${e.message}\nThe reference process crashed, so nothing was validated.`
+        : `${e.message}\nThe reference did not run, so nothing was validated.${REFERENCE_FIX[e.kind]}`,
     });
   }
   if (i.engineError) reasons.push({ check: "engine", code: "engine_error", message: i.engineError.message });
@@ -116,6 +119,7 @@ export function assembleReceipt(i: AssembleInput): ParityReceipt {
     greedy: status(greV),
     localization: locV.status,
     referenceRan: i.referenceError === null,
+    referenceCrashed: i.referenceError?.kind === "crashed",
     engineRan: i.engineError === null,
     comparedTokens: i.rows.length,
   });

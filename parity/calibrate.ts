@@ -120,7 +120,7 @@ async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | nu
   }
   const facts = await describeModelFile(path);
   using eng = await EngineSubject.open(path, { backend, threads: 1, nCtx: 512, ...(faults ? { faults } : {}) });
-  using ref = await CppSubject.open(path, { threads: 1, nCtx: 512 });
+  await using ref = await CppSubject.open(path, { threads: 1, nCtx: 512, greedySteps: 32 });
   const r = await runParity(eng, ref, DEFAULT_PROMPTS, { model: facts.model, tokenizer: facts.tokenizer, steps: 32 });
   return calibrationLine(spec, faults, r);
 }

@@ -28,6 +28,8 @@ import type {
   TokenizerIdentity,
 } from "../receipts/parity_receipt.ts";
 import { assembleReceipt } from "./assemble.ts";
+import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
+import { referenceCrashError } from "./reference_crash.ts";
 import {
   DEFAULT_THRESHOLDS,
   isDecisiveFlip,
@@ -74,9 +76,9 @@ export interface RunParityOptions {
   readonly onEvent?: (e: ParityEvent) => void;
 }
 
-/** The reference failed to run a call (or ran out of time): the run is `not_run`. */
+/** The reference failed to run a call (or ran out of time): the run is `not_run`; its process died: `reference_crashed`. */
 class ReferenceFailure extends Error {
-  constructor(readonly kind: "timeout" | "error", message: string, options?: ErrorOptions) {
+  constructor(readonly kind: "timeout" | "error" | "crashed", message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ReferenceFailure";
   }
@@ -108,7 +110,8 @@ function guarded(
       out = await fn();
     } catch (e) {
       if (role === "reference") {
-        throw new ReferenceFailure("error", `the reference failed in ${op}: ${errMsg(e)}`, { cause: e });
+        const kind = e instanceof ReferenceCrashedError ? "crashed" : "error";
+        throw new ReferenceFailure(kind, `the reference failed in ${op}: ${errMsg(e)}`, { cause: e });
       }
       throw new EngineFailure(`our engine failed in ${op}: ${errMsg(e)}`, { cause: e });
     }
@@ -270,7 +273,9 @@ export async function runParity(
     localization = await runLocalization({ eng, ref, rows, greedy, promptIds, t, nLayer: opts.model.n_layer, emit });
   } catch (e) {
     if (e instanceof ReferenceFailure) {
-      refError = { kind: e.kind === "timeout" ? "timeout" : "error", message: e.message };
+      refError = e.kind === "crashed" && e.cause instanceof ReferenceCrashedError
+        ? referenceCrashError(e.cause, e.message)
+        : { kind: e.kind === "timeout" ? "timeout" : "error", message: e.message };
     } else if (e instanceof EngineFailure) engError = { message: e.message };
     else throw e;
   }

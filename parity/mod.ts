@@ -14,7 +14,13 @@
  * @module
  */
 export { type AssembleInput, assembleReceipt, type UnrunInput, unrunReceipt } from "./assemble.ts";
-export { CppSubject, type CppSubjectOptions } from "./cpp_subject.ts";
+export {
+  CppSubject,
+  type CppSubjectOptions,
+  DEFAULT_REFERENCE_TIMEOUT_MS,
+  parityReferenceOptions,
+} from "./cpp_subject.ts";
+export { crashedReference, crashJson, referenceCrashError } from "./reference_crash.ts";
 export { EngineSubject, type EngineSubjectOptions } from "./engine_subject.ts";
 export { compareGreedy, describeDivergence } from "./greedy.ts";
 export { type ParityEvent, runParity, type RunParityOptions } from "./harness.ts";

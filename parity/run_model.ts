@@ -12,9 +12,13 @@ import type { BackendKind } from "../engine/backends/backend.ts";
 import { machineInfo, toolInfo } from "../receipts/provenance.ts";
 import type { EngineInfoJson, ParityReceipt, ParityThresholds, ReferenceInfo } from "../receipts/parity_receipt.ts";
 import { ENGINE_NOT_LOADED, REFERENCE_NOT_LOADED, unrunReceipt } from "./assemble.ts";
-import { CppSubject } from "./cpp_subject.ts";
+import { CppSubject, parityReferenceOptions } from "./cpp_subject.ts";
+import type { ReferenceProcess, ReferenceProcessOptions } from "../ffi/ref_process.ts";
+import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
+import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { DEFAULT_THRESHOLDS } from "../receipts/parity_gates.ts";
+import { GgufFile, InvalidModelError, preflightGguf } from "../engine/gguf/mod.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
@@ -40,6 +44,13 @@ export interface ParityRunOptions {
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
+  /**
+   * A reference process started early with `CppSubject.spawn(parityReferenceOptions(opts))`, so its start-up
+   * overlapped the caller's own (the CLI starts it before loading the rest); the run takes it over and closes it.
+   */
+  readonly spawnedReference?: Promise<ReferenceProcess>;
+  /** Options of the reference process (driver program, memory limit, stderr listener). */
+  readonly referenceProcess?: Omit<ReferenceProcessOptions, "cppDir">;
   /** Lockfile name of the model, for the receipt. */
   readonly lockName?: string | null;
   /** SHA-256 already verified by the fetcher (skips hashing). */
@@ -48,6 +59,26 @@ export interface ParityRunOptions {
   readonly faults?: Faults;
   /** Progress. */
   readonly onEvent?: (e: ParityEvent) => void;
+  /**
+   * TEST-ONLY: hand the file to both sides without the pre-flight metadata check, to prove that the reference
+   * process survives what pre-flight refuses. Our engine runs in this process, so it still refuses a file whose
+   * counts or sizes are unusable (a block count of Infinity or 2^31: `PreflightProblem.unusableSize`); the receipt
+   * records that as its load error.
+   */
+  readonly skipPreflight?: boolean;
+}
+
+/** The pre-flight error for a file, or null when it passes; a file that cannot be opened is left to the loaders. */
+function preflight(path: string): InvalidModelError | null {
+  let file: GgufFile;
+  try {
+    file = GgufFile.open(path);
+  } catch {
+    return null;
+  }
+  using f = file;
+  const problems = preflightGguf(f.header);
+  return problems.length ? new InvalidModelError(path, problems) : null;
 }
 
 /**
@@ -55,10 +86,12 @@ export interface ParityRunOptions {
  *
  * @param path GGUF path.
  * @param opts Prompts, steps, backend, threads, context, budget, gates, provenance hints.
- * @returns The receipt (`pass`, `fail` or `not_run`), never thrown away because a side failed to load.
+ * @returns The receipt (`pass`, `fail`, `not_run` or `reference_crashed`), never thrown away because a side failed
+ *   to load or the reference process died.
  * @throws {Deno.errors.NotFound} When the model file does not exist (fix: `crossval fetch --tier ci`).
  * @throws {SyntaxError} When the file is not GGUF.
  * @throws {RangeError} When a prompt plus the steps does not fit the context.
+ * @throws {InvalidModelError} When the file's metadata fails pre-flight (engine/gguf/preflight.ts); nothing ran.
  * @example
  * ```ts
  * import { runParityOnModel } from "./run_model.ts";
@@ -70,10 +103,22 @@ export interface ParityRunOptions {
  * ```
  */
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
+  // Pre-flight before anything native: metadata that would abort llama.cpp is refused with the key and its value.
+  const refused = preflight(path);
+  if (refused && !opts.skipPreflight) {
+    await opts.spawnedReference?.then((p) => p.close(), () => {});
+    throw refused;
+  }
+  const processOptions = parityReferenceOptions(opts);
+  const referenceTimeoutMs = processOptions.requestTimeoutMs!;
+  // The reference process starts first: its start-up (a runtime, the library) overlaps hashing and our engine's load.
+  const spawned = opts.spawnedReference ?? CppSubject.spawn(processOptions);
+  spawned.catch(() => {}); // a failure is reported where it is awaited, below
   let facts;
   try {
     facts = await describeModelFile(path, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
   } catch (e) {
+    await spawned.then((p) => p.close(), () => {});
     if (e instanceof Deno.errors.NotFound) {
       throw new Deno.errors.NotFound(
         `Cannot run parity on "${path}": file not found. Provision the CI model with: crossval fetch --tier ci ` +
@@ -87,13 +132,21 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
   const nCtx = opts.nCtx ?? 512;
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const prompts = opts.prompts ?? DEFAULT_PROMPTS;
-  const referenceTimeoutMs = opts.referenceTimeoutMs ?? 300_000;
   const [tool, machine] = [await toolInfo(), machineInfo()];
 
   let engine: EngineSubject | undefined, reference: CppSubject | undefined;
   let engineError: EngineInfoJson["error"] = null, referenceError: ReferenceInfo["error"] = null;
   try {
+    // Both sides load at once.
+    const referenceOpening = CppSubject.open(path, {
+      threads,
+      nCtx,
+      greedySteps: opts.steps ?? 32,
+      ...processOptions,
+      spawned,
+    }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }));
     try {
+      if (refused?.problems.some((p) => p.unusableSize)) throw refused;
       engine = await EngineSubject.open(path, {
         backend: opts.backend ?? "wasm",
         threads,
@@ -103,17 +156,19 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     } catch (e) {
       engineError = { message: `our engine could not load "${path}": ${(e as Error).message}` };
     }
-    try {
-      reference = await CppSubject.open(path, {
-        threads,
-        nCtx,
-        ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
-      });
-    } catch (e) {
-      const err = e as Error;
-      referenceError = err.name === "LibraryLoadError"
-        ? { kind: "library_missing", message: err.message }
-        : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+    let referenceBlock = REFERENCE_NOT_LOADED;
+    const opened = await referenceOpening;
+    if ("ok" in opened) reference = opened.ok;
+    else {
+      const e = opened.error, err = e as Error;
+      if (e instanceof ReferenceCrashedError) {
+        referenceError = referenceCrashError(e, `llama.cpp crashed loading "${path}": ${err.message}`);
+        referenceBlock = crashedReference(e, REFERENCE_NOT_LOADED);
+      } else {
+        referenceError = err.name === "LibraryLoadError"
+          ? { kind: "library_missing", message: err.message }
+          : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+      }
     }
     if (!engine || !reference) {
       return unrunReceipt({
@@ -122,7 +177,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         thresholds,
         engine: engine ? engine.describe() : { ...ENGINE_NOT_LOADED, faults: { ...(opts.faults ?? {}) } },
         engineError,
-        reference: reference ? reference.describe() : REFERENCE_NOT_LOADED,
+        reference: reference ? reference.describe() : referenceBlock,
         referenceError,
         timeoutMs: referenceTimeoutMs,
         model: facts.model,
@@ -144,6 +199,6 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     });
   } finally {
     engine?.close();
-    reference?.close();
+    await reference?.close();
   }
 }

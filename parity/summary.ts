@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
+import type { ParityOverallStatus, ParityReceipt, ParityStatus } from "../receipts/parity_receipt.ts";
 
 /** A compact view of a parity receipt. */
 export interface ParitySummary {
@@ -14,7 +14,7 @@ export interface ParitySummary {
   /** Model SHA-256. */
   readonly model_sha256: string;
   /** Overall verdict. */
-  readonly status: ParityStatus;
+  readonly status: ParityOverallStatus;
   /** Per check. */
   readonly checks: {
     readonly tokenization: { readonly status: ParityStatus; readonly cases: number; readonly mismatches: number };

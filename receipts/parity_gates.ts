@@ -15,6 +15,7 @@ import type {
   LocalizationCheck,
   LogitsRow,
   LogitsSummary,
+  ParityOverallStatus,
   ParityReason,
   ParityStatus,
   ParityThresholds,
@@ -493,6 +494,8 @@ export interface OverallInputs {
   readonly localization: ParityStatus;
   /** Whether the reference ran every call. */
   readonly referenceRan: boolean;
+  /** Whether the reference process died (abort, signal, deadline, memory limit); absent means no. */
+  readonly referenceCrashed?: boolean;
   /** Whether our engine loaded and ran. */
   readonly engineRan: boolean;
   /** Logit rows compared. */
@@ -500,9 +503,10 @@ export interface OverallInputs {
 }
 
 /**
- * The receipt's status: `fail` when our engine could not run (that is the checked thing failing); else `not_run`
- * when the reference did not run or nothing was compared (never a vacuous pass); else `fail` when any check failed
- * or did not run; else `pass`.
+ * The receipt's status: `reference_crashed` when the reference process died (nothing could be compared, whatever our
+ * engine did; an engine error is still among the reasons); else `fail` when our engine could not run (that is the
+ * checked thing failing); else `not_run` when the reference did not run or nothing was compared (never a vacuous
+ * pass); else `fail` when any check failed or did not run; else `pass`.
  *
  * @param i Check verdicts and facts.
  * @returns The overall status.
@@ -512,7 +516,8 @@ export interface OverallInputs {
  * console.log(judgeOverall({ tokenization: "pass", logits: "pass", greedy: "pass", localization: "pass", referenceRan: false, engineRan: true, comparedTokens: 0 })); // "not_run"
  * ```
  */
-export function judgeOverall(i: OverallInputs): ParityStatus {
+export function judgeOverall(i: OverallInputs): ParityOverallStatus {
+  if (i.referenceCrashed) return "reference_crashed";
   if (!i.engineRan) return "fail";
   if (!i.referenceRan || i.comparedTokens === 0) return "not_run";
   return i.tokenization === "pass" && i.logits === "pass" && i.greedy === "pass" && i.localization === "pass"

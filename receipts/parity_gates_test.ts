@@ -139,6 +139,14 @@ Deno.test("judgeOverall() is never pass without the reference or without compare
   );
 });
 
+Deno.test("judgeOverall() says reference_crashed when the reference process died, whatever else happened", () => {
+  const all = { tokenization: "pass", logits: "pass", greedy: "pass", localization: "pass" } as const;
+  const crashed = { ...all, referenceRan: false, referenceCrashed: true, comparedTokens: 0 };
+  assert.equal(judgeOverall({ ...crashed, engineRan: true }), "reference_crashed");
+  assert.equal(judgeOverall({ ...crashed, engineRan: false }), "reference_crashed");
+  assert.equal(judgeOverall({ ...crashed, referenceCrashed: false, engineRan: true }), "not_run");
+});
+
 Deno.test("localizedStatus() needs a dense majority of clean-input rows to call an op divergent", () => {
   const { min_clean_rows: m, dense_fraction: f } = T.localization;
   assert.equal(localizedStatus(m - 1, m - 1, T), "undetermined");

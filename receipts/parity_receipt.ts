@@ -16,11 +16,38 @@
 
 import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
-/** Schema version of parity receipts written by this code. */
-export const PARITY_SCHEMA_VERSION = "1.0.0";
+/**
+ * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
+ * reference error kind `crashed` with `reference.error.crash`.
+ */
+export const PARITY_SCHEMA_VERSION = "1.1.0";
 
 /** Overall or per-check verdict. `not_run`: the check could not be carried out, which is never a pass. */
 export type ParityStatus = "pass" | "fail" | "not_run";
+
+/**
+ * The receipt's overall verdict: a check verdict, or `reference_crashed` when the reference process died (abort,
+ * signal, deadline, memory limit), which is never a pass either.
+ */
+export type ParityOverallStatus = ParityStatus | "reference_crashed";
+
+/** How the reference process died (`ffi/PROTOCOL.md` section 6), as the receipt records it. */
+export interface ReferenceCrashJson {
+  /** `abort`, `signal`, `exit`, `timeout`, `memory` or `protocol`. */
+  readonly kind: string;
+  /** The request in flight (`load`, `eval`, ...), or null. */
+  readonly op: string | null;
+  /** Exit status, or null when a signal ended it. */
+  readonly exit_code: number | null;
+  /** Signal name, or null. */
+  readonly signal: string | null;
+  /** The native message, e.g. `GGML_ASSERT(eps >= 0.0f) failed`. */
+  readonly message: string;
+  /** `file:line` of the native failure, e.g. `ggml-cpu/ops.cpp:3949`, or null. */
+  readonly location: string | null;
+  /** The last lines of the child's stderr. */
+  readonly stderr_tail: readonly string[];
+}
 
 /** Which part of the run a reason concerns. */
 export type ReasonCheck = "tokenization" | "logits" | "greedy" | "localization" | "reference" | "engine" | "prompts";
@@ -356,7 +383,12 @@ export interface ReferenceInfo {
   readonly timeout_ms: number;
   /** Why it did not run, or null. */
   readonly error:
-    | { readonly kind: "library_missing" | "load_failed" | "timeout" | "error"; readonly message: string }
+    | {
+      readonly kind: "library_missing" | "load_failed" | "timeout" | "error" | "crashed";
+      readonly message: string;
+      /** With kind `crashed`: how the reference process died (schema 1.1.0). */
+      readonly crash?: ReferenceCrashJson;
+    }
     | null;
 }
 
@@ -452,7 +484,7 @@ export interface ParityMetrics {
 export interface ParityReceipt {
   /** Receipt kind. */
   readonly kind: "parity";
-  /** `1.0.0`. */
+  /** `1.1.0` (`1.0.0` receipts remain valid). */
   readonly schema_version: string;
   /** RFC 3339. */
   readonly timestamp: string;
@@ -463,7 +495,7 @@ export interface ParityReceipt {
   /** Checks run, `|`-joined: `tokenization|logits|greedy|localization`. */
   readonly test_suite: string;
   /** Verdict. */
-  readonly status: ParityStatus;
+  readonly status: ParityOverallStatus;
   /** Why it is not a pass (empty for a pass). */
   readonly reasons: readonly ParityReason[];
   /** Headline metrics. */

@@ -167,6 +167,7 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
     greedy: r.checks.greedy.status,
     localization: r.checks.localization.status,
     referenceRan: r.reference.ran,
+    referenceCrashed: r.reference.error?.kind === "crashed",
     engineRan: r.engine.ran,
     comparedTokens: rows.length,
   });

@@ -15,3 +15,11 @@ export {
   writeGguf,
 } from "./writer.ts";
 export { GgufFile } from "./file.ts";
+export {
+  assertPreflight,
+  InvalidModelError,
+  type PreflightCode,
+  preflightGguf,
+  preflightMessage,
+  type PreflightProblem,
+} from "./preflight.ts";
