@@ -143,7 +143,7 @@ async function benchTargets(
   const out = [];
   for (const t of targets) {
     if (o.log) console.error(`bench ${t.lockName ?? t.path}`);
-    (await import("./_preflight.ts")).preflightModelFile(t.path);
+    (await import("./preflight.ts")).preflightModelFile(t.path);
     const receipt = await benchModelFile(t.path, {
       ...(t.lockName ? { name: t.lockName } : {}),
       lockName: t.lockName,

@@ -18,7 +18,7 @@ import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
-import { preflightSkipped } from "./_preflight.ts";
+import { preflightSkipped } from "./preflight.ts";
 
 /** Flags of `parity` as commander parses them. */
 export interface ParityFlags {

@@ -35,7 +35,7 @@ function fmt(n: number, digits = 1): string {
 export async function refRunCommand(flags: RefRunFlags): Promise<number> {
   const { n, threads, ctx } = flags; // parsed and range-checked (cli/_flags.ts)
   const prompt = await promptFlag(flags);
-  (await import("./_preflight.ts")).preflightModelFile(flags.model);
+  (await import("./preflight.ts")).preflightModelFile(flags.model);
 
   const { ReferenceProcess } = await import("../ffi/mod.ts");
   await using ref = await ReferenceProcess.spawn({

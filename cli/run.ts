@@ -43,7 +43,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // Sampling flags without --temp sample at llama.cpp's default temperature (0.8).
   const greedy = !sampled || temperature === 0;
 
-  (await import("./_preflight.ts")).preflightModelFile(flags.model);
+  (await import("./preflight.ts")).preflightModelFile(flags.model);
   const { Engine } = await import("../engine/engine.ts");
   using engine = await Engine.load(flags.model, { backend: flags.backend, threads, nCtx });
   const info = engine.info();

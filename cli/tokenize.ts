@@ -48,7 +48,7 @@ export async function tokenizeCommand(flags: TokenizeFlags): Promise<number> {
   const { GgufFile } = await import("../engine/gguf/mod.ts");
   const { Tokenizer, formatVocabTestLine, parseVocabTestInputs } = await import("../engine/tokenizer/mod.ts");
   using file = GgufFile.open(flags.model);
-  (await import("./_preflight.ts")).preflightFile(file);
+  (await import("./preflight.ts")).preflightFile(file);
   const tok = (() => {
     try {
       return Tokenizer.fromGguf(file);

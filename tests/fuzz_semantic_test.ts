@@ -17,7 +17,7 @@ import { Engine } from "../engine/engine.ts";
 import { runParityOnModel } from "../parity/mod.ts";
 import { verifyReceipt } from "../receipts/verify.ts";
 import { inspectModel } from "../cli/inspect.ts";
-import { preflightFile, preflightModelFile } from "../cli/_preflight.ts";
+import { preflightFile, preflightModelFile } from "../cli/preflight.ts";
 import { crossval } from "./_cli.ts";
 import {
   baseMetadata,
