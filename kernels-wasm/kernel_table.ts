@@ -31,7 +31,13 @@ export type KernelId =
   | "swiglu"
   | "relu2_glu"
   | "add"
-  | "mul_scalar";
+  | "mul_scalar"
+  // --- numerics profile `fast` (issue 14): kernels.wasm's own orders, defined in kernels-wasm/ABI.md "Fast profile".
+  | "fast.gemm.tq2_0x2_q8_k"
+  | "fast.gemm.f16_f32"
+  | "fast.gemm.bf16_f32"
+  | "fast.repack.tq2_0x2"
+  | "fast.repack.tq1_0_tq2_0x2";
 
 /** One row of the kernel table. */
 export interface KernelSpec {
@@ -108,6 +114,12 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "relu2_glu": spec("relu2_glu", ["g", "u", "y", "n"], elems(0.3)),
   "add": spec("add", ["a", "b", "y", "n"], elems(0.3)),
   "mul_scalar": spec("mul_scalar", ["x", "s_ptr", "y", "n"], elems(0.3)),
+  // --- numerics profile `fast` (issue 14). Costs from kernels_bench.ts (2B4T shapes, one thread).
+  "fast.gemm.tq2_0x2_q8_k": spec("fast.gemm.tq2_0x2_q8_k", GEMM, gemm(0.02), true),
+  "fast.gemm.f16_f32": spec("fast.gemm.f16_f32", ["w", "x", "y", "n_out", "K", "n_tok"], gemm(0.12), true),
+  "fast.gemm.bf16_f32": spec("fast.gemm.bf16_f32", ["w", "x", "y", "n_out", "K", "n_tok"], gemm(0.1), true),
+  "fast.repack.tq2_0x2": spec("fast.repack.tq2_0x2", ["w", "n_out", "K"], (a) => 0.05 * a[1] * a[2]),
+  "fast.repack.tq1_0_tq2_0x2": spec("fast.repack.tq1_0_tq2_0x2", ["src", "dst", "n_out", "K"], (a) => 0.2 * a[2] * a[3]),
 };
 
 /** All kernel ids, in table order. */

@@ -15,6 +15,7 @@ mod num;
 mod ops;
 mod panic;
 mod scalar;
+mod scalar_fast;
 mod sched;
 mod simd128;
 mod view;
@@ -55,6 +56,19 @@ pair!(gemm_f16_f16, gemm_f16_f16__scalar, (w: u32, x: u32, y: u32, n_out: u32, k
 pair!(gemm_bf16_bf16, gemm_bf16_bf16__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::Bf16, w, x, y, n_out, k, n_tok, nth));
 pair!(gemm_f32_f32, gemm_f32_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::F32, w, x, y, n_out, k, n_tok, nth));
 pair!(gemm_i2_s_i8_s, gemm_i2_s_i8_s__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::I2S, w, x, y, n_out, k, n_tok, nth));
+
+// The `fast` numerics profile (kernel ids `fast.*`).
+pair!(fast_gemm_tq2_0x2_q8_k, fast_gemm_tq2_0x2_q8_k__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_tq2(s, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_gemm_f16_f32, fast_gemm_f16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, true, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_gemm_bf16_f32, fast_gemm_bf16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, false, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_repack_tq2_0x2, fast_repack_tq2_0x2__scalar, (w: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq2_0x2(w, n_out, k, nth));
+pair!(fast_repack_tq1_0_tq2_0x2, fast_repack_tq1_0_tq2_0x2__scalar, (src: u32, dst: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq1_0(s, src, dst, n_out, k, nth));
+
+/// Experiment: fast TQ2_0x2 GEMM tile variants (one thread; n_tok a multiple of 12, n_out of 4).
+#[no_mangle]
+pub extern "C" fn xfast_gemm(w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, variant: u32, _ith: u32, _nth: u32) {
+    ops::xfast_gemm(w, x, y, n_out, k, n_tok, variant)
+}
 
 pair!(get_rows_f32, get_rows_f32__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F32, w, ids, y, k, n_ids, nth));
 pair!(get_rows_f16, get_rows_f16__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F16, w, ids, y, k, n_ids, nth));

@@ -5,8 +5,8 @@
 use crate::blocks::*;
 use crate::scalar::{self, AttnHead, Dims, RowType, Unary};
 use crate::sched::for_chunks;
-use crate::simd128::{self, float, ternary, Fast};
-use crate::view::Mem;
+use crate::simd128::{self, fast_float, fast_ternary, float, ternary, Fast, FastDot};
+use crate::view::{Mem, Scratch};
 
 /// Panics with "`kernel`: `what`" unless `ok`.
 #[inline(always)]
@@ -191,6 +191,161 @@ pub fn gemm(simd: bool, wt: Wt, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_to
     });
 }
 
+/// `fast.gemm.tq2_0x2_q8_k` (`scalar_fast::gemm_tq2_0x2`). Work items are (token group, row chunk): each thread
+/// fills the per-(token, block) activation table of a group once (`fast_ternary::fill_tab`, in its stack), then
+/// computes the row chunks it takes.
+pub fn gemm_fast_tq2(simd: bool, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, nth: u32) {
+    const N: &str = "fast.gemm.tq2_0x2_q8_k";
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    require(N, dm.k % QK_K == 0, format_args!("K = {} is not a multiple of {QK_K}. fix: check the tensor shape", dm.k));
+    let nb = dm.k / QK_K;
+    const TAB_BYTES: usize = 65536;
+    let cap = TAB_BYTES / fast_ternary::TAB_ENTRY;
+    require(N, nb <= cap, format_args!("K = {} is too long (at most {} blocks). fix: split the row", dm.k, cap));
+    let wv = Mem::arg(N, "w", w, sz(&[dm.n_out, nb, TQ2_0_BYTES]));
+    let xv = Mem::arg(N, "x", x, sz(&[dm.n_tok, nb, Q8_K_BYTES]));
+    let yv = Mem::arg(N, "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    if dm.n_out == 0 || dm.n_tok == 0 {
+        return;
+    }
+    // A small table for one token (decode): the scratch is zeroed on every call.
+    if dm.n_tok * nb * fast_ternary::TAB_ENTRY <= 2048 {
+        gemm_fast_items::<2048>(simd, wv, xv, yv, dm, nth)
+    } else {
+        gemm_fast_items::<TAB_BYTES>(simd, wv, xv, yv, dm, nth)
+    }
+}
+
+fn gemm_fast_items<const TB: usize>(simd: bool, wv: Mem, xv: Mem, yv: Mem, dm: Dims, nth: u32) {
+    let nb = dm.k / QK_K;
+    let cap = TB / fast_ternary::TAB_ENTRY;
+    let group = (cap / nb.max(1)).min(dm.n_tok).max(1);
+    let n_groups = (dm.n_tok + group - 1) / group;
+    let rc = row_chunk(dm.n_out, nth); // a multiple of 8: chunks start on a row pair
+    let n_rc = (dm.n_out + rc - 1) / rc;
+    let mut scratch = Scratch::<TB>::new();
+    let tab = scratch.mem();
+    let mut have = usize::MAX;
+    for_chunks(n_groups * n_rc, 1, nth, |s, e| {
+        for item in s..e {
+            let (g, c) = (item / n_rc, item % n_rc);
+            let (t0, t1) = (g * group, ((g + 1) * group).min(dm.n_tok));
+            let (r0, r1) = (c * rc, ((c + 1) * rc).min(dm.n_out));
+            if !simd {
+                crate::scalar_fast::gemm_tq2_0x2(wv, xv, yv, dm, (r0, r1), (t0, t1));
+                continue;
+            }
+            if have != g {
+                fast_ternary::fill_tab(xv, tab, nb, t0, t1 - t0);
+                have = g;
+            }
+            fast_ternary::gemm_x2::<FastDot>(wv, xv, yv, dm, r0, r1, t0, t1, tab, t0);
+        }
+    });
+}
+
+/// `fast.gemm.f16_f32` / `fast.gemm.bf16_f32` (`simd128::fast_float`). Work items are (token, row chunk); a
+/// thread scales a token's activations into its stack when its item's token changes.
+pub fn gemm_fast_float(simd: bool, f16: bool, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, nth: u32) {
+    let name = if f16 { "fast.gemm.f16_f32" } else { "fast.gemm.bf16_f32" };
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    const XS: usize = 16384;
+    require(name, dm.k <= XS, format_args!("K = {} is too long (at most {XS}). fix: split the row", dm.k));
+    let wv = Mem::arg(name, "w", w, sz(&[dm.n_out, dm.k, 2]));
+    let xv = Mem::arg(name, "x", x, sz(&[dm.n_tok, dm.k, 4]));
+    let yv = Mem::arg(name, "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    if dm.n_out == 0 || dm.n_tok == 0 {
+        return;
+    }
+    let rc = row_chunk(dm.n_out, nth);
+    let n_rc = (dm.n_out + rc - 1) / rc;
+    let mut scratch = Scratch::<{ XS * 4 }>::new();
+    let xs = scratch.mem().sub(0, dm.k * 4);
+    let mut have = usize::MAX;
+    let mut post = 1.0f32;
+    for_chunks(dm.n_tok * n_rc, 1, nth, |s, e| {
+        for item in s..e {
+            let (t, c) = (item / n_rc, item % n_rc);
+            let (r0, r1) = (c * rc, ((c + 1) * rc).min(dm.n_out));
+            if have != t {
+                let xt = xv.sub(t * dm.k * 4, dm.k * 4);
+                let sh = if f16 { fast_float::x_scale(xt, dm.k) } else { 0 };
+                let m = fast_float::pow2(sh);
+                for i in 0..dm.k {
+                    xs.set_f32_at(i, xt.f32_at(i) * m);
+                }
+                post = if f16 { fast_float::pow2(112 - sh) } else { 1.0 };
+                have = t;
+            }
+            match (simd, f16) {
+                (true, true) => fast_float::gemv_rmadd::<fast_float::F16>(wv, xs, yv, dm, r0, r1, t, post),
+                (true, false) => fast_float::gemv_rmadd::<fast_float::Bf16>(wv, xs, yv, dm, r0, r1, t, post),
+                (false, true) => crate::scalar_fast::gemm_float::<fast_float::F16>(wv, xs, yv, dm, r0, r1, t, post),
+                (false, false) => crate::scalar_fast::gemm_float::<fast_float::Bf16>(wv, xs, yv, dm, r0, r1, t, post),
+            }
+        }
+    });
+}
+
+/// `fast.repack.tq2_0x2`: TQ2_0 rows -> the pair layout TQ2_0x2, in place (a row pair at a time through the
+/// thread's stack).
+pub fn repack_tq2_0x2(w: u32, n_out: u32, k: u32, nth: u32) {
+    const N: &str = "fast.repack.tq2_0x2";
+    let (n, k) = (n_out as usize, k as usize);
+    require(N, k % QK_K == 0, format_args!("K = {k} is not a multiple of {QK_K}. fix: check the tensor shape"));
+    let nb = k / QK_K;
+    const SCR: usize = 2 * 256 * TQ2_0_BYTES;
+    require(N, 2 * nb * TQ2_0_BYTES <= SCR, format_args!("K = {k} is too long (at most 65536). fix: split the row"));
+    let wv = Mem::arg(N, "w", w, sz(&[n, nb, TQ2_0_BYTES]));
+    let mut scratch = Scratch::<SCR>::new();
+    let sc = scratch.mem();
+    let rb = nb * TQ2_0_BYTES;
+    for_chunks(n / 2, 16, nth, |p0, p1| {
+        for p in p0..p1 {
+            let pair = wv.sub(2 * p * rb, 2 * rb);
+            let tmp = sc.sub(0, 2 * rb);
+            let mut i = 0;
+            while i + 16 <= 2 * rb {
+                tmp.set_v128(i, pair.v128(i));
+                i += 16;
+            }
+            while i < 2 * rb {
+                tmp.set_u8(i, pair.u8(i));
+                i += 1;
+            }
+            for b in 0..nb {
+                for r in 0..2 {
+                    let (from, to) = (r * rb + b * TQ2_0_BYTES, (2 * b + r) * TQ2_0_BYTES);
+                    for q in 0..4 {
+                        pair.set_v128(to + 16 * q, tmp.v128(from + 16 * q));
+                    }
+                    pair.set_u16(to + TQ2_0_D, tmp.u16(from + TQ2_0_D));
+                }
+            }
+        }
+    });
+}
+
+/// `fast.repack.tq1_0_tq2_0x2`: TQ1_0 rows (`src`) -> TQ2_0x2 (`dst`, another region: 66 instead of 54 bytes per
+/// block).
+pub fn repack_tq1_0(simd: bool, src: u32, dst: u32, n_out: u32, k: u32, nth: u32) {
+    const N: &str = "fast.repack.tq1_0_tq2_0x2";
+    let (n, k) = (n_out as usize, k as usize);
+    require(N, k % QK_K == 0, format_args!("K = {k} is not a multiple of {QK_K}. fix: check the tensor shape"));
+    let nb = k / QK_K;
+    let sv = Mem::arg(N, "src", src, sz(&[n, nb, TQ1_0_BYTES]));
+    let dv = Mem::arg(N, "dst", dst, sz(&[n, nb, TQ2_0_BYTES]));
+    let (s0, s1, d0, d1) = (src as u64, src as u64 + sz(&[n, nb, TQ1_0_BYTES]), dst as u64, dst as u64 + sz(&[n, nb, TQ2_0_BYTES]));
+    require(N, s1 <= d0 || d1 <= s0, format_args!("src and dst overlap. fix: repack into a separate region"));
+    for_chunks(n, 64, nth, |r0, r1| {
+        if simd {
+            simd128::fast_misc::repack_tq1_0(sv, dv, n, k, r0, r1)
+        } else {
+            crate::scalar_fast::repack_tq1_0(sv, dv, n, k, r0, r1)
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Embedding rows
 
@@ -361,4 +516,18 @@ pub fn v_expf_in_place(x: u32, n: u32) {
         xv.set_f32_at(i, crate::ggml::v_expf(xv.f32_at(i)));
         i += 1;
     }
+}
+
+
+/// Experiment: fast GEMM tile variants.
+pub fn xfast_gemm(w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, variant: u32) {
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    let nb = dm.k / QK_K;
+    let wv = Mem::arg("x", "w", w, sz(&[dm.n_out, nb, TQ2_0_BYTES]));
+    let xv = Mem::arg("x", "x", x, sz(&[dm.n_tok, nb, Q8_K_BYTES]));
+    let yv = Mem::arg("x", "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    let mut scratch = Scratch::<65536>::new();
+    let tab = scratch.mem();
+    fast_ternary::fill_tab(xv, tab, nb, 0, dm.n_tok);
+    fast_ternary::xgemm(wv, xv, yv, dm, tab, variant);
 }

@@ -197,6 +197,37 @@ impl Mem {
     }
 }
 
+/// Consecutive `size`-byte sub-views of a region (`Mem::chunks`): one length test per step, no panics.
+#[derive(Clone, Copy)]
+pub struct Chunks {
+    ptr: *mut u8,
+    left: usize,
+    size: usize,
+}
+
+impl Iterator for Chunks {
+    type Item = Mem;
+    #[inline(always)]
+    fn next(&mut self) -> Option<Mem> {
+        if self.left < self.size {
+            return None;
+        }
+        let m = Mem { ptr: self.ptr, len: self.size };
+        // SAFETY: size <= left, so [ptr, ptr + size) lies inside the region the iterator was made from.
+        self.ptr = unsafe { self.ptr.add(self.size) };
+        self.left -= self.size;
+        Some(m)
+    }
+}
+
+impl Mem {
+    /// The region as consecutive `size`-byte views (a shorter tail is not visited). `size` must be > 0.
+    #[inline(always)]
+    pub fn chunks(&self, size: usize) -> Chunks {
+        Chunks { ptr: self.ptr, left: if size == 0 { 0 } else { self.len }, size: size.max(1) }
+    }
+}
+
 /// A per-thread scratch buffer on the thread's own stack, used as a `Mem`.
 pub struct Scratch<const N: usize> {
     buf: [u8; N],

@@ -29,7 +29,7 @@ const XS: usize = 16384;
 
 /// The 8 f16 weights of `h` as two f32x4 of their value times 2^-112 (sign kept).
 #[inline(always)]
-fn f16x8_scaled(h: v128) -> (v128, v128) {
+pub fn f16x8_scaled(h: v128) -> (v128, v128) {
     let lo = i16x8_shl(h, 13);
     let hi = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
     (i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(lo, hi), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(lo, hi))
