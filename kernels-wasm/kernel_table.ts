@@ -36,6 +36,8 @@ export type KernelId =
   | "fast.gemm.tq2_0x2_q8_k"
   | "fast.gemm.f16_f32"
   | "fast.gemm.bf16_f32"
+  | "fast.attention"
+  | "fast.swiglu"
   | "fast.repack.tq2_0x2"
   | "fast.repack.tq1_0_tq2_0x2";
 
@@ -118,6 +120,21 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "fast.gemm.tq2_0x2_q8_k": spec("fast.gemm.tq2_0x2_q8_k", GEMM, gemm(0.02), true),
   "fast.gemm.f16_f32": spec("fast.gemm.f16_f32", ["w", "x", "y", "n_out", "K", "n_tok"], gemm(0.12), true),
   "fast.gemm.bf16_f32": spec("fast.gemm.bf16_f32", ["w", "x", "y", "n_out", "K", "n_tok"], gemm(0.1), true),
+  "fast.attention": spec("fast.attention", [
+    "q",
+    "k",
+    "v",
+    "out",
+    "scratch",
+    "n_tok",
+    "pos0",
+    "n_head",
+    "n_head_kv",
+    "head_dim",
+    "n_ctx",
+    "scale",
+  ], (a) => 0.1 * a[5] * a[7] * (a[6] + a[5]) * a[9], true),
+  "fast.swiglu": spec("fast.swiglu", ["g", "u", "y", "n"], elems(1), true),
   "fast.repack.tq2_0x2": spec("fast.repack.tq2_0x2", ["w", "n_out", "K"], (a) => 0.05 * a[1] * a[2]),
   "fast.repack.tq1_0_tq2_0x2": spec("fast.repack.tq1_0_tq2_0x2", ["src", "dst", "n_out", "K"], (a) => 0.2 * a[2] * a[3]),
 };

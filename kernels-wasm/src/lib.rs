@@ -61,14 +61,10 @@ pair!(gemm_i2_s_i8_s, gemm_i2_s_i8_s__scalar, (w: u32, x: u32, y: u32, n_out: u3
 pair!(fast_gemm_tq2_0x2_q8_k, fast_gemm_tq2_0x2_q8_k__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_tq2(s, w, x, y, n_out, k, n_tok, nth));
 pair!(fast_gemm_f16_f32, fast_gemm_f16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, true, w, x, y, n_out, k, n_tok, nth));
 pair!(fast_gemm_bf16_f32, fast_gemm_bf16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, false, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_attention, fast_attention__scalar, (q: u32, k: u32, v: u32, out: u32, scratch: u32, n_tok: u32, pos0: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32) => |s, ith, nth| ops::attention_fast(s, [q, k, v, out, scratch], AttnArgs { n_tok, pos0, n_head, n_head_kv, head_dim, n_ctx, scale }, ith, nth));
+pair!(fast_swiglu, fast_swiglu__scalar, (g: u32, u: u32, y: u32, n: u32) => |s, ith, nth| ops::swiglu_fast(s, g, u, y, n, nth));
 pair!(fast_repack_tq2_0x2, fast_repack_tq2_0x2__scalar, (w: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq2_0x2(w, n_out, k, nth));
 pair!(fast_repack_tq1_0_tq2_0x2, fast_repack_tq1_0_tq2_0x2__scalar, (src: u32, dst: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq1_0(s, src, dst, n_out, k, nth));
-
-/// Experiment: fast TQ2_0x2 GEMM tile variants (one thread; n_tok a multiple of 12, n_out of 4).
-#[no_mangle]
-pub extern "C" fn xfast_gemm(w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, variant: u32, _ith: u32, _nth: u32) {
-    ops::xfast_gemm(w, x, y, n_out, k, n_tok, variant)
-}
 
 pair!(get_rows_f32, get_rows_f32__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F32, w, ids, y, k, n_ids, nth));
 pair!(get_rows_f16, get_rows_f16__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F16, w, ids, y, k, n_ids, nth));

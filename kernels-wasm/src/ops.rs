@@ -468,6 +468,71 @@ pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
     });
 }
 
+/// `fast.attention` (`scalar_fast::attention_head` per head): work items are (token, KV head, S query heads of
+/// its group); the S heads of an item share each K and V row read (S = the largest of 4, 2, 1 dividing the group
+/// that still gives at least 4 items per thread). `scratch` holds `nth * 4 * n_ctx` f32.
+pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
+    const N: &str = "fast.attention";
+    let [q, k, v, out, scratch] = ptrs;
+    let (nt, pos0, nh, nkv, hd, nctx) =
+        (a.n_tok as usize, a.pos0 as usize, a.n_head as usize, a.n_head_kv as usize, a.head_dim as usize, a.n_ctx as usize);
+    require(N, nkv > 0 && nh % nkv == 0, format_args!("n_head = {nh} is not a multiple of n_head_kv = {nkv}. fix: check the head counts"));
+    require(N, pos0 + nt <= nctx, format_args!("pos0 + n_tok = {} exceeds n_ctx = {nctx}. fix: grow the KV cache or shorten the prompt", pos0 + nt));
+    require(N, ith < nth.max(1), format_args!("thread {ith} of {nth}. fix: call through the pool"));
+    let qv = Mem::arg(N, "q", q, sz(&[nt, nh, hd, 4]));
+    let ov = Mem::arg(N, "out", out, sz(&[nt, nh, hd, 4]));
+    let kv = Mem::arg(N, "k", k, sz(&[nctx, nkv, hd, 4]));
+    let vv = Mem::arg(N, "v", v, sz(&[nctx, nkv, hd, 4]));
+    let sv = Mem::arg(N, "scratch", scratch, sz(&[nth.max(1) as usize, 4, nctx, 4]));
+    let e = sv.sub(ith as usize * 4 * nctx * 4, 4 * nctx * 4);
+    let group = nh / nkv;
+    let mut sub = 1;
+    for s in [4usize, 2] {
+        if group % s == 0 && nt * nkv * (group / s) >= 4 * nth.max(1) as usize {
+            sub = s;
+            break;
+        }
+    }
+    let per = group / sub;
+    for_chunks(nt * nkv * per, 1, nth, |s, en| {
+        for it in s..en {
+            let (t, rest) = (it / (nkv * per), it % (nkv * per));
+            let (kh, part) = (rest / per, rest % per);
+            let h0 = kh * group + part * sub;
+            let p = AttnHead { head_dim: hd, n_kv: pos0 + t + 1, kv_stride: nkv * hd, kv_off: kh * hd, scale: a.scale, batched: nt > 1 };
+            let qh = |g: usize| qv.sub(((t * nh) + h0 + g) * hd * 4, hd * 4);
+            let oh = |g: usize| ov.sub(((t * nh) + h0 + g) * hd * 4, hd * 4);
+            if !simd || hd % 16 != 0 {
+                for g in 0..sub {
+                    crate::scalar_fast::attention_head(qh(g), kv, vv, oh(g), e, &p);
+                }
+                continue;
+            }
+            match sub {
+                4 => simd128::fast_misc::attention_group_rmadd::<4>(core::array::from_fn(qh), kv, vv, core::array::from_fn(oh), e, nctx, &p),
+                2 => simd128::fast_misc::attention_group_rmadd::<2>(core::array::from_fn(qh), kv, vv, core::array::from_fn(oh), e, nctx, &p),
+                _ => simd128::fast_misc::attention_group_rmadd::<1>([qh(0)], kv, vv, [oh(0)], e, nctx, &p),
+            }
+        }
+    });
+}
+
+/// `fast.swiglu` (`scalar_fast::swiglu`).
+pub fn swiglu_fast(simd: bool, a: u32, b: u32, y: u32, n: u32, nth: u32) {
+    const N: &str = "fast.swiglu";
+    let n = n as usize;
+    let av = Mem::arg(N, "g", a, sz(&[n, 4]));
+    let bv = Mem::arg(N, "u", b, sz(&[n, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, 4]));
+    for_chunks(n, 4096, nth, |s, e| {
+        if simd {
+            simd128::fast_misc::swiglu_rmadd(av, bv, yv, s, e)
+        } else {
+            crate::scalar_fast::swiglu(av, bv, yv, s, e)
+        }
+    });
+}
+
 pub fn binary(simd: bool, op: Unary, a: u32, b: u32, y: u32, n: u32, nth: u32) {
     let name = match op {
         Unary::SwiGlu => "swiglu",
@@ -519,15 +584,3 @@ pub fn v_expf_in_place(x: u32, n: u32) {
 }
 
 
-/// Experiment: fast GEMM tile variants.
-pub fn xfast_gemm(w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, variant: u32) {
-    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
-    let nb = dm.k / QK_K;
-    let wv = Mem::arg("x", "w", w, sz(&[dm.n_out, nb, TQ2_0_BYTES]));
-    let xv = Mem::arg("x", "x", x, sz(&[dm.n_tok, nb, Q8_K_BYTES]));
-    let yv = Mem::arg("x", "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
-    let mut scratch = Scratch::<65536>::new();
-    let tab = scratch.mem();
-    fast_ternary::fill_tab(xv, tab, nb, 0, dm.n_tok);
-    fast_ternary::xgemm(wv, xv, yv, dm, tab, variant);
-}

@@ -90,3 +90,74 @@ pub fn gemm_float<W: FastW>(w: Mem, xs: Mem, y: Mem, dims: Dims, r0: usize, r1: 
         y.set_f32_at(t * dims.n_out + o, s * post);
     }
 }
+
+/// `exp(x)` of the fast profile: x clamped to [-87, 88] (NaN stays NaN), then ggml's `ggml_v_expf` polynomial
+/// (Arm optimized-routines) with every fused step a multiply then an add, `2^n` from the exponent bits.
+pub fn exp_fast(x: f32) -> f32 {
+    use crate::ggml::*;
+    let c = f32::from_bits;
+    let x = if x < -87.0 { -87.0 } else { x };
+    let x = if 88.0 < x { 88.0 } else { x };
+    let z = x * c(EXP_LOG2E) + c(EXP_R);
+    let n = z - c(EXP_R);
+    let b = -n * c(EXP_LN2_HI) + x;
+    let b = -n * c(EXP_LN2_LO) + b;
+    let u = b * b;
+    let j = (((c(EXP_C5) * b + c(EXP_C4)) * u + (c(EXP_C3) * b + c(EXP_C2))) * u) + (c(EXP_C1) * b + 1.0);
+    j * f32::from_bits((z.to_bits() << 23).wrapping_add(0x3f80_0000))
+}
+
+/// `fast.attention`, one query head (any head_dim): scores `s_j = dot(k_j, q) * scale` with 16 lanes
+/// (`i % 16`) chained in i order, reduced `l = (a_l + a_{4+l}) + (a_{8+l} + a_{12+l})`, then
+/// `(l0 + l1) + (l2 + l3)`; `e_j = exp_fast(s_j - max)`; `sum` = 4 lanes (`j % 4`) over `j < n/4*4`, reduced
+/// likewise, then the rest in order; `out[d] = (sum_j e_j * v_j[d]) * (1 / sum)`, one chain per d in j order.
+pub fn attention_head(q: Mem, k: Mem, v: Mem, out: Mem, e: Mem, p: &crate::scalar::AttnHead) {
+    let (hd, n) = (p.head_dim, p.n_kv);
+    let red = |a: &[f32; 16]| {
+        let l: [f32; 4] = core::array::from_fn(|i| (a[i] + a[4 + i]) + (a[8 + i] + a[12 + i]));
+        (l[0] + l[1]) + (l[2] + l[3])
+    };
+    for j in 0..n {
+        let kj = k.sub((j * p.kv_stride + p.kv_off) * 4, hd * 4);
+        let mut a = [0.0f32; 16];
+        for i in 0..hd {
+            a[i % 16] += kj.f32_at(i) * q.f32_at(i);
+        }
+        e.set_f32_at(j, red(&a) * p.scale);
+    }
+    let mut mx = f32::NEG_INFINITY;
+    for j in 0..n {
+        if e.f32_at(j) > mx {
+            mx = e.f32_at(j);
+        }
+    }
+    let n4 = n / 4 * 4;
+    let mut l = [0.0f32; 4];
+    for j in 0..n {
+        let x = exp_fast(e.f32_at(j) - mx);
+        e.set_f32_at(j, x);
+        if j < n4 {
+            l[j % 4] += x;
+        }
+    }
+    let mut sum = (l[0] + l[1]) + (l[2] + l[3]);
+    for j in n4..n {
+        sum += e.f32_at(j);
+    }
+    let inv = 1.0 / sum;
+    for d in 0..hd {
+        let mut s = 0.0f32;
+        for j in 0..n {
+            s += e.f32_at(j) * v.f32_at(j * p.kv_stride + p.kv_off + d);
+        }
+        out.set_f32_at(d, s * inv);
+    }
+}
+
+/// `fast.swiglu`: `y = (x / (1 + exp_fast(-x))) * u`.
+pub fn swiglu(a: Mem, b: Mem, y: Mem, s: usize, e: usize) {
+    for i in s..e {
+        let x = a.f32_at(i);
+        y.set_f32_at(i, (x / (1.0 + exp_fast(-x))) * b.f32_at(i));
+    }
+}

@@ -188,8 +188,12 @@ fn lanes_plain<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[M
     core::array::from_fn(|r| core::array::from_fn(|t| D::finish(acc[r][t][0])))
 }
 
-/// GEMM tile: R rows (a pair, or the last odd row) x T tokens; `tab` rows start at token `tt0`.
+/// GEMM tile: R rows (a pair, or the last odd row) x T tokens; `tab` rows start at token `tt0`. The float
+/// accumulators live in `af` (R * T f32x4, the caller's stack), loaded and stored once per block: kept in
+/// registers next to the R * T integer accumulators they spill anyway (x64 has 16 vector registers), and the
+/// explicit version runs 17% fewer instructions (callgrind, 2560 x 512 x 24; T = 6 or 8 tokens: +21%).
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub fn tile_x2_rdot<D: DotAdd, const R: usize, const T: usize>(
     w: Mem,
     x: Mem,
@@ -199,13 +203,17 @@ pub fn tile_x2_rdot<D: DotAdd, const R: usize, const T: usize>(
     t0: usize,
     tab: Mem,
     tt0: usize,
+    af: Mem,
 ) {
     let nb = dm.k / QK_K;
     let (base, stride) = x2_row(o0, dm.n_out, nb, TQ2_0_BYTES);
     let rows = w.sub(base, (nb - 1) * stride + R * TQ2_0_BYTES);
     let xr: [Mem; T] = core::array::from_fn(|t| x.sub((t0 + t) * nb * Q8_K_BYTES, nb * Q8_K_BYTES));
     let tr: [Mem; T] = core::array::from_fn(|t| tab.sub((t0 - tt0 + t) * nb * TAB_ENTRY, nb * TAB_ENTRY));
-    let mut accf = [[f32x4_splat(0.0); T]; R];
+    let af = af.sub(0, R * T * 16);
+    for i in 0..R * T {
+        af.set_v128(16 * i, f32x4_splat(0.0));
+    }
     for b in 0..nb {
         let g = rows.sub(b * stride, R * TQ2_0_BYTES);
         let wb: [Mem; R] = core::array::from_fn(|r| g.sub(r * TQ2_0_BYTES, TQ2_0_BYTES));
@@ -215,13 +223,14 @@ pub fn tile_x2_rdot<D: DotAdd, const R: usize, const T: usize>(
         for r in 0..R {
             let dw = f16_to_f32(wb[r].u16(TQ2_0_D));
             for t in 0..T {
-                accf[r][t] = fold(accf[r][t], lanes[r][t], e[t].f32(0) * dw);
+                let at = 16 * (r * T + t);
+                af.set_v128(at, fold(af.v128(at), lanes[r][t], e[t].f32(0) * dw));
             }
         }
     }
     for r in 0..R {
         for t in 0..T {
-            y.set_f32_at((t0 + t) * dm.n_out + o0 + r, hsum4(accf[r][t]));
+            y.set_f32_at((t0 + t) * dm.n_out + o0 + r, hsum4(af.v128(16 * (r * T + t))));
         }
     }
 }
@@ -236,120 +245,31 @@ pub fn gemm_x2<D: DotAdd + Wide>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1
         let tr = tab.sub((t0 - tt0) * nb * TAB_ENTRY, nb * TAB_ENTRY);
         return gemv_x2_rdot::<D>(w, x, y, dm, r0, r1, tr, t0);
     }
+    let mut scratch = crate::view::Scratch::<{ 2 * FAST_TOKENS * 16 }>::new();
+    let af = scratch.mem();
     let mut t = t0;
     while t < t1 {
         let nt = if t1 - t < FAST_TOKENS { t1 - t } else { FAST_TOKENS };
         match nt {
-            1 => rows::<D, 1>(w, x, y, dm, r0, r1, t, tab, tt0),
-            2 => rows::<D, 2>(w, x, y, dm, r0, r1, t, tab, tt0),
-            3 => rows::<D, 3>(w, x, y, dm, r0, r1, t, tab, tt0),
-            _ => rows::<D, FAST_TOKENS>(w, x, y, dm, r0, r1, t, tab, tt0),
+            1 => rows::<D, 1>(w, x, y, dm, r0, r1, t, tab, tt0, af),
+            2 => rows::<D, 2>(w, x, y, dm, r0, r1, t, tab, tt0, af),
+            3 => rows::<D, 3>(w, x, y, dm, r0, r1, t, tab, tt0, af),
+            _ => rows::<D, FAST_TOKENS>(w, x, y, dm, r0, r1, t, tab, tt0, af),
         }
         t += nt;
     }
 }
 
 #[inline(always)]
-fn rows<D: DotAdd, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, t: usize, tab: Mem, tt0: usize) {
+#[allow(clippy::too_many_arguments)]
+fn rows<D: DotAdd, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, t: usize, tab: Mem, tt0: usize, af: Mem) {
     let mut o = r0;
     while o + 2 <= r1 {
-        tile_x2_rdot::<D, 2, T>(w, x, y, dm, o, t, tab, tt0);
+        tile_x2_rdot::<D, 2, T>(w, x, y, dm, o, t, tab, tt0, af);
         o += 2;
     }
     if o < r1 {
-        tile_x2_rdot::<D, 1, T>(w, x, y, dm, o, t, tab, tt0);
+        tile_x2_rdot::<D, 1, T>(w, x, y, dm, o, t, tab, tt0, af);
     }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Experiments: GEMM tile variants.
-
-/// Blocks per pass of a two-phase tile.
-const PASS: usize = 32;
-
-/// Two-phase tile: R rows (R/2 consecutive pairs, or 1) x T tokens. Phase 1 stores each (row, token, block)'s
-/// integer lanes into the stack; phase 2 folds them with the scales, accumulators in registers.
-#[inline(never)]
-pub fn tile2p_x2_rdot<D: DotAdd, const R: usize, const T: usize>(
-    w: Mem,
-    x: Mem,
-    y: Mem,
-    dm: Dims,
-    o0: usize,
-    t0: usize,
-    tab: Mem,
-    tt0: usize,
-    sc: Mem,
-) {
-    let nb = dm.k / QK_K;
-    let xr: [Mem; T] = core::array::from_fn(|t| x.sub((t0 + t) * nb * Q8_K_BYTES, nb * Q8_K_BYTES));
-    let tr: [Mem; T] = core::array::from_fn(|t| tab.sub((t0 - tt0 + t) * nb * TAB_ENTRY, nb * TAB_ENTRY));
-    let rowbase: [(usize, usize); R] = core::array::from_fn(|r| x2_row(o0 + r, dm.n_out, nb, TQ2_0_BYTES));
-    let mut accf = [[f32x4_splat(0.0); T]; R];
-    let rec = |r: usize, t: usize, j: usize| ((r * T + t) * PASS + j) * 16;
-    let mut b0 = 0;
-    while b0 < nb {
-        let n = if nb - b0 > PASS { PASS } else { nb - b0 };
-        for j in 0..n {
-            let b = b0 + j;
-            let wb: [Mem; R] = core::array::from_fn(|r| w.sub(rowbase[r].0 + b * rowbase[r].1, TQ2_0_BYTES));
-            let yb: [Mem; T] = core::array::from_fn(|t| xr[t].sub(b * Q8_K_BYTES, Q8_K_BYTES));
-            let lanes = lanes_plain::<D, R, T>(&wb, &yb, core::array::from_fn(|t| tr[t].i32(b * TAB_ENTRY + 4)));
-            for r in 0..R {
-                for t in 0..T {
-                    sc.set_v128(rec(r, t, j), lanes[r][t]);
-                }
-            }
-        }
-        for r in 0..R {
-            let rs = w.sub(rowbase[r].0, (nb - 1) * rowbase[r].1 + TQ2_0_BYTES);
-            for t in 0..T {
-                let s = sc.sub(rec(r, t, 0), n * 16);
-                let mut a = accf[r][t];
-                for j in 0..n {
-                    let b = b0 + j;
-                    let d = tr[t].f32(b * TAB_ENTRY) * f16_to_f32(rs.u16(b * rowbase[r].1 + TQ2_0_D));
-                    a = fold(a, s.v128(16 * j), d);
-                }
-                accf[r][t] = a;
-            }
-        }
-        b0 += n;
-    }
-    for r in 0..R {
-        for t in 0..T {
-            y.set_f32_at((t0 + t) * dm.n_out + o0 + r, hsum4(accf[r][t]));
-        }
-    }
-}
-
-/// Experiment driver: variant 0 = tile_x2 R2xT4, 1 = R2xT2, 2 = two-phase R2xT4, 3 = two-phase R2xT6,
-/// 4 = two-phase R4xT2, 5 = two-phase R4xT3.
-pub fn xgemm(w: Mem, x: Mem, y: Mem, dm: Dims, tab: Mem, variant: u32) {
-    let mut scratch = crate::view::Scratch::<{ 4 * 6 * PASS * 16 }>::new();
-    let sc = scratch.mem();
-    let (r, tt) = match variant {
-        0 => (2, 4),
-        1 => (2, 2),
-        2 => (2, 4),
-        3 => (2, 6),
-        4 => (4, 2),
-        _ => (4, 3),
-    };
-    let mut t = 0;
-    while t + tt <= dm.n_tok {
-        let mut o = 0;
-        while o + r <= dm.n_out {
-            match variant {
-                0 => tile_x2_rdot::<super::FastDot, 2, 4>(w, x, y, dm, o, t, tab, 0),
-                1 => tile_x2_rdot::<super::FastDot, 2, 2>(w, x, y, dm, o, t, tab, 0),
-                2 => tile2p_x2_rdot::<super::FastDot, 2, 4>(w, x, y, dm, o, t, tab, 0, sc),
-                3 => tile2p_x2_rdot::<super::FastDot, 2, 6>(w, x, y, dm, o, t, tab, 0, sc),
-                4 => tile2p_x2_rdot::<super::FastDot, 4, 2>(w, x, y, dm, o, t, tab, 0, sc),
-                _ => tile2p_x2_rdot::<super::FastDot, 4, 3>(w, x, y, dm, o, t, tab, 0, sc),
-            }
-            o += r;
-        }
-        t += tt;
-    }
-}
