@@ -39,7 +39,9 @@ export type KernelId =
   | "fast.attention"
   | "fast.swiglu"
   | "fast.repack.tq2_0x2"
-  | "fast.repack.tq1_0_tq2_0x2";
+  | "fast.repack.tq1_0_tq2_0x2"
+  // --- memory-bandwidth probe of the benchmarks (issue 14).
+  | "probe.read";
 
 /** One row of the kernel table. */
 export interface KernelSpec {
@@ -137,6 +139,8 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "fast.swiglu": spec("fast.swiglu", ["g", "u", "y", "n"], elems(1), true),
   "fast.repack.tq2_0x2": spec("fast.repack.tq2_0x2", ["w", "n_out", "K"], (a) => 0.05 * a[1] * a[2]),
   "fast.repack.tq1_0_tq2_0x2": spec("fast.repack.tq1_0_tq2_0x2", ["src", "dst", "n_out", "K"], (a) => 0.2 * a[2] * a[3]),
+  // --- memory-bandwidth probe of the benchmarks (issue 14): ~20 GB/s per thread.
+  "probe.read": spec("probe.read", ["x", "n", "out"], (a) => 0.05 * a[1]),
 };
 
 /** All kernel ids, in table order. */

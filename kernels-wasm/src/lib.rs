@@ -66,6 +66,9 @@ pair!(fast_swiglu, fast_swiglu__scalar, (g: u32, u: u32, y: u32, n: u32) => |s, 
 pair!(fast_repack_tq2_0x2, fast_repack_tq2_0x2__scalar, (w: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq2_0x2(w, n_out, k, nth));
 pair!(fast_repack_tq1_0_tq2_0x2, fast_repack_tq1_0_tq2_0x2__scalar, (src: u32, dst: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq1_0(s, src, dst, n_out, k, nth));
 
+// Memory-bandwidth probe (benchmarks).
+pair!(probe_read, probe_read__scalar, (x: u32, n: u32, out: u32) => |s, ith, nth| ops::probe_read(x, n, out, nth));
+
 pair!(get_rows_f32, get_rows_f32__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F32, w, ids, y, k, n_ids, nth));
 pair!(get_rows_f16, get_rows_f16__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F16, w, ids, y, k, n_ids, nth));
 pair!(get_rows_bf16, get_rows_bf16__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::Bf16, w, ids, y, k, n_ids, nth));

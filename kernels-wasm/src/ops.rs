@@ -584,3 +584,26 @@ pub fn v_expf_in_place(x: u32, n: u32) {
 }
 
 
+
+/// `probe.read`: streams `n` bytes at `x` (n % 64 == 0; 64 KiB chunks over the threads) and adds the wrapping
+/// sum of their u32 words to the u32 at `out` (atomically: the result does not depend on the split). The
+/// memory-bandwidth probe of the benchmarks: four independent 16-byte loads per 64 bytes, one add each.
+pub fn probe_read(x: u32, n: u32, out: u32, nth: u32) {
+    const N: &str = "probe.read";
+    let n = n as usize;
+    require(N, n % 64 == 0, format_args!("n = {n} is not a multiple of 64. fix: round the byte count"));
+    let xv = Mem::arg(N, "x", x, n as u64);
+    let ov = Mem::arg(N, "out", out, 4);
+    require(N, out % 4 == 0, format_args!("out = {out} is not 4-byte aligned. fix: allocate it with alloc()"));
+    for_chunks(n / 64, 1024, nth, |s, e| {
+        let mut a = [core::arch::wasm32::i32x4_splat(0); 4];
+        for c in xv.sub(s * 64, (e - s) * 64).chunks(64) {
+            for (m, am) in a.iter_mut().enumerate() {
+                *am = core::arch::wasm32::i32x4_add(*am, c.v128(16 * m));
+            }
+        }
+        use core::arch::wasm32::i32x4_add;
+        let v = simd128::hsum_i32(i32x4_add(i32x4_add(a[0], a[1]), i32x4_add(a[2], a[3])));
+        ov.atomic_add_u32(0, v as u32);
+    });
+}

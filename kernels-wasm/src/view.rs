@@ -172,6 +172,17 @@ impl Mem {
         unsafe { (*(self.ptr.add(i) as *const AtomicU32)).load(Ordering::SeqCst) }
     }
 
+    /// Atomically adds `v` (wrapping) to the u32 at byte offset `i` (4-byte aligned).
+    #[inline(always)]
+    pub fn atomic_add_u32(&self, i: usize, v: u32) {
+        self.check(i, 4);
+        if (self.ptr as usize + i) % 4 != 0 {
+            outside(i, 4, self.len);
+        }
+        // SAFETY: as in `atomic_u32`.
+        unsafe { (*(self.ptr.add(i) as *const AtomicU32)).fetch_add(v, Ordering::SeqCst) };
+    }
+
     /// 8 bytes at byte offset `i` into the low half of a v128 (high half zero).
     #[inline(always)]
     pub fn v64(&self, i: usize) -> v128 {
