@@ -21,6 +21,7 @@ import { KernelRecorder } from "../recorder.ts";
 import { fma32, hsum8, reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vExpf, vSilu } from "./ggml_order.ts";
 import { bf16ToF32Row, f16ToF32, f16ToF32Row, f32ToBf16Row, f32ToF16Row } from "../quant/fp16.ts";
 import { dequantizeQ6K, dequantizeQ8_0, quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "../quant/mod.ts";
+import { FAST_ARITY, FAST_KERNELS } from "./ref_fast.ts";
 
 const fr = Math.fround;
 const QK_K = 256;
@@ -505,6 +506,7 @@ const KERNELS: Record<KernelId, Kernel> = {
   "relu2_glu": relu2Glu,
   "add": add,
   "mul_scalar": mulScalar,
+  ...FAST_KERNELS,
 };
 
 /** Arity of each kernel's ABI parameter list (without ith, nth), to catch call-site mistakes. */
@@ -534,6 +536,7 @@ const ARITY: Record<KernelId, number> = {
   "relu2_glu": 4,
   "add": 4,
   "mul_scalar": 4,
+  ...FAST_ARITY,
 };
 
 /**
