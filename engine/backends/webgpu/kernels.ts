@@ -18,9 +18,10 @@ import {
   GEMM_TQ2_0,
 } from "./kernels_gemm.ts";
 import { ADD, COPY, GET_ROWS, MUL_SCALAR, RELU2_GLU, RMS_NORM, ROPE, SWIGLU } from "./kernels_ops.ts";
+import { REFUSED } from "./kernels_refused.ts";
 import { QUANTIZE_BF16, QUANTIZE_F16, QUANTIZE_I8_S, QUANTIZE_Q8_0, QUANTIZE_Q8_K } from "./kernels_quantize.ts";
 
-/** Every kernel id with its WGSL kernel. */
+/** Every kernel id with its WGSL kernel, or its refusal (`kernels_refused.ts`). */
 export const GPU_KERNELS: Readonly<Record<KernelId, GpuKernel>> = Object.fromEntries(
   [
     QUANTIZE_Q8_K,
@@ -45,5 +46,6 @@ export const GPU_KERNELS: Readonly<Record<KernelId, GpuKernel>> = Object.fromEnt
     ADD,
     MUL_SCALAR,
     COPY,
+    ...REFUSED,
   ].map((k) => [k.id, k]),
 ) as Record<KernelId, GpuKernel>;
