@@ -39,7 +39,15 @@ export {
 } from "./engine/engine.ts";
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
 export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
-export { type BackendKind, type KernelBackend, type KernelId, type ScratchShape } from "./engine/backends/mod.ts";
+export {
+  type BackendKind,
+  isNumericsProfile,
+  type KernelBackend,
+  type KernelId,
+  NUMERICS_PROFILES,
+  type NumericsProfile,
+  type ScratchShape,
+} from "./engine/backends/mod.ts";
 export { type TensorHook, type TensorHookInfo } from "./engine/model/mod.ts";
 export {
   GGML_MAX_DIMS,

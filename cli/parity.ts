@@ -16,6 +16,7 @@ import type { ParityOverallStatus, ParityReceipt } from "../receipts/parity_rece
 import { printJson, renderTable } from "./_output.ts";
 import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
+import { isNumericsProfile } from "../engine/backends/type_kernels.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
 import { preflightSkipped } from "./preflight.ts";
@@ -28,6 +29,7 @@ export interface ParityFlags {
   steps: number;
   out: string;
   backend: string;
+  numerics?: string;
   threads?: number;
   ctx?: number;
   timeout?: number;
@@ -125,7 +127,10 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
     : "llama.cpp did not run";
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
-    `engine ${r.engine.backend ?? "n/a"} (${r.engine.kernels.length} kernels) vs ${ref}`,
+    `engine ${r.engine.backend ?? "n/a"}, ${
+      r.engine.numerics ?? "exact"
+    } numerics (${r.engine.kernels.length} kernels, ` +
+    `gates ${r.thresholds.id}) vs ${ref}`,
     renderTable(["check", "status", "detail"], rows),
     ...r.reasons.map((x) => `  ${styleText("red", "•")} ${x.check}: ${x.message}`),
     `receipt: ${path}`,
@@ -137,6 +142,7 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
 export function runOptionsFromFlags(flags: {
   steps?: number;
   backend?: string;
+  numerics?: string;
   threads?: number;
   ctx?: number;
   timeout?: number;
@@ -146,8 +152,13 @@ export function runOptionsFromFlags(flags: {
   if (!isBackendKind(backend)) {
     throw new UsageError(`Invalid --backend "${backend}": expected wasm, ref or webgpu`);
   }
+  const numerics = flags.numerics ?? "exact";
+  if (!isNumericsProfile(numerics)) {
+    throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
+  }
   return {
     backend,
+    numerics,
     ...(preflightSkipped() ? { skipPreflight: true } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(threads !== undefined ? { threads } : {}),
@@ -287,6 +298,7 @@ async function parityTargets(
 /** Flags of the hidden `parity-calibrate` command. */
 export interface CalibrateFlags {
   backend: string;
+  numerics?: string;
   faults?: boolean;
   out?: string;
 }
@@ -296,9 +308,14 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
   if (!isBackendKind(flags.backend)) {
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
+  const numerics = flags.numerics ?? "exact";
+  if (!isNumericsProfile(numerics)) {
+    throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
+  }
   const { calibrate } = await import("../parity/calibrate.ts");
   const records = await calibrate({
     backend: flags.backend,
+    numerics,
     faults: flags.faults ?? false,
     onRecord: (r) => console.log(JSON.stringify(r)),
   });

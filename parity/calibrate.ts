@@ -1,7 +1,14 @@
 /**
  * The calibration behind docs/parity.md: our engine vs llama.cpp on generated models, with and without injected
  * faults, one record per run with the numbers the gates are chosen from. Rerun it after any change to the
- * engine's numerics or to the gates: `crossval parity-calibrate [--backend wasm|ref] [--faults] [--out FILE]`.
+ * engine's numerics or to the gates:
+ * `crossval parity-calibrate [--backend wasm|ref] [--numerics exact|fast] [--faults] [--out FILE]`.
+ *
+ * The model set covers every family the engine runs: `bitnet` and `llama` models run against the pinned llama.cpp;
+ * `bitnet-b1.58` models (squared-ReLU FFN, which stock llama.cpp does not compute, and I2_S weights, which it does
+ * not load) run against our engine's `exact` profile, the bit-for-bit twin of llama.cpp's x86 float order
+ * (docs/performance.md "Numerics and speed"): what calibrates the `fast` profile's distance from that order. Such
+ * records say `reference: "engine-exact"`.
  *
  * @module
  */
@@ -9,6 +16,10 @@
 import { normalizeSpec, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
 import type { Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
+import { REFERENCE_NOT_LOADED } from "./assemble.ts";
+import { thresholdsFor } from "../receipts/parity_gates.ts";
+import type { ReferenceParitySubject } from "./subject.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
@@ -31,7 +42,16 @@ export const CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
   { layers: 4, scales: true },
   { layers: 2 },
   { layers: 8 },
+  { layers: 4, arch: "bitnet-b1.58" },
+  { layers: 4, arch: "bitnet-b1.58", type: "i2_s" },
+  { layers: 4, arch: "bitnet-b1.58", embedType: "bf16", seed: 2 },
+  { preset: "tiny-llama", arch: "llama" },
+  { preset: "tiny-llama", arch: "llama", layers: 4, seed: 2 },
+  { preset: "tiny-llama", arch: "llama", untied: true, outputType: "q6_k", ropeFreqs: true },
 ];
+
+/** Architectures stock llama.cpp computes correctly (the others are calibrated against the exact profile). */
+const LLAMA_CPP_ARCHS: ReadonlySet<string> = new Set(["bitnet", "llama"]);
 
 /** Faults injected at layer 2 of the first model. */
 export const CALIBRATION_FAULTS: readonly Faults[] = [
@@ -111,7 +131,29 @@ export function calibrationLine(
   };
 }
 
-async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | null, backend: BackendKind) {
+/** Our engine's exact profile as the reference side (models stock llama.cpp cannot compute). */
+function exactEngineReference(e: EngineSubject): ReferenceParitySubject & Disposable {
+  return {
+    nVocab: e.nVocab,
+    nCtx: e.nCtx,
+    tokenize: (text, v) => e.tokenize(text, v),
+    piece: (id) => e.piece(id),
+    evalAll: (ids) => e.evalAll(ids),
+    begin: (ids) => e.begin(ids),
+    step: (id) => e.step(id),
+    capture: (ids) => e.capture(ids),
+    describe: () => ({ ...REFERENCE_NOT_LOADED, library: "llama.cpp" }),
+    [Symbol.dispose]: () => e.close(),
+  };
+}
+
+async function runOne(
+  dir: string,
+  spec: Partial<SynthSpec>,
+  faults: Faults | null,
+  backend: BackendKind,
+  numerics: NumericsProfile,
+) {
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
     await Deno.stat(path);
@@ -119,16 +161,27 @@ async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | nu
     await writeSyntheticModel(path, normalizeSpec(spec));
   }
   const facts = await describeModelFile(path);
-  using eng = await EngineSubject.open(path, { backend, threads: 1, nCtx: 512, ...(faults ? { faults } : {}) });
-  await using ref = await CppSubject.open(path, { threads: 1, nCtx: 512, greedySteps: 32 });
-  const r = await runParity(eng, ref, DEFAULT_PROMPTS, { model: facts.model, tokenizer: facts.tokenizer, steps: 32 });
-  return calibrationLine(spec, faults, r);
+  const common = { threads: 1, nCtx: 512 };
+  using eng = await EngineSubject.open(path, { ...common, backend, numerics, ...(faults ? { faults } : {}) });
+  const stock = LLAMA_CPP_ARCHS.has(normalizeSpec(spec).arch) && normalizeSpec(spec).type !== "i2_s";
+  await using ref = stock
+    ? await CppSubject.open(path, { ...common, greedySteps: 32 })
+    : exactEngineReference(await EngineSubject.open(path, { ...common, backend: "wasm", numerics: "exact" }));
+  const r = await runParity(eng, ref, DEFAULT_PROMPTS, {
+    model: facts.model,
+    tokenizer: facts.tokenizer,
+    steps: 32,
+    thresholds: thresholdsFor(numerics),
+  });
+  return { reference: stock ? "llama.cpp" : "engine-exact", ...calibrationLine(spec, faults, r) };
 }
 
 /** Options of {@link calibrate}. */
 export interface CalibrateOptions {
   /** Our engine's backend (default `wasm`). */
   readonly backend?: BackendKind;
+  /** Our engine's kernel set (default `exact`). */
+  readonly numerics?: NumericsProfile;
   /** Run the fault set on the first model instead of the model set without faults. */
   readonly faults?: boolean;
   /** Called with each record as it is produced. */
@@ -149,7 +202,7 @@ export interface CalibrateOptions {
  * ```
  */
 export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<string, unknown>[]> {
-  const backend = opts.backend ?? "wasm";
+  const backend = opts.backend ?? "wasm", numerics = opts.numerics ?? "exact";
   const dir = await Deno.makeTempDir({ prefix: "crossval-calibrate-" });
   const out: Record<string, unknown>[] = [];
   try {
@@ -157,7 +210,7 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
       ? CALIBRATION_FAULTS.map((f) => [CALIBRATION_MODELS[0], f])
       : CALIBRATION_MODELS.map((m) => [m, null]);
     for (const [spec, faults] of runs) {
-      const record = { backend, ...(await runOne(dir, spec, faults, backend)) };
+      const record = { backend, numerics, ...(await runOne(dir, spec, faults, backend, numerics)) };
       opts.onRecord?.(record);
       out.push(record);
     }

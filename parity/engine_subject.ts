@@ -11,6 +11,7 @@ import { Engine } from "../engine/engine.ts";
 import type { TensorHook } from "../engine/model/graph.ts";
 import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import type { EngineInfoJson } from "../receipts/parity_receipt.ts";
 import type { EngineParitySubject, NamedTensor, TokenizeVariant } from "./subject.ts";
 
@@ -22,6 +23,8 @@ export interface EngineSubjectOptions {
   readonly threads?: number;
   /** Context length (default: the engine's default). */
   readonly nCtx?: number;
+  /** Kernel set (default `exact`: parity against the pinned llama.cpp is bit for bit in that profile). */
+  readonly numerics?: NumericsProfile;
   /** TEST-ONLY fault injection, recorded in the receipt (a receipt with faults never verifies). */
   readonly faults?: Faults;
 }
@@ -71,7 +74,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   /** An engine instance; with faults, on the faulted file through its own patch (test-only, parity/faults.ts). */
   static async #load(path: string, opts: EngineSubjectOptions, faulted?: FaultedModel, hook?: TensorHook) {
     const kind = opts.backend ?? "wasm";
-    const common = { ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}) };
+    const common = { ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}), numerics: opts.numerics ?? "exact" };
     if (!faulted) {
       return await Engine.load(path, {
         ...common,
@@ -148,6 +151,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
       threads: info.threads,
       n_ctx: info.nCtx,
       kernels: this.#engine.kernels(),
+      numerics: info.numerics,
       tokenizer_sha256: this.#engine.tokenizer.identity.sha256,
       faults: { ...(this.#opts.faults ?? {}) },
     };

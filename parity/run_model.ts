@@ -17,7 +17,8 @@ import type { ReferenceProcess, ReferenceProcessOptions } from "../ffi/ref_proce
 import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
-import { DEFAULT_THRESHOLDS } from "../receipts/parity_gates.ts";
+import { thresholdsFor } from "../receipts/parity_gates.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { GgufFile, InvalidModelError, preflightGguf } from "../engine/gguf/mod.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
@@ -32,6 +33,11 @@ export interface ParityRunOptions {
   /** Our engine's kernel backend (default `wasm`). */
   readonly backend?: BackendKind;
   /**
+   * Our engine's kernel set (default `exact`, bit-identical to the pinned llama.cpp on x86); `fast` is checked
+   * with its own gates (`thresholdsFor`).
+   */
+  readonly numerics?: NumericsProfile;
+  /**
    * Threads for both sides (default 1). Parity checks correctness, not speed; on a shared 2-core CI machine,
    * llama.cpp's spinning thread pool with 2 threads was measured 10-500× slower than with 1 (docs/parity.md).
    */
@@ -40,7 +46,7 @@ export interface ParityRunOptions {
   readonly nCtx?: number;
   /** Budget for all reference calls, ms (default 300000). */
   readonly referenceTimeoutMs?: number;
-  /** Gates (default {@link DEFAULT_THRESHOLDS}). */
+  /** Gates (default: the profile's, `thresholdsFor(numerics)`). */
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
@@ -130,7 +136,8 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
   }
   const threads = opts.threads ?? 1;
   const nCtx = opts.nCtx ?? 512;
-  const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
+  const numerics = opts.numerics ?? "exact";
+  const thresholds = opts.thresholds ?? thresholdsFor(numerics);
   const prompts = opts.prompts ?? DEFAULT_PROMPTS;
   const [tool, machine] = [await toolInfo(), machineInfo()];
 
@@ -151,6 +158,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         backend: opts.backend ?? "wasm",
         threads,
         nCtx,
+        numerics,
         ...(opts.faults ? { faults: opts.faults } : {}),
       });
     } catch (e) {

@@ -80,6 +80,40 @@ export const DEFAULT_THRESHOLDS: ParityThresholds = {
 };
 
 /**
+ * The gates of the `fast` numerics profile (calibrated on generated models of every family, docs/parity.md
+ * "Fast profile"): the logit gates of {@link DEFAULT_THRESHOLDS}, which were calibrated on kernels with their own
+ * float order too; localization allows the denser rounding differences of the fast kernels.
+ */
+export const FAST_THRESHOLDS: ParityThresholds = {
+  ...DEFAULT_THRESHOLDS,
+  id: "parity-gates-fast/1",
+  localization: {
+    ...DEFAULT_THRESHOLDS.localization,
+    new_error_row_nmse: {
+      ...DEFAULT_THRESHOLDS.localization.new_error_row_nmse,
+      // The fast F16/BF16 output GEMV multiplies f32 activations (llama.cpp rounds result_norm to the weight type
+      // first): clean rows then differ by that rounding, NMSE 3e-8..7e-8 (F16) and 2e-6..3.6e-6 (BF16) measured.
+      result_output: 2e-5,
+    },
+  },
+};
+
+/**
+ * The gates of a numerics profile: {@link DEFAULT_THRESHOLDS} for `exact`, {@link FAST_THRESHOLDS} for `fast`.
+ *
+ * @param numerics The profile the engine ran (`engine.numerics` of a receipt; absent means `exact`).
+ * @returns The gates.
+ * @example
+ * ```ts
+ * import { thresholdsFor } from "./parity_gates.ts";
+ * console.log(thresholdsFor("exact").id, thresholdsFor("fast").id); // parity-gates/1 parity-gates-fast/1
+ * ```
+ */
+export function thresholdsFor(numerics: string): ParityThresholds {
+  return numerics === "fast" ? FAST_THRESHOLDS : DEFAULT_THRESHOLDS;
+}
+
+/**
  * Status of one localized op from its counts: `exceeded` when it had at least `min_clean_rows` clean-input rows
  * and more than `dense_fraction` of them got a new error; `undetermined` with too few clean-input rows.
  *

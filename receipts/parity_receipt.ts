@@ -18,9 +18,10 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
- * reference error kind `crashed` with `reference.error.crash`.
+ * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.numerics`, the kernel set
+ * that ran (and whose gates apply).
  */
-export const PARITY_SCHEMA_VERSION = "1.1.0";
+export const PARITY_SCHEMA_VERSION = "1.2.0";
 
 /** Overall or per-check verdict. `not_run`: the check could not be carried out, which is never a pass. */
 export type ParityStatus = "pass" | "fail" | "not_run";
@@ -404,6 +405,12 @@ export interface EngineInfoJson {
   readonly n_ctx: number | null;
   /** Kernel ids that executed, first-run order (`<backend>.<op>[.<variant>]`). */
   readonly kernels: readonly string[];
+  /**
+   * The kernel set that ran (`exact`: llama.cpp's x86 float order; `fast`: WebAssembly-native numerics), which
+   * also selects the gates (`receipts/parity_gates.ts` `thresholdsFor`); absent in receipts before schema 1.2.0
+   * (they ran `exact`).
+   */
+  readonly numerics?: "exact" | "fast";
   /** The engine tokenizer's own vocabulary hash (must equal `tokenizer.vocab_sha256`, computed from the file). */
   readonly tokenizer_sha256: string | null;
   /** Test-only faults in effect; must be empty in a real receipt. */
@@ -484,7 +491,7 @@ export interface ParityMetrics {
 export interface ParityReceipt {
   /** Receipt kind. */
   readonly kind: "parity";
-  /** `1.1.0` (`1.0.0` receipts remain valid). */
+  /** `1.2.0` (`1.0.0` and `1.1.0` receipts remain valid). */
   readonly schema_version: string;
   /** RFC 3339. */
   readonly timestamp: string;

@@ -15,7 +15,6 @@ import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { checkKernelIds } from "./kernel_ids.ts";
 import {
-  DEFAULT_THRESHOLDS,
   isExcusedDivergence,
   judgeGreedy,
   judgeLocalization,
@@ -24,6 +23,7 @@ import {
   judgeTokenization,
   localizedStatus,
   summarizeLogitsRows,
+  thresholdsFor,
 } from "./parity_gates.ts";
 import { firstDifference } from "./metrics.ts";
 
@@ -52,7 +52,7 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   const add = (path: string, code: string, message: string) => problems.push({ path, code, message });
   const t = r.thresholds;
 
-  thresholdsNotLooser(t, add);
+  thresholdsNotLooser(t, thresholdsFor(r.engine.numerics ?? "exact"), add);
 
   // Identity and provenance.
   if (r.model_sha256 !== r.model.sha256) {
@@ -257,8 +257,12 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   return problems;
 }
 
-function thresholdsNotLooser(t: ParityThresholds, add: (p: string, c: string, m: string) => void): void {
-  const d = DEFAULT_THRESHOLDS;
+/** `t` must be at least as strict as `d`, the gates of the profile that ran. */
+function thresholdsNotLooser(
+  t: ParityThresholds,
+  d: ParityThresholds,
+  add: (p: string, c: string, m: string) => void,
+): void {
   const atLeast: [keyof ParityThresholds, number, number][] = [["cosine_min", t.cosine_min, d.cosine_min], [
     "same_top_min",
     t.same_top_min,

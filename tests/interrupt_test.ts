@@ -88,7 +88,16 @@ const CASES: readonly CommandCase[] = [
     quick: (dir) => ["validate", "--steps", "2", "--threads", "1", "--out", `${dir}/ci/parity.json`],
     long: (dir) => ["validate", "--steps", "256", "--threads", "1", "--out", `${dir}/ci/parity.json`],
     when: /✓ logits/,
-    receipts: () => ["parity.json", "bench_ci-tiny.json"],
+    // Both CI models and both kernel sets, and the report of them.
+    receipts: () => [
+      ...["ci-tiny", "ci-tiny-llama"].flatMap((m) => [
+        `parity-${m}.json`,
+        `parity-fast-${m}.json`,
+        `bench_${m}-exact.json`,
+        `bench_${m}.json`,
+      ]),
+      "report.html",
+    ],
   },
 ];
 
@@ -123,7 +132,7 @@ for (const c of CASES) {
       const after = await snapshot(`${dir}/ci`);
       assert.deepStrictEqual([...after.keys()].sort(), c.receipts(model).sort(), "no temporary file left");
       for (const name of c.receipts(model)) assert.notEqual(after.get(name), before.get(name), `${name} rewritten`);
-      await assertVerifies(...c.receipts(model).map((n) => `${dir}/ci/${n}`));
+      await assertVerifies(...c.receipts(model).filter((n) => n.endsWith(".json")).map((n) => `${dir}/ci/${n}`));
     });
   });
 }
@@ -138,7 +147,13 @@ Deno.test("crossval validate interrupted in its benchmark step keeps the parity 
     );
     assert.ok(r.signalled, r.stderr);
     assert.equal(r.code, 130, r.stderr);
-    assert.deepStrictEqual([...(await snapshot(`${dir}/ci`)).keys()], ["parity.json"]);
-    await assertVerifies(out);
+    const parity = [
+      "parity-ci-tiny-llama.json",
+      "parity-ci-tiny.json",
+      "parity-fast-ci-tiny-llama.json",
+      "parity-fast-ci-tiny.json",
+    ];
+    assert.deepStrictEqual([...(await snapshot(`${dir}/ci`)).keys()].sort(), parity);
+    await assertVerifies(...parity.map((n) => `${dir}/ci/${n}`));
   });
 });

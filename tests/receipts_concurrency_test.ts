@@ -6,6 +6,14 @@ import assert from "node:assert/strict";
 import { type CliResult, crossval } from "./_cli.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
 
+/** What `validate --out <dir>/ci/parity.json` writes on the CI tier (two models, both kernel sets), sorted. */
+const VALIDATE_RECEIPTS: readonly string[] = ["ci-tiny", "ci-tiny-llama"].flatMap((m) => [
+  `bench_${m}-exact.json`,
+  `bench_${m}.json`,
+  `parity-${m}.json`,
+  `parity-fast-${m}.json`,
+]).sort();
+
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) out.push(e.name);
@@ -51,8 +59,11 @@ Deno.test("two crossval validate runs on one ci/ at once both finish and leave v
     assertRan(a, "validate (first)");
     assertRan(b, "validate (second)");
     for (const r of [a, b]) JSON.parse(r.stdout);
-    assert.deepStrictEqual(await names(`${dir}/ci`), ["bench_ci-tiny.json", "parity.json"], "no temporary file");
-    const verify = await crossval(["receipt", "verify", `${dir}/ci/parity.json`, `${dir}/ci/bench_ci-tiny.json`]);
+    // Both CI models and both kernel sets: parity of each (exact's beside --out, fast's as parity-fast-*), a bench
+    // receipt of each (bench_<model>.json is fast's), and the report.
+    const receipts = VALIDATE_RECEIPTS;
+    assert.deepStrictEqual(await names(`${dir}/ci`), [...receipts, "report.html"].sort(), "no temporary file");
+    const verify = await crossval(["receipt", "verify", ...receipts.map((n) => `${dir}/ci/${n}`)]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });
