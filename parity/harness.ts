@@ -171,7 +171,7 @@ function guarded(
  * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
  * const { model, tokenizer } = await describeModelFile(path);
  * using engine = await EngineSubject.open(path, { threads: 1, nCtx: 128 });
- * using cpp = await CppSubject.open(path, { threads: 1, nCtx: 128 });
+ * await using cpp = await CppSubject.open(path, { threads: 1, nCtx: 128 });
  * const receipt = await runParity(engine, cpp, DEFAULT_PROMPTS.slice(0, 2), { model, tokenizer, steps: 4 });
  * console.log(receipt.status, receipt.metrics.kld_mean); // pass 0
  * ```
