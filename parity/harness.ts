@@ -110,7 +110,8 @@ function guarded(
       out = await fn();
     } catch (e) {
       if (role === "reference") {
-        const kind = e instanceof ReferenceCrashedError ? "crashed" : "error";
+        // A deadline kill is the time budget running out (not_run, reference_timeout); any other ending is a crash.
+        const kind = e instanceof ReferenceCrashedError ? e.report.kind === "timeout" ? "timeout" : "crashed" : "error";
         throw new ReferenceFailure(kind, `the reference failed in ${op}: ${errMsg(e)}`, { cause: e });
       }
       throw new EngineFailure(`our engine failed in ${op}: ${errMsg(e)}`, { cause: e });
