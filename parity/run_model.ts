@@ -169,7 +169,15 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     if ("ok" in opened) reference = opened.ok;
     else {
       const e = opened.error, err = e as Error;
-      if (e instanceof ReferenceCrashedError) {
+      if (e instanceof ReferenceCrashedError && e.report.kind === "timeout") {
+        // The supervisor's deadline is the parity time budget: running out of it is a budget outcome (not_run,
+        // reference_timeout), as in the harness, not a crash of the library.
+        referenceError = {
+          kind: "timeout",
+          message:
+            `llama.cpp did not finish loading "${path}" within the ${referenceTimeoutMs} ms budget: ${err.message}`,
+        };
+      } else if (e instanceof ReferenceCrashedError) {
         referenceError = referenceCrashError(e, `llama.cpp crashed loading "${path}": ${err.message}`);
         referenceBlock = crashedReference(e, REFERENCE_NOT_LOADED);
       } else {

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { CONFIG, crossval, MAIN } from "./_cli.ts";
-import { fixtureModel, withTempDir } from "./_fixtures.ts";
+import { fixtureModel, validateOutputs, withTempDir } from "./_fixtures.ts";
+
+const VALIDATE = await validateOutputs();
 
 type Signal = "SIGINT" | "SIGTERM" | "SIGKILL";
 const SIGNALS: readonly [Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGKILL", 137]];
@@ -88,16 +90,7 @@ const CASES: readonly CommandCase[] = [
     quick: (dir) => ["validate", "--steps", "2", "--threads", "1", "--out", `${dir}/ci/parity.json`],
     long: (dir) => ["validate", "--steps", "256", "--threads", "1", "--out", `${dir}/ci/parity.json`],
     when: /✓ logits/,
-    // Both CI models and both kernel sets, and the report of them.
-    receipts: () => [
-      ...["ci-tiny", "ci-tiny-llama"].flatMap((m) => [
-        `parity-${m}.json`,
-        `parity-fast-${m}.json`,
-        `bench_${m}-exact.json`,
-        `bench_${m}.json`,
-      ]),
-      "report.html",
-    ],
+    receipts: () => VALIDATE.all.slice(),
   },
 ];
 
@@ -147,13 +140,7 @@ Deno.test("crossval validate interrupted in its benchmark step keeps the parity 
     );
     assert.ok(r.signalled, r.stderr);
     assert.equal(r.code, 130, r.stderr);
-    const parity = [
-      "parity-ci-tiny-llama.json",
-      "parity-ci-tiny.json",
-      "parity-fast-ci-tiny-llama.json",
-      "parity-fast-ci-tiny.json",
-    ];
-    assert.deepStrictEqual([...(await snapshot(`${dir}/ci`)).keys()].sort(), parity);
-    await assertVerifies(...parity.map((n) => `${dir}/ci/${n}`));
+    assert.deepStrictEqual([...(await snapshot(`${dir}/ci`)).keys()].sort(), [...VALIDATE.parity].sort());
+    await assertVerifies(...VALIDATE.parity.map((n) => `${dir}/ci/${n}`));
   });
 });

@@ -4,15 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type CliResult, crossval } from "./_cli.ts";
-import { fixtureModel, withTempDir } from "./_fixtures.ts";
-
-/** What `validate --out <dir>/ci/parity.json` writes on the CI tier (two models, both kernel sets), sorted. */
-const VALIDATE_RECEIPTS: readonly string[] = ["ci-tiny", "ci-tiny-llama"].flatMap((m) => [
-  `bench_${m}-exact.json`,
-  `bench_${m}.json`,
-  `parity-${m}.json`,
-  `parity-fast-${m}.json`,
-]).sort();
+import { fixtureModel, validateOutputs, withTempDir } from "./_fixtures.ts";
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,11 +51,10 @@ Deno.test("two crossval validate runs on one ci/ at once both finish and leave v
     assertRan(a, "validate (first)");
     assertRan(b, "validate (second)");
     for (const r of [a, b]) JSON.parse(r.stdout);
-    // Both CI models and both kernel sets: parity of each (exact's beside --out, fast's as parity-fast-*), a bench
-    // receipt of each (bench_<model>.json is fast's), and the report.
-    const receipts = VALIDATE_RECEIPTS;
-    assert.deepStrictEqual(await names(`${dir}/ci`), [...receipts, "report.html"].sort(), "no temporary file");
-    const verify = await crossval(["receipt", "verify", ...receipts.map((n) => `${dir}/ci/${n}`)]);
+    const outputs = await validateOutputs();
+    assert.deepStrictEqual(await names(`${dir}/ci`), outputs.all, "no temporary file");
+    const receipts = [...outputs.parity, ...outputs.bench].map((n) => `${dir}/ci/${n}`);
+    const verify = await crossval(["receipt", "verify", ...receipts]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });
