@@ -463,7 +463,7 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
     const t = this.#opts.timeouts ?? {};
     const deadline = op === "hello" ? t.hello ?? 60_000 : op === "load" ? t.load ?? 600_000 : t.op ?? 300_000;
     const t0 = performance.now();
-    const timer = setTimeout(() => this.#kill("timeout"), deadline);
+    let timer = setTimeout(() => this.#kill("timeout"), deadline);
     const rss = setInterval(() => this.#checkRss(), RSS_POLL_MS);
     let frame: Frame | null = null;
     let protocolError: ProtocolError | null = null;
@@ -472,7 +472,15 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
         // One write per request unless the payload is large: each write is a round through the runtime's I/O.
         const parts = frameParts(encodeHeader({ op, seq, ...fields }), payload);
         const whole = parts.length === 2 && parts[1].length <= SMALL_PAYLOAD ? [joined(parts)] : parts;
-        for (const part of whole) await this.#writer.write(part);
+        try {
+          for (const part of whole) await this.#writer.write(part);
+        } catch {
+          // A broken pipe: the child exited (or closed stdin) before reading. What it wrote first (a frame, or
+          // stray text that makes this a protocol error) is still in its stdout, so read on: the stream ends
+          // with the child, and one that lingers is ended after a short grace.
+          clearTimeout(timer);
+          timer = setTimeout(() => this.#kill(this.#killedFor ?? "exit"), 5_000);
+        }
         frame = await this.#reader.next();
       } catch (e) {
         // Anything else (a broken pipe, a closed stream) means the child is going or gone: #died finds out how.
