@@ -398,11 +398,12 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
    * @throws {ReferenceCrashedError} When the driver dies or hangs while starting.
    * @throws {Error} When the driver program cannot be started, or speaks another protocol version.
    * @example
-   * ```ts ignore
+   * ```ts
    * import { ReferenceProcess } from "./ref_process.ts";
+   * import { llamaSourceDir } from "./llama_source.ts";
    * await using ref = await ReferenceProcess.spawn();
-   * await using m = await ref.load("tiny.gguf", { parity: true, threads: 1 });
-   * console.log(await m.tokenize("Hello"), ref.identity.version);
+   * await using m = await ref.load(`${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`, { vocabOnly: true });
+   * console.log(await m.tokenize("Hello", { addSpecial: false }), ref.identity.library); // [9906] "llama.cpp"
    * ```
    */
   static async spawn(opts: ReferenceProcessOptions = {}): Promise<ReferenceProcess> {
