@@ -125,7 +125,9 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
     : "llama.cpp did not run";
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
-    `engine ${r.engine.backend ?? "n/a"} (${r.engine.kernels.length} kernels) vs ${ref}`,
+    `engine ${r.engine.backend ?? "n/a"}${
+      r.engine.device ? ` on ${r.engine.device}` : ""
+    } (${r.engine.kernels.length} kernels) vs ${ref}`,
     renderTable(["check", "status", "detail"], rows),
     ...r.reasons.map((x) => `  ${styleText("red", "•")} ${x.check}: ${x.message}`),
     `receipt: ${path}`,

@@ -18,9 +18,10 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
- * reference error kind `crashed` with `reference.error.crash`.
+ * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.device`, the WebGPU
+ * adapter the engine ran on.
  */
-export const PARITY_SCHEMA_VERSION = "1.1.0";
+export const PARITY_SCHEMA_VERSION = "1.2.0";
 
 /** Overall or per-check verdict. `not_run`: the check could not be carried out, which is never a pass. */
 export type ParityStatus = "pass" | "fail" | "not_run";
@@ -396,8 +397,13 @@ export interface ReferenceInfo {
 export interface EngineInfoJson {
   /** True when it loaded and every call completed. */
   readonly ran: boolean;
-  /** Kernel backend (`wasm`, `ref`). */
+  /** Kernel backend (`wasm`, `ref`, `webgpu`). */
   readonly backend: string | null;
+  /**
+   * What computed when it is not the host CPU: the backend's device label, e.g.
+   * `WebGPU llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback]` (schema 1.2.0; absent for CPU backends).
+   */
+  readonly device?: string;
   /** Threads. */
   readonly threads: number | null;
   /** Context length. */
@@ -484,7 +490,7 @@ export interface ParityMetrics {
 export interface ParityReceipt {
   /** Receipt kind. */
   readonly kind: "parity";
-  /** `1.1.0` (`1.0.0` receipts remain valid). */
+  /** `1.2.0` (`1.0.0` and `1.1.0` receipts remain valid). */
   readonly schema_version: string;
   /** RFC 3339. */
   readonly timestamp: string;
