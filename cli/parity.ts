@@ -127,7 +127,7 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
     : "llama.cpp did not run";
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
-    `engine ${r.engine.backend ?? "n/a"}, ${
+    `engine ${r.engine.backend ?? "n/a"}${r.engine.device ? ` on ${r.engine.device}` : ""}, ${
       r.engine.numerics ?? "exact"
     } numerics (${r.engine.kernels.length} kernels, ` +
     `gates ${r.thresholds.id}) vs ${ref}`,

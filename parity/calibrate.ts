@@ -25,7 +25,7 @@ import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
-import { DEFAULT_PROMPTS } from "./prompts.ts";
+import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
 
 /** The generated models calibration covers: shapes, ternary types, embedding types, scales, seeds, depth. */
 export const CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
@@ -153,6 +153,8 @@ async function runOne(
   faults: Faults | null,
   backend: BackendKind,
   numerics: NumericsProfile,
+  prompts: readonly ParityPrompt[],
+  steps: number,
 ) {
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
@@ -165,12 +167,12 @@ async function runOne(
   using eng = await EngineSubject.open(path, { ...common, backend, numerics, ...(faults ? { faults } : {}) });
   const stock = LLAMA_CPP_ARCHS.has(normalizeSpec(spec).arch) && normalizeSpec(spec).type !== "i2_s";
   await using ref = stock
-    ? await CppSubject.open(path, { ...common, greedySteps: 32 })
+    ? await CppSubject.open(path, { ...common, greedySteps: steps })
     : exactEngineReference(await EngineSubject.open(path, { ...common, backend: "wasm", numerics: "exact" }));
-  const r = await runParity(eng, ref, DEFAULT_PROMPTS, {
+  const r = await runParity(eng, ref, prompts, {
     model: facts.model,
     tokenizer: facts.tokenizer,
-    steps: 32,
+    steps,
     thresholds: thresholdsFor(numerics),
   });
   return { reference: stock ? "llama.cpp" : "engine-exact", ...calibrationLine(spec, faults, r) };
@@ -186,6 +188,15 @@ export interface CalibrateOptions {
   readonly faults?: boolean;
   /** Called with each record as it is produced. */
   readonly onRecord?: (record: Record<string, unknown>) => void;
+  /**
+   * The models (default {@link CALIBRATION_MODELS}; with `faults`, the faults are injected into the first). A
+   * subset, with fewer `prompts` and `steps`, is a quick look; the gates are chosen from the full set.
+   */
+  readonly models?: readonly Partial<SynthSpec>[];
+  /** Prompts (default `DEFAULT_PROMPTS`). */
+  readonly prompts?: readonly ParityPrompt[];
+  /** Greedy steps per prompt (default 32). */
+  readonly steps?: number;
 }
 
 /**
@@ -195,10 +206,12 @@ export interface CalibrateOptions {
  * @returns One record per run.
  * @throws Whatever loading a side throws (the llama.cpp library must be available).
  * @example
- * ```ts ignore
+ * ```ts
  * import { calibrate } from "./calibrate.ts";
- * const records = await calibrate({ faults: true });
- * console.log(records.map((r) => r.loc_first));
+ * // The full fault set (`{ faults: true }`) takes minutes; one small model, one prompt and 4 steps take a second.
+ * const prompts = [{ text: "Once upon a time", parseSpecial: false }];
+ * const records = await calibrate({ models: [{ layers: 2 }], prompts, steps: 4 });
+ * console.log(records[0].status, records[0].kld_max); // "pass" 0
  * ```
  */
 export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<string, unknown>[]> {
@@ -206,11 +219,13 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
   const dir = await Deno.makeTempDir({ prefix: "crossval-calibrate-" });
   const out: Record<string, unknown>[] = [];
   try {
+    const models = opts.models ?? CALIBRATION_MODELS;
     const runs: [Partial<SynthSpec>, Faults | null][] = opts.faults
-      ? CALIBRATION_FAULTS.map((f) => [CALIBRATION_MODELS[0], f])
-      : CALIBRATION_MODELS.map((m) => [m, null]);
+      ? CALIBRATION_FAULTS.map((f) => [models[0], f])
+      : models.map((m) => [m, null]);
+    const prompts = opts.prompts ?? DEFAULT_PROMPTS, steps = opts.steps ?? 32;
     for (const [spec, faults] of runs) {
-      const record = { backend, numerics, ...(await runOne(dir, spec, faults, backend, numerics)) };
+      const record = { backend, numerics, ...(await runOne(dir, spec, faults, backend, numerics, prompts, steps)) };
       opts.onRecord?.(record);
       out.push(record);
     }

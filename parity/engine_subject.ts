@@ -148,6 +148,8 @@ export class EngineSubject implements EngineParitySubject, Disposable {
     const info = this.#engine.info();
     return {
       backend: info.backend,
+      // The device label of a backend that does not compute on the host CPU (WebGPU: the adapter).
+      ...(info.device !== "CPU" ? { device: info.device } : {}),
       threads: info.threads,
       n_ctx: info.nCtx,
       kernels: this.#engine.kernels(),

@@ -19,7 +19,7 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
  * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.numerics`, the kernel set
- * that ran (and whose gates apply).
+ * that ran (and whose gates apply); `engine.device`, the WebGPU adapter the engine ran on.
  */
 export const PARITY_SCHEMA_VERSION = "1.2.0";
 
@@ -397,8 +397,13 @@ export interface ReferenceInfo {
 export interface EngineInfoJson {
   /** True when it loaded and every call completed. */
   readonly ran: boolean;
-  /** Kernel backend (`wasm`, `ref`). */
+  /** Kernel backend (`wasm`, `ref`, `webgpu`). */
   readonly backend: string | null;
+  /**
+   * What computed when it is not the host CPU: the backend's device label, e.g.
+   * `WebGPU llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback]` (schema 1.2.0; absent for CPU backends).
+   */
+  readonly device?: string;
   /** Threads. */
   readonly threads: number | null;
   /** Context length. */
