@@ -285,7 +285,7 @@ program.command("bench")
   .addOption(
     numericsListOption(
       ["fast"],
-      "our engine's kernel sets, each benchmarked against llama.cpp (receipt bench_<name>.json for the first, bench_<name>-<profile>.json for the others)",
+      "our engine's kernel sets, each benchmarked against llama.cpp (receipts bench_<name>.json for fast, bench_<name>-exact.json for exact)",
     ),
   )
   .addOption(
