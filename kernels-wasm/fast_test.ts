@@ -179,7 +179,8 @@ Deno.test("fast.attention equals its twin for every GQA grouping, head size and 
         const kc = rig.alloc(4 * nCtx * nkv * hd, Float32Array.from({ length: nCtx * nkv * hd }, () => gauss(r)));
         const vals = Float32Array.from({ length: nCtx * nkv * hd }, () => gauss(r));
         const vc = rig.alloc(4 * nCtx * nkv * hd, vals);
-        const scr = rig.alloc(4 * 2 * 4 * nCtx);
+        // The kernel table's size (kernel_table.ts): a score row per query head in decode.
+        const scr = rig.alloc(4 * nCtx * Math.max(4 * 2, nh));
         const out = rig.alloc(4 * nTok * nh * hd), outRef = rig.alloc(4 * nTok * nh * hd);
         const args = [nTok, pos0, nh, nkv, hd, nCtx, 1 / Math.sqrt(hd)];
         rig.run("fast.attention", [q, kc, vc, out, scr, ...args]);

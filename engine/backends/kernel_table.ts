@@ -55,6 +55,8 @@ export type KernelId =
 export interface ScratchShape {
   /** Most KV cache rows an `attention` call attends over (its `n_ctx` argument). */
   readonly nCtx: number;
+  /** Query heads of the `attention` calls (`n_head`); `fast.attention`'s decode keeps a score row per head. */
+  readonly nHead?: number;
 }
 
 /** One row of the kernel table. */
@@ -121,8 +123,9 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "fast.attention": k(
     ["q", "k", "v", "out", "scratch", "n_tok", "pos0", "n_head", "n_head_kv", "head_dim", "n_ctx", "scale"],
     "Fast profile: fast.attention",
-    // Up to 4 rows of n_ctx f32 scores per thread (the query heads of a KV group that share each K/V row read).
-    (shape, threads) => 16 * threads * shape.nCtx,
+    // Prefill: up to 4 rows of n_ctx f32 scores per thread (the query heads of a KV group that share each K/V row
+    // read); decode: one row per query head (each thread walks the cache rows for a range of KV heads).
+    (shape, threads) => 4 * shape.nCtx * Math.max(4 * threads, shape.nHead ?? 0),
   ),
   "fast.swiglu": k(BINARY, "Fast profile: fast.swiglu"),
   "fast.repack.tq2_0x2": k(["w", "n_out", "K"], "Fast profile: TQ2_0x2"),

@@ -128,7 +128,7 @@ export function allocRunState(cfg: ModelConfig, be: KernelBackend, opts: RunStat
     xq: a(B * xqRow),
     logits: f32(logitRows * V),
     rope: f32(C * cfg.nRot),
-    attnScratch: a(Math.max(4, be.scratchBytes(PROFILE_KERNELS[numerics].attention, { nCtx: C }))),
+    attnScratch: a(Math.max(4, be.scratchBytes(PROFILE_KERNELS[numerics].attention, { nCtx: C, nHead: cfg.nHead }))),
     kCache,
     vCache,
   };

@@ -470,7 +470,9 @@ pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
 
 /// `fast.attention` (`scalar_fast::attention_head` per head): work items are (token, KV head, S query heads of
 /// its group); the S heads of an item share each K and V row read (S = the largest of 4, 2, 1 dividing the group
-/// that still gives at least 4 items per thread). `scratch` holds `nth * 4 * n_ctx` f32.
+/// that still gives at least 4 items per thread in prefill). Decode with SIMD walks the cache once per thread for
+/// a range of KV heads instead (`attention_decode_rmadd`, the same bits). `scratch` holds
+/// `max(nth * 4, n_head) * n_ctx` f32.
 pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
     const N: &str = "fast.attention";
     let [q, k, v, out, scratch] = ptrs;
@@ -483,12 +485,31 @@ pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u3
     let ov = Mem::arg(N, "out", out, sz(&[nt, nh, hd, 4]));
     let kv = Mem::arg(N, "k", k, sz(&[nctx, nkv, hd, 4]));
     let vv = Mem::arg(N, "v", v, sz(&[nctx, nkv, hd, 4]));
+    let group = nh / nkv;
+    if nt == 1 && simd && hd % 16 == 0 && nh <= simd128::fast_misc::DECODE_MAX_HEADS {
+        // Decode: each thread walks the cache rows once for a contiguous range of KV heads (a score row per query
+        // head in scratch); the same bits as the per-group items below.
+        let rows = nh.max(4 * nth.max(1) as usize);
+        let sv = Mem::arg(N, "scratch", scratch, sz(&[rows, nctx, 4]));
+        let n1 = nth.max(1) as usize;
+        // Four query heads per pass when the group allows (measured faster than two, whose 8 accumulators would fit
+        // x64's 16 SIMD registers: each K/V vector then feeds twice as many multiply-adds).
+        let sub = if group % 4 == 0 { 4 } else if group % 2 == 0 { 2 } else { 1 };
+        let p = AttnHead { head_dim: hd, n_kv: pos0 + 1, kv_stride: nkv * hd, kv_off: 0, scale: a.scale, batched: false };
+        for_chunks(nkv, (nkv + n1 - 1) / n1, nth, |k0, k1| match sub {
+            4 => simd128::fast_misc::attention_decode_rmadd::<4>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+            2 => simd128::fast_misc::attention_decode_rmadd::<2>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+            _ => simd128::fast_misc::attention_decode_rmadd::<1>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+        });
+        return;
+    }
     let sv = Mem::arg(N, "scratch", scratch, sz(&[nth.max(1) as usize, 4, nctx, 4]));
     let e = sv.sub(ith as usize * 4 * nctx * 4, 4 * nctx * 4);
-    let group = nh / nkv;
+    // One token without SIMD (or an odd head size) still picks S for the items (at least 4 per thread).
+    let items_wanted = if nt == 1 { 1 } else { 4 * nth.max(1) as usize };
     let mut sub = 1;
     for s in [4usize, 2] {
-        if group % s == 0 && nt * nkv * (group / s) >= 4 * nth.max(1) as usize {
+        if group % s == 0 && nt * nkv * (group / s) >= items_wanted {
             sub = s;
             break;
         }

@@ -166,6 +166,139 @@ pub fn attention_group_rmadd<const S: usize>(q: [Mem; S], k: Mem, v: Mem, out: [
     }
 }
 
+/// Most query heads [`attention_decode_rmadd`] takes (its per-head `1 / sum` live on the stack).
+pub const DECODE_MAX_HEADS: usize = 256;
+
+/// Decode attention (one token) for the KV heads `k0..k1`, each with its `group` query heads in sub-groups of S:
+/// the same sums in the same order per head as [`attention_group_rmadd`] (so the same bits), but the cache rows
+/// are walked once for the whole range, each row's K (then V) slices of the range's KV heads read together. A
+/// thread then streams its contiguous part of every cache row instead of one head's `head_dim * 4` bytes per
+/// `n_head_kv * head_dim * 4`-byte row, which the hardware prefetcher does not follow across pages (2B4T shape,
+/// 30 layers at position 2048: 4-5 GB/s per-head, docs/performance.md "Kernel log"). `q`, `out`: the token's
+/// `n_head * head_dim` f32; `e`: one `n_ctx` f32 score row per query head. `head_dim % 16 == 0`.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn attention_decode_rmadd<const S: usize>(
+    q: Mem,
+    k: Mem,
+    v: Mem,
+    out: Mem,
+    e: Mem,
+    n_ctx: usize,
+    group: usize,
+    k0: usize,
+    k1: usize,
+    p: &crate::scalar::AttnHead,
+) {
+    let (hd, n, stride) = (p.head_dim, p.n_kv, p.kv_stride);
+    let z = f32x4_splat(0.0);
+    let parts = group / S;
+    for j in 0..n {
+        for kh in k0..k1 {
+            let kj = k.sub((j * stride + kh * hd) * 4, hd * 4);
+            for part in 0..parts {
+                let h0 = kh * group + part * S;
+                let mut acc = [[z; 4]; S];
+                let mut i = 0;
+                while i < hd {
+                    let kc = kj.sub(4 * i, 64);
+                    let kv: [v128; 4] = core::array::from_fn(|m| kc.v128(16 * m));
+                    unroll!(S, g => {
+                        let qc = q.sub(((h0 + g) * hd + i) * 4, 64);
+                        for m in 0..4 {
+                            acc[g][m] = madd(kv[m], qc.v128(16 * m), acc[g][m]);
+                        }
+                    });
+                    i += 16;
+                }
+                for g in 0..S {
+                    let a = f32x4_add(f32x4_add(acc[g][0], acc[g][1]), f32x4_add(acc[g][2], acc[g][3]));
+                    e.set_f32_at((h0 + g) * n_ctx + j, super::fast_ternary::hsum4(a) * p.scale);
+                }
+            }
+        }
+    }
+    let n4 = n / 4 * 4;
+    let mut inv = [0.0f32; DECODE_MAX_HEADS];
+    for h in k0 * group..k1 * group {
+        let eg = e.sub(h * n_ctx * 4, n_ctx * 4);
+        let mut mx = f32::NEG_INFINITY;
+        for jj in 0..n {
+            let s = eg.f32_at(jj);
+            if s > mx {
+                mx = s;
+            }
+        }
+        let vm = f32x4_splat(mx);
+        let mut sv = z;
+        let mut jj = 0;
+        while jj < n4 {
+            let x = exp4(f32x4_sub(eg.v128(4 * jj), vm));
+            eg.set_v128(4 * jj, x);
+            sv = f32x4_add(sv, x);
+            jj += 4;
+        }
+        let mut sum = super::fast_ternary::hsum4(sv);
+        while jj < n {
+            let x = f32x4_extract_lane::<0>(exp4(f32x4_splat(eg.f32_at(jj) - mx)));
+            eg.set_f32_at(jj, x);
+            sum += x;
+            jj += 1;
+        }
+        inv[h] = 1.0 / sum;
+        let oh = out.sub(h * hd * 4, hd * 4);
+        let mut d = 0;
+        while d < hd {
+            oh.set_v128(4 * d, z);
+            d += 4;
+        }
+    }
+    // Weighted sum in blocks of JB cache rows (the block's V slices of the range, JB * (k1 - k0) * head_dim * 4
+    // bytes, stay in L1 while each 16-output slice runs its chain over them; the chains are parked in `out`
+    // between blocks, so each output is one chain in row order, as in `attention_group_rmadd`).
+    const JB: usize = 16;
+    let mut jb = 0;
+    while jb < n {
+        let je = if n - jb > JB { jb + JB } else { n };
+        for kh in k0..k1 {
+            for part in 0..parts {
+                let h0 = kh * group + part * S;
+                let mut d = 0;
+                while d < hd {
+                    let mut acc: [[v128; 4]; S] =
+                        core::array::from_fn(|g| core::array::from_fn(|m| out.v128(((h0 + g) * hd + d) * 4 + 16 * m)));
+                    for j in jb..je {
+                        let vj = v.sub((j * stride + kh * hd + d) * 4, 64);
+                        let vv: [v128; 4] = core::array::from_fn(|m| vj.v128(16 * m));
+                        unroll!(S, g => {
+                            let pj = f32x4_splat(e.f32_at((h0 + g) * n_ctx + j));
+                            for m in 0..4 {
+                                acc[g][m] = madd(vv[m], pj, acc[g][m]);
+                            }
+                        });
+                    }
+                    for g in 0..S {
+                        for m in 0..4 {
+                            out.set_v128(((h0 + g) * hd + d) * 4 + 16 * m, acc[g][m]);
+                        }
+                    }
+                    d += 16;
+                }
+            }
+        }
+        jb = je;
+    }
+    for h in k0 * group..k1 * group {
+        let vi = f32x4_splat(inv[h]);
+        let oh = out.sub(h * hd * 4, hd * 4);
+        let mut d = 0;
+        while d < hd {
+            oh.set_v128(4 * d, f32x4_mul(oh.v128(4 * d), vi));
+            d += 4;
+        }
+    }
+}
+
 /// `y = silu(g) * u` with `silu(x) = x / (1 + exp4(-x))` (`scalar_fast::swiglu`).
 #[inline(never)]
 pub fn swiglu_rmadd(a: Mem, b: Mem, y: Mem, s: usize, e: usize) {
