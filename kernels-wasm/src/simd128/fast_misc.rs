@@ -193,30 +193,50 @@ pub fn attention_decode_rmadd<const S: usize>(
     let (hd, n, stride) = (p.head_dim, p.n_kv, p.kv_stride);
     let z = f32x4_splat(0.0);
     let parts = group / S;
-    for j in 0..n {
+    // Scores, two cache rows per pass and one lane group m (lanes 4m..4m+3 of the 16-lane chains) at a time: the
+    // rows' K vectors feed the S heads' chains of that group, 2 * S accumulators (8 at S = 4) plus two K vectors
+    // and a q vector, which fit x64's 16 SIMD registers (all four groups at once, 16 accumulators per row, spill).
+    // Each chain still sees the same multiply-adds in the same order (the bits of `attention_group_rmadd`).
+    let mut j = 0;
+    while j < n {
+        let two = j + 1 < n;
         for kh in k0..k1 {
-            let kj = k.sub((j * stride + kh * hd) * 4, hd * 4);
+            let ka = k.sub((j * stride + kh * hd) * 4, hd * 4);
+            let kb = if two { k.sub(((j + 1) * stride + kh * hd) * 4, hd * 4) } else { ka };
             for part in 0..parts {
                 let h0 = kh * group + part * S;
-                let mut acc = [[z; 4]; S];
-                let mut i = 0;
-                while i < hd {
-                    let kc = kj.sub(4 * i, 64);
-                    let kv: [v128; 4] = core::array::from_fn(|m| kc.v128(16 * m));
-                    unroll!(S, g => {
-                        let qc = q.sub(((h0 + g) * hd + i) * 4, 64);
-                        for m in 0..4 {
-                            acc[g][m] = madd(kv[m], qc.v128(16 * m), acc[g][m]);
-                        }
-                    });
-                    i += 16;
+                let qh: [Mem; S] = core::array::from_fn(|g| q.sub((h0 + g) * hd * 4, hd * 4));
+                let mut fa = [[z; 4]; S];
+                let mut fb = [[z; 4]; S];
+                for m in 0..4 {
+                    let mut aa = [z; S];
+                    let mut ab = [z; S];
+                    let mut i = 4 * m;
+                    while i < hd {
+                        let (x, y) = (ka.v128(4 * i), kb.v128(4 * i));
+                        unroll!(S, g => {
+                            let qv = qh[g].v128(4 * i);
+                            aa[g] = madd(x, qv, aa[g]);
+                            ab[g] = madd(y, qv, ab[g]);
+                        });
+                        i += 16;
+                    }
+                    for g in 0..S {
+                        fa[g][m] = aa[g];
+                        fb[g][m] = ab[g];
+                    }
                 }
                 for g in 0..S {
-                    let a = f32x4_add(f32x4_add(acc[g][0], acc[g][1]), f32x4_add(acc[g][2], acc[g][3]));
+                    let a = f32x4_add(f32x4_add(fa[g][0], fa[g][1]), f32x4_add(fa[g][2], fa[g][3]));
                     e.set_f32_at((h0 + g) * n_ctx + j, super::fast_ternary::hsum4(a) * p.scale);
+                    if two {
+                        let b = f32x4_add(f32x4_add(fb[g][0], fb[g][1]), f32x4_add(fb[g][2], fb[g][3]));
+                        e.set_f32_at((h0 + g) * n_ctx + j + 1, super::fast_ternary::hsum4(b) * p.scale);
+                    }
                 }
             }
         }
+        j += 2;
     }
     let n4 = n / 4 * 4;
     let mut inv = [0.0f32; DECODE_MAX_HEADS];
