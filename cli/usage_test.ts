@@ -3,7 +3,7 @@
  * number at all exits 2 before any work, says what is allowed, and ends with the usage line of that command.
  */
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "./_testing.ts";
 
 interface Case {
   /** Arguments (no model or file needs to exist: the error comes first). */
