@@ -20,7 +20,7 @@ import { GgufFile } from "../engine/gguf/mod.ts";
 import { configFromGguf, Engine } from "../engine/mod.ts";
 import { fixtureModel } from "./_fixtures.ts";
 import { compare, forward64, toRows } from "./_forward64.ts";
-import { DriverConnection } from "../ffi/references/mod.ts";
+import { ReferenceProcess } from "../ffi/ref_process.ts";
 import { f32, idsPayload, ikConnection, ok } from "./_reference.ts";
 
 const MODELS = [
@@ -34,8 +34,9 @@ const dir = await Deno.makeTempDir({ prefix: "crossval-feasibility-" });
 const results: Record<string, unknown>[] = [];
 try {
   const at = Deno.args.indexOf("--driver");
-  await using c = at >= 0 ? DriverConnection.start(Deno.args[at + 1]) : await ikConnection();
-  if (at >= 0) ok(await c.request("hello", { protocol: 1, log: "error" }));
+  await using c = at >= 0
+    ? await ReferenceProcess.spawn({ log: "error", driver: { cmd: Deno.args[at + 1], args: [] } })
+    : await ikConnection();
   for (const { label, spec } of MODELS) {
     const src = await fixtureModel({ arch: "bitnet-b1.58", type: "i2_s", ...spec });
     const f32Path = `${dir}/f32.gguf`;
