@@ -149,7 +149,8 @@ program.command("tokenize")
 
 program.command("parity")
   .description(
-    "Compare our engine with llama.cpp: tokens, logits at every position, greedy decode, op-by-op localization",
+    "Compare our engine with a C++ reference (llama.cpp, ik_llama.cpp): tokens, logits at every position, greedy " +
+      "decode, op-by-op localization",
   )
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
   .addOption(
@@ -174,7 +175,16 @@ program.command("parity")
   )
   .addOption(intOption("--ctx <n>", "context length for both engines (default 512)", RANGES.parityCtx))
   .addOption(
-    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+    intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
+  .option(
+    "--reference <ref>",
+    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
+      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
+      .choices(["f32", "iq2_bn"]),
   )
   .option(
     "--lockfile <path>",
@@ -216,7 +226,16 @@ program.command("validate")
   )
   .addOption(intOption("--threads <n>", "threads for both engines (default 1)", RANGES.threads))
   .addOption(
-    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+    intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
+  .option(
+    "--reference <ref>",
+    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
+      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
+      .choices(["f32", "iq2_bn"]),
   )
   .option(
     "--lockfile <path>",

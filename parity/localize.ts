@@ -103,7 +103,8 @@ export function inputsOf(name: string, has: (name: string) => boolean): OpInputs
       return local(at("ffn_inp"));
     case "ffn_up":
     case "ffn_gate":
-      return local(at("ffn_norm"));
+      // A reference that does not name its FFN norm (ik_llama.cpp): the op judged is norm + projection.
+      return local(has(at("ffn_norm")) || !has(at("ffn_inp")) ? at("ffn_norm") : at("ffn_inp"));
     case "ffn_up_s":
       return local(at("ffn_up"));
     case "ffn_gate_s":
