@@ -200,6 +200,10 @@ program.command("parity-calibrate", { hidden: true })
   )
   .option("--faults", "run the injected-fault set instead of the model set")
   .option("--out <file>", "also write the JSON lines here")
+  .addOption(
+    new Option("--ik-format <format>", "calibrate against ik_llama.cpp on this input").choices(["f32", "iq2_bn"]),
+  )
+  .option("--measure", "with --ik-format: record each op's clean-row NMSE instead of judging it")
   .action(async (opts) => done(await (await import("./parity.ts")).parityCalibrateCommand(opts)));
 
 program.command("reference")

@@ -310,6 +310,10 @@ export interface CalibrateFlags {
   backend: string;
   faults?: boolean;
   out?: string;
+  /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`). */
+  ikFormat?: string;
+  /** Record each op's clean-row NMSE instead of judging it. */
+  measure?: boolean;
 }
 
 /** Run the calibration behind docs/parity.md: one JSON line per run on stdout (and in `--out`). */
@@ -318,9 +322,14 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
   const { calibrate } = await import("../parity/calibrate.ts");
+  if (flags.ikFormat !== undefined && flags.ikFormat !== "f32" && flags.ikFormat !== "iq2_bn") {
+    throw new UsageError(`Invalid --ik-format "${flags.ikFormat}": expected f32 or iq2_bn`);
+  }
   const records = await calibrate({
     backend: flags.backend,
     faults: flags.faults ?? false,
+    ...(flags.ikFormat ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
+    measure: flags.measure ?? false,
     onRecord: (r) => console.log(JSON.stringify(r)),
   });
   if (flags.out) {

@@ -15,6 +15,10 @@ import { EngineSubject } from "./engine_subject.ts";
 import { runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS } from "./prompts.ts";
+import { runParityOnModel } from "./run_model.ts";
+import type { IkInputFormat } from "./reference_plan.ts";
+import { gatesFor } from "../receipts/parity_gates.ts";
+import type { ParityThresholds } from "../receipts/parity_receipt.ts";
 
 /** The generated models calibration covers: shapes, ternary types, embedding types, scales, seeds, depth. */
 export const CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
@@ -100,6 +104,20 @@ export function calibrationLine(
     loc_status: loc.status,
     loc_worst_new_error_fraction: worst,
     loc_undetermined: loc.tensors.filter((t) => t.status === "undetermined").map((t) => t.name),
+    // Per kind, the largest per-row NMSE among rows whose inputs matched (what the tolerances are chosen from).
+    loc_clean_max: Object.fromEntries(
+      Object.entries(
+        loc.tensors.reduce<Record<string, number>>((m, t) => {
+          if (t.clean_row_nmse_max !== undefined && t.clean_row_nmse_max !== null) {
+            m[t.kind] = Math.max(m[t.kind] ?? 0, t.clean_row_nmse_max);
+          }
+          return m;
+        }, {}),
+      ).map(([k, v]) => [k, Number(v.toExponential(2))]),
+    ),
+    thresholds: r.thresholds.id,
+    reference: r.reference.library,
+    activations: r.engine.activations ?? "int8",
     loc_first: loc.first_exceedance && {
       name: loc.first_exceedance.name,
       new_error_rows: loc.first_exceedance.new_error_rows,
@@ -125,10 +143,79 @@ async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | nu
   return calibrationLine(spec, faults, r);
 }
 
+/**
+ * The generated `bitnet-b1.58` models the ik_llama.cpp gates are calibrated on: the tiny shape (rows of 256), 512-wide
+ * (IQ2_BN needs rows of at least 512), deeper, other seeds, and 2B4T's exact shape with two layers (the full model:
+ * docs/parity.md, measured by hand).
+ */
+export const IK_CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
+  { arch: "bitnet-b1.58", type: "i2_s" },
+  { arch: "bitnet-b1.58", type: "i2_s", seed: 2 },
+  { arch: "bitnet-b1.58", type: "i2_s", layers: 8 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512, seed: 3 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512, layers: 8 },
+  { arch: "bitnet-b1.58", type: "i2_s", preset: "2b4t", layers: 2 },
+];
+
+/** Faults against ik_llama.cpp, at layer 1 of the 512-wide model (the gates must catch each). */
+export const IK_CALIBRATION_FAULTS: readonly Faults[] = [
+  { swapActivation: 1 },
+  { ropeNorm: 1 },
+  { positionOffByOne: 1 },
+  { skipSubNorm: 1 },
+  { flipTernarySign: { layer: 1 } },
+  { flipTernarySign: { layer: 3 } },
+  { perTokenActQuant: 1 },
+];
+
+/**
+ * Gates for measuring: the gate set's logits and greedy gates and its clean-input threshold, but every op tolerance
+ * out of reach, so each op's largest clean-row NMSE is recorded instead of judged.
+ */
+function measuring(t: ParityThresholds): ParityThresholds {
+  const tol = Object.fromEntries(Object.keys(t.localization.new_error_row_nmse).map((k) => [k, Number.MAX_VALUE]));
+  return { ...t, id: `${t.id}+measure`, localization: { ...t.localization, new_error_row_nmse: tol } };
+}
+
+async function runOneReference(
+  dir: string,
+  spec: Partial<SynthSpec>,
+  faults: Faults | null,
+  backend: BackendKind,
+  ikFormat: IkInputFormat,
+  measure: boolean,
+) {
+  const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    await writeSyntheticModel(path, normalizeSpec(spec));
+  }
+  const gates = gatesFor({
+    library: "ik_llama.cpp",
+    input: ikFormat,
+    activations: ikFormat === "f32" ? "float" : "int8",
+  })!;
+  const r = await runParityOnModel(path, {
+    backend,
+    reference: "ik_llama",
+    ikFormat,
+    steps: 32,
+    thresholds: measure ? measuring(gates) : gates,
+    ...(faults ? { faults } : {}),
+  });
+  return calibrationLine(spec, faults, r);
+}
+
 /** Options of {@link calibrate}. */
 export interface CalibrateOptions {
   /** Our engine's backend (default `wasm`). */
   readonly backend?: BackendKind;
+  /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`) instead of the pinned llama.cpp. */
+  readonly ikFormat?: IkInputFormat;
+  /** With `ikFormat`: record each op's clean-row NMSE instead of judging it (the tolerances' calibration). */
+  readonly measure?: boolean;
   /** Run the fault set on the first model instead of the model set without faults. */
   readonly faults?: boolean;
   /** Called with each record as it is produced. */
@@ -153,11 +240,22 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
   const dir = await Deno.makeTempDir({ prefix: "crossval-calibrate-" });
   const out: Record<string, unknown>[] = [];
   try {
-    const runs: [Partial<SynthSpec>, Faults | null][] = opts.faults
+    const ik = opts.ikFormat;
+    const runs: [Partial<SynthSpec>, Faults | null][] = ik
+      ? opts.faults
+        ? IK_CALIBRATION_FAULTS.map((f) => [IK_CALIBRATION_MODELS[3], f])
+        : IK_CALIBRATION_MODELS.filter((m) => ik === "f32" || (m.embd ?? 0) >= 512 || m.preset === "2b4t")
+          .map((m) => [m, null])
+      : opts.faults
       ? CALIBRATION_FAULTS.map((f) => [CALIBRATION_MODELS[0], f])
       : CALIBRATION_MODELS.map((m) => [m, null]);
     for (const [spec, faults] of runs) {
-      const record = { backend, ...(await runOne(dir, spec, faults, backend)) };
+      const record = {
+        backend,
+        ...(ik
+          ? await runOneReference(dir, spec, faults, backend, ik, opts.measure ?? false)
+          : await runOne(dir, spec, faults, backend)),
+      };
       opts.onRecord?.(record);
       out.push(record);
     }

@@ -252,7 +252,7 @@ export class LocalizationAccumulator {
         tensors.push({ ...base, status: "shape_mismatch" });
         continue;
       }
-      let clean = 0, fresh = 0;
+      let clean = 0, fresh = 0, cleanMax = -1;
       const all: number[] = [];
       let err = 0, norm = 0;
       for (const seq of this.#sequences) {
@@ -278,6 +278,7 @@ export class LocalizationAccumulator {
           const isClean = causalClean && (local as Float64Array[]).every((x) => x[r] <= loc.clean_row_nmse);
           if (!isClean) continue;
           clean++;
+          cleanMax = Number.isNaN(out[r]) || cleanMax === Infinity ? Infinity : Math.max(cleanMax, out[r]);
           if (!(out[r] <= tolerance)) fresh++;
         }
       }
@@ -288,6 +289,7 @@ export class LocalizationAccumulator {
         row_nmse_median: median(all),
         clean_rows: clean,
         new_error_rows: fresh,
+        clean_row_nmse_max: clean === 0 || !Number.isFinite(cleanMax) ? null : cleanMax,
         status: localizedStatus(clean, fresh, ctx.thresholds),
       });
     }

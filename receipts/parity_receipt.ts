@@ -319,6 +319,11 @@ export interface LocalizedTensor {
   readonly clean_rows: number;
   /** Of those, rows whose NMSE here exceeds `tolerance`: errors this op introduced. */
   readonly new_error_rows: number;
+  /**
+   * The largest per-row NMSE among the clean-input rows (schema 1.2.0; null when none): how close the op came to its
+   * tolerance, the number gates are calibrated from.
+   */
+  readonly clean_row_nmse_max?: number | null;
   /** `new_error_row_nmse` of this kind. */
   readonly tolerance: number;
   /**
