@@ -4,7 +4,8 @@
  * The public library, by folder, named one by one (each folder's `mod.ts` has more for specialists):
  * - `engine/`: {@link Engine} (load, tokenize, eval, generate), {@link GgufFile}, {@link Tokenizer}, the GGML type
  *   table and ternary formats, lossless conversion between them ({@link convertGguf}), deterministic synthetic
- *   models ({@link writeSyntheticModel}), the BitNet config.
+ *   models ({@link writeSyntheticModel}), the BitNet config, and the WebGPU adapter the `webgpu` backend would use
+ *   ({@link describeWebGpu}).
  * - `ffi/`: llama.cpp through `Deno.dlopen` ({@link CppModel}, {@link locateLlamaLibrary}, {@link LibraryLoadError}),
  *   run in a supervised child process by {@link ReferenceProcess} (a crash there is a {@link ReferenceCrashedError}).
  * - `lock/`: the lockfile and model fetcher ({@link Lockfile}, {@link fetchModels}, {@link resolveModel}).
@@ -40,6 +41,14 @@ export {
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
 export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
 export { type BackendKind, type KernelBackend, type KernelId, type ScratchShape } from "./engine/backends/mod.ts";
+// Whether `backend: "webgpu"` has an adapter here, and which (no device is created); its failures are WebGpuError.
+export {
+  describeWebGpu,
+  WebGpuError,
+  type WebGpuLimits,
+  type WebGpuOpenOptions,
+  type WebGpuReport,
+} from "./engine/backends/webgpu/mod.ts";
 export { type TensorHook, type TensorHookInfo } from "./engine/model/mod.ts";
 export {
   GGML_MAX_DIMS,

@@ -152,11 +152,16 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
  * @returns The adapter.
  * @throws {TypeError} When the model was loaded vocab-only.
  * @example
- * ```ts ignore
+ * ```ts
  * import { CppModel } from "../ffi/mod.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
  * import { cppBenchSubject } from "./subject.ts";
- * using model = await CppModel.load("tiny.gguf", { threads: 2 });
- * cppBenchSubject(model).decode(Int32Array.of(1));
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * using model = await CppModel.load(path, { threads: 1, ctx: 64 });
+ * const subject = cppBenchSubject(model);
+ * await subject.decode(Int32Array.of(1, 2, 3));
+ * console.log(subject.nCtx, subject.describe().backend); // 256 "CPU" (llama.cpp pads the context)
+ * await Deno.remove(path);
  * ```
  */
 export function cppBenchSubject(model: CppModel): BenchSubject {
@@ -182,12 +187,15 @@ export function cppBenchSubject(model: CppModel): BenchSubject {
  * @returns The adapter.
  * @throws {TypeError} When the model was loaded vocab-only.
  * @example
- * ```ts ignore
+ * ```ts
  * import { ReferenceProcess } from "../ffi/mod.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
  * import { refBenchSubject } from "./subject.ts";
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
  * await using ref = await ReferenceProcess.spawn();
- * await using model = await ref.load("tiny.gguf", { threads: 2 });
- * console.log(await refBenchSubject(model).timedDecode!(Int32Array.of(1)));
+ * await using model = await ref.load(path, { threads: 1, ctx: 64 });
+ * console.log(await refBenchSubject(model).timedDecode!(Int32Array.of(1)) > 0); // true: ms inside the child
+ * await Deno.remove(path);
  * ```
  */
 export function refBenchSubject(model: RefModel, library = "llama.cpp"): BenchSubject {

@@ -79,8 +79,30 @@ export interface WebGpuBenchRecord {
  * @param r A record.
  * @returns One `| ... |` line.
  * @example
- * ```ts ignore
- * console.log(markdownRow(record)); // | 2026-12-07 | llvmpipe (...) [CPU fallback] | ci-tiny (TQ2_0) | ... |
+ * ```ts
+ * import { markdownRow, type WebGpuBenchRecord } from "./webgpu_bench.ts";
+ * const label = "llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback]";
+ * const record: WebGpuBenchRecord = {
+ *   kind: "webgpu-bench",
+ *   timestamp: "2026-12-07T10:00:00.000Z",
+ *   adapter: {
+ *     ...{ available: true, vendor: "", architecture: "", device: "", description: "" },
+ *     ...{ isFallbackAdapter: true, label, wgslFeatures: [] },
+ *   },
+ *   device: `WebGPU ${label}`,
+ *   fused_fma: false,
+ *   model: { name: "ci-tiny", path: "tiny.gguf", bytes: 1386336, weight_type: "TQ2_0", embedding_type: "F16" },
+ *   runtime: { deno: "2.9.6", v8: "15.0", os: "linux", arch: "x86_64" },
+ *   reps: 3,
+ *   results: [
+ *     { test: "tg32", backend: "webgpu", samples_ts: [40, 41, 42], median_ts: 41 },
+ *     { test: "tg32", backend: "wasm", samples_ts: [90, 91, 92], median_ts: 91 },
+ *   ],
+ *   load_ms: 120,
+ * };
+ * console.log(markdownRow(record));
+ * // | 2026-12-07 | llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback] | ci-tiny (TQ2_0) | tg32 41.00 |
+ * //   wasm: tg32 91.00 | Deno 2.9.6, fma emulated |
  * ```
  */
 export function markdownRow(r: WebGpuBenchRecord): string {

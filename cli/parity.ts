@@ -132,8 +132,11 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
     : `${lib} did not run`;
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
-    `engine ${r.engine.backend ?? "n/a"} (${r.engine.kernels.length} kernels, ${r.engine.activations ?? "int8"} ` +
-    `activations) vs ${ref}` + (r.reference.selection?.by === "architecture" ? ` (default for ${r.model.arch})` : ""),
+    `engine ${r.engine.backend ?? "n/a"}${
+      r.engine.device ? ` on ${r.engine.device}` : ""
+    } (${r.engine.kernels.length} ` +
+    `kernels, ${r.engine.activations ?? "int8"} activations) vs ${ref}` +
+    (r.reference.selection?.by === "architecture" ? ` (default for ${r.model.arch})` : ""),
     renderTable(["check", "status", "detail"], rows),
     ...r.reasons.map((x) => `  ${styleText("red", "•")} ${x.check}: ${x.message}`),
     `receipt: ${path}`,

@@ -7,10 +7,14 @@
  * The kernel hash is reproducible from a shell:
  * `(cd kernels-wasm && sha256sum kernels.wasm kernels_relaxed.wasm | sha256sum)`.
  *
+ * And the WebGPU adapter `--backend webgpu` would run on (`describeWebGpu`: the adapter only, no device is created),
+ * waited for at most {@link ADAPTER_TIMEOUT_MS} so `--version` never hangs on a broken GPU driver.
+ *
  * @module
  */
 
 import denoJson from "../deno.json" with { type: "json" };
+import { describeWebGpu, type WebGpuReport } from "../engine/backends/webgpu/mod.ts";
 import { PINNED_LLAMA } from "../ffi/library.ts";
 import { toolInfo } from "../receipts/provenance.ts";
 import { printJson } from "./_output.ts";
@@ -20,6 +24,37 @@ import { printJson } from "./_output.ts";
  * them when given in this order). `tests/dist_version_test.ts` fails when `kernels-wasm/` holds a different set.
  */
 export const KERNEL_FILES: readonly string[] = ["kernels.wasm", "kernels_relaxed.wasm"];
+
+/**
+ * How long `--version` waits for the WebGPU adapter, ms. Measured on a machine without a GPU: 20-40 ms when wgpu
+ * finds no adapter, 220-380 ms when it offers Mesa's llvmpipe (it initialises the GL stack); a GPU driver that
+ * takes longer than this is reported as unavailable, with the timeout as the reason.
+ */
+export const ADAPTER_TIMEOUT_MS = 2000;
+
+/** The WebGPU adapter in `--version` (snake_case keys, as every `--json` output). */
+export interface VersionWebGpu {
+  /** An adapter was found. */
+  readonly available: boolean;
+  /** Why not, with the fix (when `available` is false). */
+  readonly reason?: string;
+  /** `GPUAdapterInfo.vendor`. */
+  readonly vendor: string;
+  /** `GPUAdapterInfo.architecture`. */
+  readonly architecture: string;
+  /** `GPUAdapterInfo.device`. */
+  readonly device: string;
+  /** `GPUAdapterInfo.description`. */
+  readonly description: string;
+  /** A software/CPU adapter (Mesa's llvmpipe and the like). */
+  readonly is_fallback_adapter: boolean;
+  /** One line naming it (` [CPU fallback]` appended for a software adapter). */
+  readonly label: string;
+  /** The limits the backend uses (absent without an adapter). */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** WGSL language features the kernels can use. */
+  readonly wgsl_features: readonly string[];
+}
 
 /** One hashed kernel module. */
 export interface KernelFileHash {
@@ -55,6 +90,8 @@ export interface VersionInfo {
   };
   /** Kernel build: combined hash and one entry per module file. */
   readonly kernels: { readonly sha256: string; readonly files: readonly KernelFileHash[] };
+  /** The WebGPU adapter of this machine, or why there is none. */
+  readonly webgpu: VersionWebGpu;
 }
 
 function hex(buf: ArrayBuffer): string {
@@ -108,19 +145,58 @@ export async function kernelBuildHash(
 }
 
 /**
+ * The adapter report in `--version`'s naming.
+ *
+ * @param r What `describeWebGpu` found.
+ * @returns The same facts with snake_case keys.
+ * @example
+ * ```ts
+ * import { describeWebGpu } from "../engine/backends/webgpu/mod.ts";
+ * import { versionWebGpu } from "./version.ts";
+ * const w = versionWebGpu(await describeWebGpu({ timeoutMs: 2000 }));
+ * console.log(w.available ? w.label : w.reason);
+ * ```
+ */
+export function versionWebGpu(r: WebGpuReport): VersionWebGpu {
+  return {
+    available: r.available,
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+    vendor: r.vendor,
+    architecture: r.architecture,
+    device: r.device,
+    description: r.description,
+    is_fallback_adapter: r.isFallbackAdapter,
+    label: r.label,
+    ...(r.limits ? { limits: snakeLimits(r.limits) } : {}),
+    wgsl_features: r.wgslFeatures,
+  };
+}
+
+function snakeLimits(limits: object): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(limits).map(([k, v]) => [k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase(), v as number]),
+  );
+}
+
+/**
  * Collect the version report.
  *
- * @returns Package, commit, runtime, pinned llama.cpp and kernel hashes.
+ * @returns Package, commit, runtime, pinned llama.cpp, kernel hashes and the WebGPU adapter.
  * @throws {Error} When a kernel module cannot be read (see {@link kernelBuildHash}).
  * @example
  * ```ts
  * import { versionInfo } from "./version.ts";
  * const v = await versionInfo();
- * console.log(v.version, v.llama_cpp.release); // "0.1.0" "v0.5.0"
+ * console.log(v.version, v.llama_cpp.release, v.webgpu.label); // "0.1.0" "v0.5.0" and the adapter, or "no WebGPU adapter"
  * ```
  */
 export async function versionInfo(): Promise<VersionInfo> {
-  const tool = await toolInfo();
+  // The adapter search (the slowest part: the GPU stack initialises) overlaps the git call and the hashing.
+  const [tool, kernels, adapter] = await Promise.all([
+    toolInfo(),
+    kernelBuildHash(),
+    describeWebGpu({ timeoutMs: ADAPTER_TIMEOUT_MS }),
+  ]);
   return {
     name: denoJson.name,
     version: denoJson.version,
@@ -135,7 +211,8 @@ export async function versionInfo(): Promise<VersionInfo> {
       npm_package: PINNED_LLAMA.npmPackage,
       package_version: PINNED_LLAMA.packageVersion,
     },
-    kernels: await kernelBuildHash(),
+    kernels,
+    webgpu: versionWebGpu(adapter),
   };
 }
 
@@ -152,6 +229,10 @@ export function formatVersion(v: VersionInfo): string {
     `kernels sha256 ${v.kernels.sha256} (${
       v.kernels.files.map((f) => `${f.name} ${f.sha256.slice(0, 12)}`).join(", ")
     })`,
+    v.webgpu.available
+      ? `webgpu ${v.webgpu.label} (vendor ${v.webgpu.vendor || "?"}, device ${v.webgpu.device || "?"}` +
+        `${v.webgpu.architecture ? `, ${v.webgpu.architecture}` : ""})`
+      : `webgpu none: ${v.webgpu.reason}`,
   ].join("\n");
 }
 

@@ -62,9 +62,13 @@ const LOG_CALLBACKS: { close(): void }[] = [];
  * @example
  * ```ts
  * import { llamaLog } from "./llama_library.ts";
+ * import { CppModel } from "./cpp_model.ts";
+ * import { llamaSourceDir } from "./llama_source.ts";
+ * const vocabFile = `${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`;
  * const mark = llamaLog().seq;
- * // ... load a model ...
- * const lines = llamaLog().since(mark);
+ * using _vocab = await CppModel.load(vocabFile, { vocabOnly: true });
+ * const lines = llamaLog().since(mark); // what llama.cpp said while loading it
+ * console.log(lines.some((l) => l.text.startsWith("llama_model_loader: ")), lines[0].level); // true "info"
  * ```
  */
 export function llamaLog(): LlamaLog {

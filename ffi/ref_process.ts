@@ -231,11 +231,41 @@ function exists(path: string): boolean {
   }
 }
 
-/** A private directory for bulk payloads: on `/dev/shm` (memory) where there is one, else the system temp dir. */
+/** Bulk directories are named after the program that owns them, so a later one can tell abandoned ones apart. */
+const BULK_PREFIX = "crossval-ref-";
+const BULK_OWNED = /^crossval-ref-(\d+)-/;
+
+/**
+ * Removes the bulk directories in `dir` whose owner is no longer running: a program killed by SIGKILL had no chance
+ * to remove its own (on Linux, where `/proc` tells which processes run; elsewhere nothing is removed).
+ */
+function sweepAbandoned(dir: string): void {
+  if (!exists("/proc/self")) return;
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      const owner = BULK_OWNED.exec(e.name)?.[1];
+      if (!e.isDirectory || !owner || Number(owner) === Deno.pid || exists(`/proc/${owner}`)) continue;
+      try {
+        Deno.removeSync(`${dir}/${e.name}`, { recursive: true });
+      } catch {
+        // another program removes it at the same moment, or it is not ours to remove
+      }
+    }
+  } catch {
+    // unreadable: nothing to sweep
+  }
+}
+
+/**
+ * A private directory for bulk payloads: on `/dev/shm` (memory) where there is one, else the system temp dir,
+ * named `crossval-ref-<pid>-…`; abandoned ones of killed programs are removed first.
+ */
 async function bulkDirectory(): Promise<string | null> {
   for (const dir of ["/dev/shm", undefined]) {
     try {
-      return await Deno.makeTempDir({ prefix: "crossval-ref-", ...(dir ? { dir } : {}) });
+      const made = await Deno.makeTempDir({ prefix: `${BULK_PREFIX}${Deno.pid}-`, ...(dir ? { dir } : {}) });
+      sweepAbandoned(made.slice(0, made.lastIndexOf("/")));
+      return made;
     } catch {
       // not there or not writable: try the next
     }
@@ -280,6 +310,19 @@ function limited(cmd: DriverCommand, bytes: number): DriverCommand {
   return cmd;
 }
 
+/**
+ * Wrap a command so the kernel kills it when this program dies, however it dies (SIGKILL included): util-linux's
+ * `setpriv --pdeathsig KILL` sets `PR_SET_PDEATHSIG` (prctl(2)) and execs, and the setting survives the `exec`s
+ * of the wrappers and the driver. Without it (not Linux, no util-linux), a driver still exits at the end of the
+ * request it computes (PROTOCOL.md: end of input), and a program that ends through `Deno.exit` kills it first.
+ * The kernel sends the signal when the thread that spawned the child ends: Deno spawns from the thread that runs
+ * the JavaScript (the main thread, or a Worker's), which lives as long as the program (or that Worker).
+ */
+function killedWithParent(cmd: DriverCommand): DriverCommand {
+  const setpriv = Deno.build.os === "linux" ? which("setpriv") : null;
+  return setpriv ? { cmd: setpriv, args: ["--pdeathsig", "KILL", "--", cmd.cmd, ...cmd.args] } : cmd;
+}
+
 function errorFromReply(f: Fields, op: string): Error {
   const code = f.str("error", "internal"), msg = f.str("message", `the driver reported ${code} for ${op}`);
   let e: Error;
@@ -311,6 +354,7 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
   #closed = false;
   #currentModel: string | null = null;
   #bulkDir: string | null = null;
+  readonly #onExit = () => this.#endNow();
 
   private constructor(child: Deno.ChildProcess, opts: ReferenceProcessOptions) {
     this.#child = child;
@@ -320,6 +364,29 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
     this.#reader = new FrameReader(child.stdout);
     this.#stderrDone = this.#drainStderr(child.stderr);
     this.#statusPromise = child.status.then((s) => (this.#status = s));
+    // A program that ends through Deno.exit (the CLI after an error or on Ctrl-C) runs no more awaits, so no
+    // close(): the `unload` event, which Deno.exit dispatches, is the last chance to end the child and remove
+    // the bulk directory.
+    globalThis.addEventListener("unload", this.#onExit);
+  }
+
+  /** Ends the child at once and removes the bulk directory, synchronously (the program is exiting). */
+  #endNow(): void {
+    this.#kill(this.#killedFor ?? "exit");
+    this.#removeBulkDir();
+  }
+
+  /** Removes the bulk directory; once it is gone, nothing is left to clean up at exit. */
+  #removeBulkDir(): void {
+    if (this.#bulkDir) {
+      try {
+        Deno.removeSync(this.#bulkDir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    }
+    this.#bulkDir = null;
+    if (this.#status !== null) globalThis.removeEventListener("unload", this.#onExit);
   }
 
   /**
@@ -331,16 +398,17 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
    * @throws {ReferenceCrashedError} When the driver dies or hangs while starting.
    * @throws {Error} When the driver program cannot be started, or speaks another protocol version.
    * @example
-   * ```ts ignore
+   * ```ts
    * import { ReferenceProcess } from "./ref_process.ts";
+   * import { llamaSourceDir } from "./llama_source.ts";
    * await using ref = await ReferenceProcess.spawn();
-   * await using m = await ref.load("tiny.gguf", { parity: true, threads: 1 });
-   * console.log(await m.tokenize("Hello"), ref.identity.version);
+   * await using m = await ref.load(`${await llamaSourceDir()}/models/ggml-vocab-llama-bpe.gguf`, { vocabOnly: true });
+   * console.log(await m.tokenize("Hello", { addSpecial: false }), ref.identity.library); // [9906] "llama.cpp"
    * ```
    */
   static async spawn(opts: ReferenceProcessOptions = {}): Promise<ReferenceProcess> {
     const base = opts.driver ?? defaultDriverCommand();
-    const cmd = limited(base, (opts.memoryLimitBytes ?? DEFAULT_MEMORY) + RUNTIME_DATA_ALLOWANCE);
+    const cmd = killedWithParent(limited(base, (opts.memoryLimitBytes ?? DEFAULT_MEMORY) + RUNTIME_DATA_ALLOWANCE));
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(cmd.cmd, {
@@ -463,7 +531,7 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
     const t = this.#opts.timeouts ?? {};
     const deadline = op === "hello" ? t.hello ?? 60_000 : op === "load" ? t.load ?? 600_000 : t.op ?? 300_000;
     const t0 = performance.now();
-    const timer = setTimeout(() => this.#kill("timeout"), deadline);
+    let timer = setTimeout(() => this.#kill("timeout"), deadline);
     const rss = setInterval(() => this.#checkRss(), RSS_POLL_MS);
     let frame: Frame | null = null;
     let protocolError: ProtocolError | null = null;
@@ -472,7 +540,15 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
         // One write per request unless the payload is large: each write is a round through the runtime's I/O.
         const parts = frameParts(encodeHeader({ op, seq, ...fields }), payload);
         const whole = parts.length === 2 && parts[1].length <= SMALL_PAYLOAD ? [joined(parts)] : parts;
-        for (const part of whole) await this.#writer.write(part);
+        try {
+          for (const part of whole) await this.#writer.write(part);
+        } catch {
+          // A broken pipe: the child exited (or closed stdin) before reading. What it wrote first (a frame, or
+          // stray text that makes this a protocol error) is still in its stdout, so read on: the stream ends
+          // with the child, and one that lingers is ended after a short grace.
+          clearTimeout(timer);
+          timer = setTimeout(() => this.#kill(this.#killedFor ?? "exit"), 5_000);
+        }
         frame = await this.#reader.next();
       } catch (e) {
         // Anything else (a broken pipe, a closed stream) means the child is going or gone: #died finds out how.
@@ -604,8 +680,7 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
         : null,
     });
     await this.#reader.cancel();
-    if (this.#bulkDir) await Deno.remove(this.#bulkDir, { recursive: true }).catch(() => {});
-    this.#bulkDir = null;
+    this.#removeBulkDir();
     return this.#crash;
   }
 
@@ -662,8 +737,7 @@ export class ReferenceProcess implements AsyncDisposable, Disposable {
     clearTimeout(grace);
     await this.#stderrDone;
     await this.#reader.cancel();
-    if (this.#bulkDir) await Deno.remove(this.#bulkDir, { recursive: true }).catch(() => {});
-    this.#bulkDir = null;
+    this.#removeBulkDir();
   }
 
   /** Same as {@link close}. */

@@ -292,8 +292,16 @@ export async function cachedState(
  * @param options `fetchedAt`: set when the file was just fetched (records `entry.url` as its source);
  *   `finalUrl`: where an HTTP download came from after redirects.
  * @example
- * ```ts ignore
- * await recordVerified(entryPaths(root, entry.sha256), entry, { fetchedAt: new Date().toISOString() });
+ * ```ts
+ * import { entryPaths, readMetadata, recordVerified } from "./cache.ts";
+ * const root = await Deno.makeTempDir();
+ * const entry = { name: "m", sha256: "ab".repeat(32), size_bytes: 5, url: "https://example.com/m.gguf" };
+ * const paths = entryPaths(root, entry.sha256);
+ * await Deno.mkdir(paths.dir);
+ * await Deno.writeTextFile(paths.model, "GGUF!"); // (a real entry's file has that hash)
+ * await recordVerified(paths, entry, { fetchedAt: new Date().toISOString() });
+ * console.log((await readMetadata(paths.metadata))?.source_url); // "https://example.com/m.gguf"
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function recordVerified(

@@ -195,12 +195,16 @@ async function explainFailure(
  * @throws {Deno.errors.TimedOut} When another process holds the entry's lock past the lock timeout.
  * @throws {DOMException} `AbortError` when the signal aborts (the partial is kept for resume).
  * @example
- * ```ts ignore
+ * ```ts
  * import { defaultLockfilePath, Lockfile } from "./lockfile.ts";
  * import { fetchModel } from "./fetch_model.ts";
+ * const cacheDir = await Deno.makeTempDir(); // the default is ~/.cache/bitnet/models
  * const lock = await Lockfile.load(defaultLockfilePath());
- * const report = await fetchModel(lock.entry("ci-tiny")!, { onEvent: (e) => console.log(e.type) });
- * console.log(report.path);
+ * const events = new Set<string>();
+ * const report = await fetchModel(lock.entry("ci-tiny")!, { cacheDir, onEvent: (e) => events.add(e.type) });
+ * console.log(report.status, report.path, [...events]); // "generated" <cacheDir>/<sha256>/model.gguf [
+ * //   "start", "progress", "verified", "done" ]
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function fetchModel(entry: LockEntry, options: FetchModelOptions = {}): Promise<ModelReport> {

@@ -36,10 +36,15 @@ const GOOD = new Set<ModelReport["status"]>(["cached", "downloaded", "copied", "
  * @throws {RangeError} When the selection names an unknown tier or model, or matches nothing.
  * @throws {DOMException} `AbortError` when the signal aborts (partials are kept for resume).
  * @example
- * ```ts ignore
+ * ```ts
  * import { defaultLockfilePath, fetchModels, Lockfile } from "./mod.ts";
- * const report = await fetchModels(await Lockfile.load(defaultLockfilePath()), { tier: "ci" });
- * console.log(report.ok, report.models.map((m) => m.status));
+ * const cacheDir = await Deno.makeTempDir();
+ * const lock = await Lockfile.load(defaultLockfilePath());
+ * const report = await fetchModels(lock, { model: "ci-tiny", cacheDir });
+ * console.log(report.ok, report.models.map((m) => m.status)); // true ["generated"]
+ * const again = await fetchModels(lock, { model: "ci-tiny", cacheDir, verifyOnly: true });
+ * console.log(again.models.map((m) => m.status), again.extra); // ["verified"] []
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function fetchModels(lock: Lockfile, options: FetchOptions = {}): Promise<FetchReport> {

@@ -104,9 +104,23 @@ function fixFor(status: number): string {
  * @throws {InsufficientSpaceError} On ENOSPC (never retried).
  * @throws {DOMException} The signal's reason when aborted (the partial is checkpointed for resume).
  * @example
- * ```ts ignore
- * await httpDownload(writer, { model: "m", url, sizeBytes, sha256, validator: {}, retry: DEFAULT_RETRY,
- *   stallMs: 30_000, requestTimeoutMs: 30_000 });
+ * ```ts
+ * import { httpDownload } from "./http_download.ts";
+ * import { PartialWriter } from "./partial.ts";
+ * import { DEFAULT_RETRY } from "./retry.ts";
+ * const body = new TextEncoder().encode("twelve bytes");
+ * await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, () => new Response(body));
+ * const url = `http://127.0.0.1:${server.addr.port}/m.gguf`;
+ * const dir = await Deno.makeTempDir();
+ * const sha256 = "00".repeat(32); // the caller compares the writer's hash with the pin afterwards
+ * using writer = await PartialWriter.open(`${dir}/model.gguf.partial`, {
+ *   sidecar: { sha256, size_bytes: body.length, url, validator: {} },
+ * });
+ * const r = await httpDownload(writer, {
+ *   ...{ model: "m", url, sizeBytes: body.length, sha256, validator: {}, retry: DEFAULT_RETRY },
+ *   ...{ stallMs: 30_000, requestTimeoutMs: 30_000 },
+ * });
+ * console.log(r.requests, writer.bytesDone); // 1 12
  * ```
  */
 export async function httpDownload(writer: PartialWriter, options: HttpDownloadOptions): Promise<HttpDownloadResult> {

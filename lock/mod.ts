@@ -3,10 +3,14 @@
  * resolution for the rest of the project.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { defaultLockfilePath, fetchModels, Lockfile, resolveModel } from "./mod.ts";
- * const report = await fetchModels(await Lockfile.load(defaultLockfilePath()), { tier: "ci" });
- * const { path } = await resolveModel("ci-tiny");
+ * const cacheDir = await Deno.makeTempDir(); // the default is ~/.cache/bitnet/models
+ * const lock = await Lockfile.load(defaultLockfilePath());
+ * const report = await fetchModels(lock, { model: "ci-tiny", cacheDir }); // a generated model: no network
+ * const { path } = await resolveModel("ci-tiny", { lockfile: lock, cacheDir, env: () => undefined });
+ * console.log(report.ok, path === report.models[0].path); // true true
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  *
  * @module

@@ -45,9 +45,17 @@ export interface ResolveModelOptions {
  * @throws {RangeError} When the lockfile has no model of that name.
  * @throws {LockfileError} When the lockfile is invalid.
  * @example
- * ```ts ignore
+ * ```ts
  * import { resolveModel } from "./resolve_model.ts";
- * const { path } = await resolveModel("ci-tiny");
+ * import { fetchModels } from "./fetch_models.ts";
+ * import { defaultLockfilePath, Lockfile } from "./lockfile.ts";
+ * const cacheDir = await Deno.makeTempDir();
+ * const env = () => undefined; // ignore BITNET_GGUF and the cache variables of this shell
+ * await resolveModel("ci-tiny", { cacheDir, env }).catch((e) => console.log(e.name)); // ModelNotProvisionedError
+ * await fetchModels(await Lockfile.load(defaultLockfilePath()), { model: "ci-tiny", cacheDir });
+ * const { path } = await resolveModel("ci-tiny", { cacheDir, env });
+ * console.log(path.endsWith("/model.gguf")); // true
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function resolveModel(name: string, options: ResolveModelOptions = {}): Promise<ResolvedModel> {

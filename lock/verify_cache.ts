@@ -33,9 +33,14 @@ export interface VerifyOptions {
  * @param options Cache root, events, signal.
  * @returns A report with status `verified`, `missing` or `corrupt` (with the error).
  * @example
- * ```ts ignore
- * const r = await verifyEntry(lock.entry("ci-tiny")!, { cacheDir: modelCacheDir() });
- * console.log(r.status);
+ * ```ts
+ * import { defaultLockfilePath, fetchModel, Lockfile, verifyEntry } from "./mod.ts";
+ * const cacheDir = await Deno.makeTempDir();
+ * const entry = (await Lockfile.load(defaultLockfilePath())).entry("ci-tiny")!;
+ * console.log((await verifyEntry(entry, { cacheDir })).status); // "missing"
+ * await fetchModel(entry, { cacheDir });
+ * console.log((await verifyEntry(entry, { cacheDir })).status); // "verified"
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function verifyEntry(entry: LockEntry, options: VerifyOptions): Promise<ModelReport> {
@@ -100,8 +105,12 @@ export async function verifyEntry(entry: LockEntry, options: VerifyOptions): Pro
  * @param cacheDir Cache root.
  * @returns Absolute paths, sorted.
  * @example
- * ```ts ignore
- * console.log(await extraEntries(lock, modelCacheDir()));
+ * ```ts
+ * import { defaultLockfilePath, extraEntries, Lockfile } from "./mod.ts";
+ * const cacheDir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${cacheDir}/${"0".repeat(64)}`); // an entry of a model no lockfile names
+ * console.log(await extraEntries(await Lockfile.load(defaultLockfilePath()), cacheDir)); // [".../000...0"]
+ * await Deno.remove(cacheDir, { recursive: true });
  * ```
  */
 export async function extraEntries(lock: Lockfile, cacheDir: string): Promise<string[]> {

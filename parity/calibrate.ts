@@ -14,7 +14,7 @@ import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
 import { runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
-import { DEFAULT_PROMPTS } from "./prompts.ts";
+import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
 import { runParityOnModel } from "./run_model.ts";
 import type { IkInputFormat } from "./reference_plan.ts";
 import { gatesFor } from "../receipts/parity_gates.ts";
@@ -129,7 +129,14 @@ export function calibrationLine(
   };
 }
 
-async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | null, backend: BackendKind) {
+async function runOne(
+  dir: string,
+  spec: Partial<SynthSpec>,
+  faults: Faults | null,
+  backend: BackendKind,
+  prompts: readonly ParityPrompt[],
+  steps: number,
+) {
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
     await Deno.stat(path);
@@ -138,8 +145,8 @@ async function runOne(dir: string, spec: Partial<SynthSpec>, faults: Faults | nu
   }
   const facts = await describeModelFile(path);
   using eng = await EngineSubject.open(path, { backend, threads: 1, nCtx: 512, ...(faults ? { faults } : {}) });
-  await using ref = await CppSubject.open(path, { threads: 1, nCtx: 512, greedySteps: 32 });
-  const r = await runParity(eng, ref, DEFAULT_PROMPTS, { model: facts.model, tokenizer: facts.tokenizer, steps: 32 });
+  await using ref = await CppSubject.open(path, { threads: 1, nCtx: 512, greedySteps: steps });
+  const r = await runParity(eng, ref, prompts, { model: facts.model, tokenizer: facts.tokenizer, steps });
   return calibrationLine(spec, faults, r);
 }
 
@@ -183,9 +190,9 @@ async function runOneReference(
   spec: Partial<SynthSpec>,
   faults: Faults | null,
   backend: BackendKind,
-  ikFormat: IkInputFormat,
-  measure: boolean,
+  how: { ikFormat: IkInputFormat; measure: boolean; prompts: readonly ParityPrompt[]; steps: number },
 ) {
+  const { ikFormat, measure } = how;
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
     await Deno.stat(path);
@@ -201,7 +208,8 @@ async function runOneReference(
     backend,
     reference: "ik_llama",
     ikFormat,
-    steps: 32,
+    prompts: how.prompts,
+    steps: how.steps,
     thresholds: measure ? measuring(gates) : gates,
     ...(faults ? { faults } : {}),
   });
@@ -220,6 +228,15 @@ export interface CalibrateOptions {
   readonly faults?: boolean;
   /** Called with each record as it is produced. */
   readonly onRecord?: (record: Record<string, unknown>) => void;
+  /**
+   * The models (default {@link CALIBRATION_MODELS}; with `faults`, the faults are injected into the first). A
+   * subset, with fewer `prompts` and `steps`, is a quick look; the gates are chosen from the full set.
+   */
+  readonly models?: readonly Partial<SynthSpec>[];
+  /** Prompts (default `DEFAULT_PROMPTS`). */
+  readonly prompts?: readonly ParityPrompt[];
+  /** Greedy steps per prompt (default 32). */
+  readonly steps?: number;
 }
 
 /**
@@ -229,10 +246,12 @@ export interface CalibrateOptions {
  * @returns One record per run.
  * @throws Whatever loading a side throws (the llama.cpp library must be available).
  * @example
- * ```ts ignore
+ * ```ts
  * import { calibrate } from "./calibrate.ts";
- * const records = await calibrate({ faults: true });
- * console.log(records.map((r) => r.loc_first));
+ * // The full fault set (`{ faults: true }`) takes minutes; one small model, one prompt and 4 steps take a second.
+ * const prompts = [{ text: "Once upon a time", parseSpecial: false }];
+ * const records = await calibrate({ models: [{ layers: 2 }], prompts, steps: 4 });
+ * console.log(records[0].status, records[0].kld_max); // "pass" 0
  * ```
  */
 export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<string, unknown>[]> {
@@ -241,20 +260,26 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
   const out: Record<string, unknown>[] = [];
   try {
     const ik = opts.ikFormat;
+    const models = opts.models ?? (ik ? IK_CALIBRATION_MODELS : CALIBRATION_MODELS);
     const runs: [Partial<SynthSpec>, Faults | null][] = ik
       ? opts.faults
-        ? IK_CALIBRATION_FAULTS.map((f) => [IK_CALIBRATION_MODELS[3], f])
-        : IK_CALIBRATION_MODELS.filter((m) => ik === "f32" || (m.embd ?? 0) >= 512 || m.preset === "2b4t")
-          .map((m) => [m, null])
+        ? IK_CALIBRATION_FAULTS.map((f) => [opts.models?.[0] ?? IK_CALIBRATION_MODELS[3], f])
+        : models.filter((m) => ik === "f32" || (m.embd ?? 0) >= 512 || m.preset === "2b4t").map((m) => [m, null])
       : opts.faults
-      ? CALIBRATION_FAULTS.map((f) => [CALIBRATION_MODELS[0], f])
-      : CALIBRATION_MODELS.map((m) => [m, null]);
+      ? CALIBRATION_FAULTS.map((f) => [models[0], f])
+      : models.map((m) => [m, null]);
+    const prompts = opts.prompts ?? DEFAULT_PROMPTS, steps = opts.steps ?? 32;
     for (const [spec, faults] of runs) {
       const record = {
         backend,
         ...(ik
-          ? await runOneReference(dir, spec, faults, backend, ik, opts.measure ?? false)
-          : await runOne(dir, spec, faults, backend)),
+          ? await runOneReference(dir, spec, faults, backend, {
+            ikFormat: ik,
+            measure: opts.measure ?? false,
+            prompts,
+            steps,
+          })
+          : await runOne(dir, spec, faults, backend, prompts, steps)),
       };
       opts.onRecord?.(record);
       out.push(record);

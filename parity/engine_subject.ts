@@ -152,6 +152,8 @@ export class EngineSubject implements EngineParitySubject, Disposable {
     return {
       backend: info.backend,
       activations: info.activations,
+      // The device label of a backend that does not compute on the host CPU (WebGPU: the adapter).
+      ...(info.device !== "CPU" ? { device: info.device } : {}),
       threads: info.threads,
       n_ctx: info.nCtx,
       kernels: this.#engine.kernels(),

@@ -110,7 +110,8 @@ function guarded(
       out = await fn();
     } catch (e) {
       if (role === "reference") {
-        const kind = e instanceof ReferenceCrashedError ? "crashed" : "error";
+        // A deadline kill is the time budget running out (not_run, reference_timeout); any other ending is a crash.
+        const kind = e instanceof ReferenceCrashedError ? e.report.kind === "timeout" ? "timeout" : "crashed" : "error";
         throw new ReferenceFailure(kind, `the reference failed in ${op}: ${errMsg(e)}`, { cause: e });
       }
       throw new EngineFailure(`our engine failed in ${op}: ${errMsg(e)}`, { cause: e });
@@ -171,7 +172,7 @@ function guarded(
  * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
  * const { model, tokenizer } = await describeModelFile(path);
  * using engine = await EngineSubject.open(path, { threads: 1, nCtx: 128 });
- * using cpp = await CppSubject.open(path, { threads: 1, nCtx: 128 });
+ * await using cpp = await CppSubject.open(path, { threads: 1, nCtx: 128 });
  * const receipt = await runParity(engine, cpp, DEFAULT_PROMPTS.slice(0, 2), { model, tokenizer, steps: 4 });
  * console.log(receipt.status, receipt.metrics.kld_mean); // pass 0
  * ```

@@ -36,10 +36,14 @@ export function crashJson(e: ReferenceCrashedError): ReferenceCrashJson {
  * @param message The sentence to record (default: the error's message).
  * @returns `{ kind: "crashed", message, crash }`.
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ReferenceCrashedError, ReferenceProcess } from "../ffi/mod.ts";
  * import { referenceCrashError } from "./reference_crash.ts";
- * const error = referenceCrashError(crashed); // crashed: a ReferenceCrashedError
- * console.log(error.crash.location); // "ggml-cpu/ops.cpp:3949"
+ * await using ref = await ReferenceProcess.spawn();
+ * Deno.kill(ref.pid, "SIGKILL"); // (a llama.cpp abort records its `file:line` in `crash.location`)
+ * const crashed = await ref.request("info").catch((e: ReferenceCrashedError) => e);
+ * const error = referenceCrashError(crashed as ReferenceCrashedError);
+ * console.log(error.kind, error.crash.kind, error.crash.signal); // "crashed" "signal" "SIGKILL"
  * ```
  */
 export function referenceCrashError(

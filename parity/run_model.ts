@@ -226,7 +226,16 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     else if (opened.error !== null) {
       const e = opened.error, err = e as Error, name = libraryName(selection);
       const what = prepared?.input ? ` (its ${prepared.input.weight_types.join("+")} transcode of "${path}")` : "";
-      if (e instanceof ReferenceCrashedError) {
+      if (e instanceof ReferenceCrashedError && e.report.kind === "timeout") {
+        // The supervisor's deadline is the parity time budget: running out of it is a budget outcome (not_run,
+        // reference_timeout), as in the harness, not a crash of the library.
+        referenceError = {
+          kind: "timeout",
+          message:
+            `${name} did not finish loading "${prepared!.modelPath}"${what} within the ${referenceTimeoutMs} ms ` +
+            `budget: ${err.message}`,
+        };
+      } else if (e instanceof ReferenceCrashedError) {
         referenceError = referenceCrashError(
           e,
           `${name} crashed loading "${prepared!.modelPath}"${what}: ${err.message}`,

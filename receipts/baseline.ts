@@ -122,10 +122,16 @@ export interface GenerateBaselineOptions {
  * @throws {RangeError} When there are no receipts, one fails verification (the problems are listed), two have the
  *   same name, or they come from different machines.
  * @example
- * ```ts ignore
+ * ```ts
  * import { generateBaseline } from "./baseline.ts";
- * const baseline = generateBaseline([JSON.parse(await Deno.readTextFile("ci/bench_ci-tiny.json"))]);
- * console.log(baseline.cpu_tps, baseline.benchmarks.map((b) => b.id));
+ * import { benchModelFile } from "../bench/bench_model.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * // Usually the receipts `crossval bench` wrote: JSON.parse(await Deno.readTextFile("ci/bench_ci-tiny.json")).
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const receipt = await benchModelFile(path, { name: "tiny", threads: 1, tests: ["pp16", "tg4"], reps: 2, warmup: 0 });
+ * const baseline = generateBaseline([receipt]);
+ * console.log(baseline.benchmarks.map((b) => b.id)); // ["tiny/pp16", "tiny/tg4"]
+ * await Deno.remove(path);
  * ```
  */
 export function generateBaseline(receipts: readonly BenchReceipt[], opts: GenerateBaselineOptions = {}): Baseline {

@@ -258,10 +258,18 @@ function judge(entry: BaselineEntry, r: BenchReceipt, res: BenchResult, o: Requi
  * @returns One verdict per baselined benchmark, warnings, and `fail` when any regressed.
  * @throws {RangeError} For a threshold outside (0, 1) or a confidence outside (0, 1).
  * @example
- * ```ts ignore
+ * ```ts
  * import { compareToBaseline } from "./baseline_compare.ts";
- * const cmp = compareToBaseline(baseline, [receipt], { threshold: 0.10, confidence: 0.95 });
- * for (const v of cmp.verdicts) console.log(v.id, v.verdict, v.reason);
+ * import { generateBaseline } from "./baseline.ts";
+ * import { benchModelFile } from "../bench/bench_model.ts";
+ * import { writeSyntheticModel } from "../engine/synth/write.ts";
+ * // Usually docs/baselines/latest-cpu.json and the receipts of this run, from the same machine.
+ * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+ * const bench = () => benchModelFile(path, { name: "tiny", threads: 1, tests: ["tg4"], reps: 5, warmup: 0 });
+ * const baseline = generateBaseline([await bench()]);
+ * const cmp = compareToBaseline(baseline, [await bench()], { threshold: 0.10, confidence: 0.95 });
+ * for (const v of cmp.verdicts) console.log(v.id, v.verdict, v.reason); // tiny/tg4 no_change no change beyond 10% ...
+ * await Deno.remove(path);
  * ```
  */
 export function compareToBaseline(

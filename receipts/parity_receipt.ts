@@ -18,9 +18,10 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
- * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): which reference ran and how
- * (`reference.library` `ik_llama.cpp`/`custom`, `reference.selection`, `driver`, `build_flags`, `arch`, `input` with
- * its transcode), error kind `unsupported`, and `engine.activations`.
+ * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.device`, the WebGPU
+ * adapter the engine ran on; which reference ran and how (`reference.library` `ik_llama.cpp`/`custom`,
+ * `reference.selection`, `driver`, `build_flags`, `arch`, `input` with its transcode), error kind `unsupported`,
+ * `engine.activations`, and the localization's `clean_row_nmse_max`.
  */
 export const PARITY_SCHEMA_VERSION = "1.2.0";
 
@@ -467,10 +468,15 @@ export interface ReferenceInfo {
 export interface EngineInfoJson {
   /** True when it loaded and every call completed. */
   readonly ran: boolean;
-  /** Kernel backend (`wasm`, `ref`). */
+  /** Kernel backend (`wasm`, `ref`, `webgpu`). */
   readonly backend: string | null;
   /** Activation precision of the ternary projections, `int8` or `float` (schema 1.2.0). */
   readonly activations?: "int8" | "float";
+  /**
+   * What computed when it is not the host CPU: the backend's device label, e.g.
+   * `WebGPU llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback]` (schema 1.2.0; absent for CPU backends).
+   */
+  readonly device?: string;
   /** Threads. */
   readonly threads: number | null;
   /** Context length. */

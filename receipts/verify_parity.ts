@@ -268,6 +268,10 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
     );
   }
   if (r.engine.ran) problems.push(...checkKernelIds(r.engine.kernels, r.engine.backend));
+  // Since 1.2.0 a receipt names the GPU adapter its engine ran on (an llvmpipe run is not a GPU run).
+  if (r.engine.ran && r.engine.backend === "webgpu" && !r.engine.device && !/^1\.[01]\./.test(r.schema_version)) {
+    add("/engine/device", "engine_device", "the engine ran on WebGPU but the receipt does not name the adapter");
+  }
   return problems;
 }
 

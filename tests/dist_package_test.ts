@@ -66,6 +66,8 @@ Deno.test("the root module names each folder's headline API, and runs the CLI wh
       "writeSyntheticModel",
       "GgmlType",
       "configFromGguf",
+      "describeWebGpu",
+      "WebGpuError",
       // ffi/
       "CppModel",
       "LibraryLoadError",

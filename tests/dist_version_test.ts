@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import denoJson from "../deno.json" with { type: "json" };
 import { PINNED_LLAMA } from "../ffi/mod.ts";
-import { KERNEL_FILES, kernelBuildHash, type VersionInfo } from "../cli/version.ts";
+import { KERNEL_FILES, kernelBuildHash, type VersionInfo, versionWebGpu } from "../cli/version.ts";
+import { describeWebGpu } from "../engine/backends/webgpu/mod.ts";
 import { crossval } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -54,14 +55,42 @@ Deno.test("crossval --version --json reports deno.json's version, this Deno, the
   }
   assert.equal(v.kernels.sha256, await shellKernelHash(dir, KERNEL_FILES));
 
+  // The adapter this process finds (the same machine, the same wgpu), in the snake_case of every --json output.
+  const here = versionWebGpu(await describeWebGpu());
+  assert.deepEqual(v.webgpu, here);
+  if (here.available) {
+    assert.ok(v.webgpu.label.length > 0 && v.webgpu.limits, JSON.stringify(v.webgpu));
+    assert.equal(typeof v.webgpu.limits.max_storage_buffer_binding_size, "number");
+    assert.equal(typeof v.webgpu.is_fallback_adapter, "boolean");
+  }
+
   const text = await crossval(["-V"]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split("\n");
-  assert.equal(lines.length, 4, text.stdout);
+  assert.equal(lines.length, 5, text.stdout);
   assert.match(lines[0], new RegExp(`^crossval ${denoJson.version.replaceAll(".", "\\.")} \\(@bitnet/crossval, `));
   assert.equal(lines[1], `deno ${Deno.version.deno}, v8 ${Deno.version.v8}, typescript ${Deno.version.typescript}`);
   assert.match(lines[2], new RegExp(`^llama\\.cpp ${PINNED_LLAMA.release.replaceAll(".", "\\.")} \\(commit de3ff815`));
   assert.ok(lines[3].startsWith(`kernels sha256 ${v.kernels.sha256} (`), lines[3]);
+  assert.ok(
+    lines[4].startsWith(here.available ? `webgpu ${here.label} (vendor ` : `webgpu none: ${here.reason}`),
+    lines[4],
+  );
+});
+
+Deno.test("crossval --version without a WebGPU adapter says so and why, and still exits 0", async () => {
+  // wgpu has no Metal backend on Linux: asking for it finds no adapter, as on a machine without any GPU stack.
+  const env = { DENO_WEBGPU_BACKEND: Deno.build.os === "darwin" ? "dx12" : "metal" };
+  const r = await crossval(["--version", "--json"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const v: VersionInfo = JSON.parse(r.stdout);
+  assert.equal(v.webgpu.available, false);
+  assert.equal(v.webgpu.label, "no WebGPU adapter");
+  assert.match(v.webgpu.reason!, new RegExp(`found no adapter \\(DENO_WEBGPU_BACKEND=${env.DENO_WEBGPU_BACKEND}\\)`));
+  assert.equal(v.webgpu.limits, undefined);
+  const text = await crossval(["--version"], { env });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^webgpu none: navigator\.gpu\.requestAdapter\(\) found no adapter .*--backend wasm/m);
 });
 
 Deno.test("the kernel hash follows the bytes: one changed byte in one module changes it", async () => {

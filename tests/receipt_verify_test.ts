@@ -32,6 +32,14 @@ Deno.test("a fresh passing receipt validates against receipts/parity.schema.json
   assert.deepEqual(verifyReceipt(r), []);
 });
 
+Deno.test("receipts of the earlier minor versions still verify; a CPU backend's receipt names no device", async () => {
+  const r = await copy(passing);
+  assert.equal(r.schema_version, "1.2.0");
+  assert.equal("device" in r.engine, false);
+  for (const v of ["1.0.0", "1.1.0"]) assert.deepEqual(verifyReceipt({ ...r, schema_version: v }), [], v);
+  assert.deepEqual(codes({ ...r, engine: { ...r.engine, device: "" } }), ["schema"]);
+});
+
 Deno.test("a fresh failing receipt is consistent (its only problem: it was made with injected faults)", async () => {
   const r = await copy(failing);
   assert.equal(r.status, "fail");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type CliResult, crossval } from "./_cli.ts";
-import { fixtureModel, withTempDir } from "./_fixtures.ts";
+import { fixtureModel, validateOutputs, withTempDir } from "./_fixtures.ts";
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -51,8 +51,10 @@ Deno.test("two crossval validate runs on one ci/ at once both finish and leave v
     assertRan(a, "validate (first)");
     assertRan(b, "validate (second)");
     for (const r of [a, b]) JSON.parse(r.stdout);
-    assert.deepStrictEqual(await names(`${dir}/ci`), ["bench_ci-tiny.json", "parity.json"], "no temporary file");
-    const verify = await crossval(["receipt", "verify", `${dir}/ci/parity.json`, `${dir}/ci/bench_ci-tiny.json`]);
+    const outputs = await validateOutputs();
+    assert.deepStrictEqual(await names(`${dir}/ci`), outputs.all, "no temporary file");
+    const receipts = [...outputs.parity, ...outputs.bench].map((n) => `${dir}/ci/${n}`);
+    const verify = await crossval(["receipt", "verify", ...receipts]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });

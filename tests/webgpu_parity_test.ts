@@ -39,12 +39,28 @@ for (const spec of MODELS) {
     assert.equal(r.status, "pass", r.reasons.map((x) => x.message).join("\n"));
     assert.deepEqual(verifyReceipt(JSON.parse(JSON.stringify(r))), []);
     assert.equal(r.engine.backend, "webgpu");
+    assert.match(r.engine.device ?? "", /^WebGPU \S/, "the receipt names the adapter (schema 1.2.0)");
     assert.ok(r.engine.kernels.every((k) => k.startsWith("webgpu.")), r.engine.kernels.join());
     assert.equal(r.metrics.compared_tokens, r.prompts.reduce((n, p) => n + p.n_tokens, 0));
     assert.equal(r.metrics.greedy_steps_compared, steps * r.prompts.length);
     assert.equal(r.checks.localization.not_compared.length, 0, r.checks.localization.not_compared.join());
   });
 }
+
+Deno.test("a WebGPU receipt must name its adapter from schema 1.2.0 on; a 1.1.0 one (before the field) verifies", async () => {
+  const r = JSON.parse(JSON.stringify(
+    await runParityOnModel(await fixtureModel({ layers: 2 }), {
+      backend: "webgpu",
+      steps: 2,
+      prompts: DEFAULT_PROMPTS.slice(0, 1),
+    }),
+  ));
+  assert.deepEqual(verifyReceipt(r), []);
+  delete r.engine.device;
+  assert.deepEqual(verifyReceipt(r).map((p) => [p.path, p.code]), [["/engine/device", "engine_device"]]);
+  r.schema_version = "1.1.0";
+  assert.deepEqual(verifyReceipt(r), []);
+});
 
 Deno.test("parity --backend webgpu catches and localizes a flipped ternary code (ffn_down of layer 2)", async () => {
   const r = await runParityOnModel(await fixtureModel({ layers: 4 }), {

@@ -145,10 +145,14 @@ export function planTranscode(
  * @returns What was done, for the receipt.
  * @throws {RangeError} When a tensor cannot be transcoded losslessly (the message names it and the fix).
  * @example
- * ```ts ignore
+ * ```ts
  * import { transcodeToFloat } from "./transcode_float.ts";
- * const record = await transcodeToFloat("b158.gguf", "b158.f32.gguf");
- * console.log(record.from_types); // { I2_S: 28 }
+ * import { writeSyntheticModel } from "../synth/write.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticModel(`${dir}/b158.gguf`, { preset: "tiny", arch: "bitnet-b1.58", type: "i2_s" });
+ * const record = await transcodeToFloat(`${dir}/b158.gguf`, `${dir}/b158.f32.gguf`);
+ * console.log(record.from_types, record.lossless); // { I2_S: 28 } true (7 projections in each of 4 layers)
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function transcodeToFloat(

@@ -193,10 +193,15 @@ function findDir(root: string, candidates: readonly string[], file: string): str
  * @throws {ReferenceBuildError} When a step fails; the message quotes the step's output and names its log.
  * @throws {Deno.errors.TimedOut} When another process holds the lock for longer than `lockTimeoutMs`.
  * @example
- * ```ts ignore
+ * ```ts
  * import { archiveSource, ensureReferenceBuild, locateIkArchive } from "./mod.ts";
- * const build = await ensureReferenceBuild(await archiveSource(locateIkArchive()), { onEvent: console.log });
- * console.log(build.libraries);
+ * // The first call builds (minutes; `deno run -A tests/setup.ts` does it once per machine), later ones find it.
+ * const phases = new Set<string>();
+ * const build = await ensureReferenceBuild(await archiveSource(locateIkArchive()), {
+ *   onEvent: (e) => phases.add(e.type),
+ * });
+ * console.log(build.manifest.library, build.libraries.map((l) => l.split("/").pop()), [...phases]);
+ * // "ik_llama.cpp" ["libggml.a", "libllama.a"] ["cached"] (after the first build)
  * ```
  */
 export async function ensureReferenceBuild(

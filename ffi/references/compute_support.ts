@@ -101,6 +101,8 @@ const RULES: Readonly<
   "llama.cpp": {
     arch: new Map([
       ["bitnet", null],
+      // The llama family with ternary weights (Falcon3 1.58-bit): tests/engine_vs_llama_test.ts.
+      ["llama", null],
       [
         "bitnet-b1.58",
         "the pinned llama.cpp (v0.5.0) has no bitnet-b1.58 architecture, and its bitnet graph hard-codes SiLU " +

@@ -152,10 +152,11 @@ export async function helloDriver(path: string): Promise<Record<string, string>>
  * @throws {ReferenceBuildError} When it does not compile against the reference's `llama.h` (the message quotes the
  *   compiler) or does not answer `hello`.
  * @example
- * ```ts ignore
+ * ```ts
  * import { ensureDriver, ensureReferenceBuild, ikSourceFromEnv } from "./mod.ts";
+ * // Built once per machine (`deno run -A tests/setup.ts`); found in the cache afterwards.
  * const driver = await ensureDriver(await ensureReferenceBuild(await ikSourceFromEnv()));
- * console.log(driver.path);
+ * console.log(driver.path.endsWith("/crossval-ref-driver"), driver.identity.library); // true "ik_llama.cpp"
  * ```
  */
 export async function ensureDriver(build: ReferenceBuild, opts: EnsureDriverOptions = {}): Promise<ReferenceDriver> {

@@ -107,9 +107,18 @@ export function archiveSearchDirs(): string[] {
  * @returns The archive's absolute path.
  * @throws {ReferenceSourceError} When it is nowhere; the message lists where it looked and how to provide it.
  * @example
- * ```ts ignore
- * import { locateIkArchive } from "./reference_source.ts";
- * console.log(locateIkArchive()); // .../third_party/ik_llama.cpp-8337e4cd3.tar.xz
+ * ```ts
+ * import { locateIkArchive, PINNED_IK_LLAMA } from "./mod.ts";
+ * // In a source tree, locateIkArchive() finds third_party/ik_llama.cpp-<commit>.tar.xz. Here: a folder of our own.
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/${PINNED_IK_LLAMA.archive}`, "");
+ * console.log(locateIkArchive(() => undefined, [dir]).endsWith(`/${PINNED_IK_LLAMA.archive}`)); // true
+ * try {
+ *   locateIkArchive(() => undefined, []);
+ * } catch (e) {
+ *   console.log((e as Error).name); // "ReferenceSourceError" (the message says where to put it)
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function locateIkArchive(
@@ -147,10 +156,14 @@ export function locateIkArchive(
  * @returns The source.
  * @throws {ReferenceSourceError} When the file cannot be read.
  * @example
- * ```ts ignore
- * import { archiveSource, locateIkArchive } from "./reference_source.ts";
- * const src = await archiveSource(locateIkArchive());
- * console.log(src.sha256);
+ * ```ts
+ * import { archiveSource } from "./reference_source.ts";
+ * // Usually archiveSource(locateIkArchive()): the pinned archive, whose commit is known.
+ * const path = await Deno.makeTempFile({ suffix: ".tar.xz" });
+ * await Deno.writeTextFile(path, "another archive");
+ * const src = await archiveSource(path, { library: "llama.cpp" });
+ * console.log(src.library, src.sha256.length, src.commit); // "llama.cpp" 64 "" (not the pinned archive)
+ * await Deno.remove(path);
  * ```
  */
 export async function archiveSource(path: string, opts: { library?: ReferenceLibrary } = {}): Promise<ArchiveSource> {
@@ -238,9 +251,19 @@ export function detectLibrary(dir: string): ReferenceLibrary {
  * @returns The source.
  * @throws {ReferenceSourceError} When the folder is not a git checkout with a CMakeLists.txt.
  * @example
- * ```ts ignore
+ * ```ts
  * import { checkoutSource, sourceKey } from "./reference_source.ts";
- * console.log(sourceKey(await checkoutSource("/src/ik_llama.cpp"))); // git-<commit>[-dirty-<hash>]
+ * // A checkout of one commit (usually BITNET_CPP_DIR, an ik_llama.cpp or bitnet.cpp tree).
+ * const dir = await Deno.makeTempDir();
+ * const git = (...args: string[]) => new Deno.Command("git", { args: ["-C", dir, ...args] }).output();
+ * await git("init", "-q");
+ * await Deno.writeTextFile(`${dir}/CMakeLists.txt`, "project(example)\n");
+ * await git("add", ".");
+ * await git("-c", "user.name=example", "-c", "user.email=example@example.com", "commit", "-qm", "one");
+ * console.log(sourceKey(await checkoutSource(dir))); // git-<commit>
+ * await Deno.writeTextFile(`${dir}/new.c`, "int x;\n");
+ * console.log(sourceKey(await checkoutSource(dir))); // git-<commit>-dirty-<hash of the uncommitted state>
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function checkoutSource(dir: string): Promise<CheckoutSource> {
