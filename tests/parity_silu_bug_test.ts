@@ -16,6 +16,7 @@ import { EngineSubject } from "../parity/engine_subject.ts";
 import { runParity } from "../parity/harness.ts";
 import { describeModelFile } from "../parity/model_facts.ts";
 import { DEFAULT_PROMPTS } from "../parity/prompts.ts";
+import { verifyReceipt } from "../receipts/verify.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
 
 /** A copy of `src` whose architecture is `arch` (every `<old arch>.*` key renamed); tensors byte for byte. */
@@ -61,6 +62,11 @@ Deno.test("parity against a reference that computes SiLU instead of squared ReLU
     assert.match(why, /^first divergence at layer 0 ffn activation: given the same ffn_gate and ffn_up/);
     assert.match(why, /the reference's FFN activation differs \(SiLU vs squared ReLU\?\)/);
     assert.match(why, /ffn_sub_out-0/);
+    // The verdict is the receipt's own numbers: it verifies as written, and the same numbers claiming a pass do not.
+    const json = JSON.parse(JSON.stringify(r));
+    assert.deepEqual(verifyReceipt(json), []);
+    const claimed = verifyReceipt({ ...json, status: "pass", reasons: [] }).map((p) => p.code);
+    assert.ok(claimed.length > 0, "a receipt of this run that claims a pass is refused");
 
     // Control: our engine with llama.cpp's activation (the relabelled file) on both sides passes: only the
     // activation differed.
