@@ -18,12 +18,16 @@
 
 import { createHash } from "node:crypto";
 import {
+  cachedReferenceBuild,
   type ComputeSupport,
   computeSupport,
   ensureDriver,
   ensureReferenceBuild,
+  PINNED_IK_LLAMA,
+  type ReferenceBuild,
   type ReferenceBuildEvent,
   type ReferenceDriver,
+  ReferenceSourceError,
   type TensorDesc,
 } from "../ffi/references/mod.ts";
 import { archiveSource, checkoutSource, ikSourceFromEnv } from "../ffi/references/reference_source.ts";
@@ -260,8 +264,19 @@ function isLlamaCppBuildDir(dir: string): boolean {
 /** The compiled driver of the selected source (the pinned archive, `BITNET_CPP_DIR`, or a checkout path). */
 async function driverFor(sel: ReferenceSelection, opts: PrepareReferenceOptions): Promise<ReferenceDriver> {
   let source;
-  if (sel.kind === "ik_llama") source = await ikSourceFromEnv();
-  else if (exists(`${sel.path}/CMakeLists.txt`)) source = await checkoutSource(sel.path!);
+  if (sel.kind === "ik_llama") {
+    try {
+      source = await ikSourceFromEnv();
+    } catch (e) {
+      // Outside a source tree (an installed package, a compiled binary) the archive is not at hand, but the build
+      // made from it once on this machine is: the cache is keyed by the pinned archive's SHA-256.
+      // Only when the user named no source: a wrong BITNET_IK_ARCHIVE or BITNET_CPP_DIR is reported as it is.
+      const named = Deno.env.get(PINNED_IK_LLAMA.env) || Deno.env.get("BITNET_CPP_DIR");
+      const built = e instanceof ReferenceSourceError && !named ? await pinnedBuildInCache(opts.cacheDir) : null;
+      if (!built) throw e;
+      return await ensureDriver(built, opts.onBuildEvent ? { onEvent: opts.onBuildEvent } : {});
+    }
+  } else if (exists(`${sel.path}/CMakeLists.txt`)) source = await checkoutSource(sel.path!);
   else if (/\.tar(\.xz|\.gz)?$/.test(sel.path!) && exists(sel.path!)) source = await archiveSource(sel.path!);
   else {
     throw new ReferenceUnsupportedError(
@@ -276,6 +291,18 @@ async function driverFor(sel: ReferenceSelection, opts: PrepareReferenceOptions)
     ...(opts.onBuildEvent ? { onEvent: opts.onBuildEvent } : {}),
   });
   return await ensureDriver(build, opts.onBuildEvent ? { onEvent: opts.onBuildEvent } : {});
+}
+
+/** The finished build of the pinned ik_llama.cpp archive in the cache, found by the archive's known SHA-256. */
+async function pinnedBuildInCache(cacheDir?: string): Promise<ReferenceBuild | null> {
+  const pinned = {
+    kind: "archive",
+    library: "ik_llama.cpp",
+    path: PINNED_IK_LLAMA.archive,
+    sha256: PINNED_IK_LLAMA.sha256,
+    commit: PINNED_IK_LLAMA.commit,
+  } as const;
+  return await cachedReferenceBuild(pinned, cacheDir ? { cacheDir } : {});
 }
 
 /** Throw the guard's verdict as a {@link ReferenceUnsupportedError} unless it is ok (or transcodable, if allowed). */

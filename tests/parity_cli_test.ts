@@ -19,13 +19,27 @@ Deno.test("validate provisions the CI models, passes, writes receipts that verif
     assert.match(v.stdout, /VALIDATE PASS/);
     assert.match(v.stdout, /tokenization\s*│\s*PASS/);
     assert.match(v.stdout, /min cos/);
-    // One receipt per CI model (ci-tiny: bitnet, ci-tiny-llama: llama), named after it next to --out.
-    const receipts = ["ci-tiny", "ci-tiny-llama"].map((m) => `${dir}/ci/parity-${m}.json`);
+    // One receipt per CI model (ci-tiny: bitnet, ci-tiny-llama: llama, against the pinned llama.cpp; ci-tiny-b158:
+    // bitnet-b1.58, against ik_llama.cpp), named after it next to --out.
+    const receipts = ["ci-tiny", "ci-tiny-llama", "ci-tiny-b158"].map((m) => `${dir}/ci/parity-${m}.json`);
     for (const p of receipts) {
       assert.match(v.stdout, new RegExp(`receipt: ${p}`));
       const ok = await crossval(["receipt", "verify", p]);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      assert.equal(JSON.parse(await Deno.readTextFile(p)).checks.logits.summary.kld.max, 0, `${p}: KLD 0`);
+      const receipt = JSON.parse(await Deno.readTextFile(p));
+      if (receipt.model.arch !== "bitnet-b1.58") {
+        // Bit-exact with the pinned llama.cpp.
+        assert.equal(receipt.reference.library, "llama.cpp");
+        assert.equal(receipt.checks.logits.summary.kld.max, 0, `${p}: KLD 0`);
+        continue;
+      }
+      // ik_llama.cpp by default for this architecture, on the proven-lossless F32 transcode, our activations float,
+      // judged by the gates calibrated for that comparison.
+      assert.equal(receipt.reference.library, "ik_llama.cpp");
+      assert.deepEqual(receipt.reference.selection, { flag: "ik_llama", by: "architecture" });
+      assert.equal(receipt.reference.input.transcode.verified.equal, true);
+      assert.equal(receipt.engine.activations, "float");
+      assert.equal(receipt.thresholds.id, "parity-gates/ik_llama-f32-float/1");
     }
     // validate renders the receipts it wrote beside them and prints the page's path.
     assert.match(v.stdout, new RegExp(`report: ${dir}/ci/report\\.html`));
