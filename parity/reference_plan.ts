@@ -308,7 +308,13 @@ async function pinnedBuildInCache(cacheDir?: string): Promise<ReferenceBuild | n
 /** Throw the guard's verdict as a {@link ReferenceUnsupportedError} unless it is ok (or transcodable, if allowed). */
 function refuseUnless(v: ComputeSupport, path: string, allowTranscode = false): void {
   if (v.ok || (allowTranscode && v.transcodable)) return;
-  const lines = v.problems.map((p) => `- ${p.reason}. Fix: ${p.fix}.`);
+  // The conversion the guard names generically, spelled out for this file.
+  const out = path.replace(/(\.gguf)?$/i, "-tq2_0.gguf");
+  const lines = v.problems.map((p) =>
+    `- ${p.reason}. Fix: ${
+      p.fix.replace("crossval convert IN --to tq2_0 --out OUT", `crossval convert ${path} --to tq2_0 --out ${out}`)
+    }.`
+  );
   throw new ReferenceUnsupportedError(`${v.reference} cannot compute "${path}":\n${lines.join("\n")}`, v);
 }
 

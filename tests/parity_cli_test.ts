@@ -75,8 +75,55 @@ Deno.test("parity exits 2 (not run) when llama.cpp cannot run the model, and say
     ]);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stdout, /NOT RUN/);
+    // Why (the type) and the fix for this very file.
+    assert.match(r.stdout, /of type I2_S: I2_S \(type 36\) is bitnet\.cpp's format/);
+    assert.match(r.stdout, /Fix: crossval convert \S+\.gguf --to tq2_0 --out \S+-tq2_0\.gguf/);
     const receipt = JSON.parse(await Deno.readTextFile(`${dir}/p.json`));
     assert.equal(receipt.status, "not_run");
+    assert.equal(receipt.reference.error.kind, "unsupported");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a reference chosen for an architecture it cannot run is refused by name, pointing at the one that can", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crossval-parity-" });
+  try {
+    const cases = [
+      // The pinned llama.cpp has no bitnet-b1.58 (its bitnet graph computes SiLU): ik_llama.cpp is the fix.
+      {
+        model: await fixtureModel({ arch: "bitnet-b1.58", type: "i2_s", layers: 1 }),
+        reference: "llama.cpp",
+        why: /has no bitnet-b1\.58 architecture, and its bitnet graph hard-codes SiLU.*Fix: --reference ik_llama\./,
+      },
+      // ik_llama.cpp is not verified for llama; the pinned llama.cpp is.
+      {
+        model: await fixtureModel({ preset: "tiny-llama", arch: "llama", layers: 1 }),
+        reference: "ik_llama",
+        why: /not verified to compute architecture "llama" \(verified: bitnet-b1\.58\)\. Fix: --reference llama\.cpp\./,
+      },
+    ];
+    for (const c of cases) {
+      const out = `${dir}/p-${c.reference}.json`;
+      const r = await crossval([
+        "parity",
+        "--model",
+        c.model,
+        "--reference",
+        c.reference,
+        "--steps",
+        "2",
+        "--out",
+        out,
+      ]);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stdout, c.why);
+      const receipt = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(receipt.status, "not_run");
+      assert.equal(receipt.reference.ran, false);
+      assert.equal(receipt.reference.error.kind, "unsupported");
+      assert.deepEqual(receipt.reference.selection, { flag: c.reference, by: "flag" });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
