@@ -109,7 +109,7 @@ program.command("run")
   .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
 
 program.command("ref-run")
-  .description("Run the llama.cpp reference alone: greedy continuation, token ids and timings")
+  .description("Run a C++ reference alone (llama.cpp, ik_llama.cpp): greedy continuation, token ids and timings")
   .requiredOption("--model <gguf>", "GGUF model")
   .option("--prompt <text>", "prompt text")
   .option("--prompt-file <file>", "read the prompt from a file")
@@ -117,7 +117,17 @@ program.command("ref-run")
   .addOption(intOption("--threads <n>", "llama.cpp threads (default: core count)", RANGES.threads))
   .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--parity", "F32 KV cache and no flash attention, as the parity harness runs it")
-  .option("--verbose", "stream llama.cpp's own log to stderr")
+  .option(
+    "--reference <ref>",
+    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
+      "f32",
+      "iq2_bn",
+    ]),
+  )
+  .option("--verbose", "stream the reference's own log to stderr")
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./ref_run.ts")).refRunCommand(opts)));
 

@@ -346,7 +346,7 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
  * Progress of a reference build during a parity run (the first ik_llama.cpp build takes minutes): the same display
  * as `crossval reference build`, on stderr; nothing with `--json` (stdout is the receipt).
  */
-function buildProgress(json: boolean): ParityRunOptions["onBuildEvent"] {
+export function buildProgress(json: boolean): ParityRunOptions["onBuildEvent"] {
   if (json) return undefined;
   let renderer: { event(e: Parameters<NonNullable<ParityRunOptions["onBuildEvent"]>>[0]): void } | undefined;
   const pending: Parameters<NonNullable<ParityRunOptions["onBuildEvent"]>>[0][] = [];

@@ -165,7 +165,10 @@ export const IK_CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
   { arch: "bitnet-b1.58", type: "i2_s", preset: "2b4t", layers: 2 },
 ];
 
-/** Faults against ik_llama.cpp, at layer 1 of the 512-wide model (the gates must catch each). */
+/**
+ * Faults against ik_llama.cpp, at layer 1 of the 512-wide model unless stated (the gates must catch each). Not
+ * `perTokenActQuant`: it changes the TQ2_0/TQ1_0 activation quantizer, which an I2_S model does not use.
+ */
 export const IK_CALIBRATION_FAULTS: readonly Faults[] = [
   { swapActivation: 1 },
   { ropeNorm: 1 },
@@ -173,7 +176,6 @@ export const IK_CALIBRATION_FAULTS: readonly Faults[] = [
   { skipSubNorm: 1 },
   { flipTernarySign: { layer: 1 } },
   { flipTernarySign: { layer: 3 } },
-  { perTokenActQuant: 1 },
 ];
 
 /**
