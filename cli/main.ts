@@ -280,7 +280,7 @@ program.command("report")
   .action(async (files: string[], opts) => done(await (await import("./report.ts")).reportCommand(files, opts)));
 
 program.command("bench")
-  .description("Benchmark our engine and llama.cpp (same model, threads, token ids; interleaved) and write receipts")
+  .description("Benchmark our engine and its reference (same model, threads, token ids; interleaved), write receipts")
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
   .addOption(
     new Option("--tier <tier>", "every model of this lockfile tier (default ci)").choices([
@@ -298,6 +298,16 @@ program.command("bench")
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
   .addOption(intOption("--seed <n>", "seed of the random token ids", RANGES.seed, 1))
+  .option(
+    "--reference <ref>",
+    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
+      "f32",
+      "iq2_bn",
+    ]),
+  )
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
   .option(
     "--lockfile <path>",

@@ -68,6 +68,8 @@ export type IkInputFormat = "f32" | "iq2_bn";
 
 /** The reference cannot compute the model: why, and what to do instead (the run is `not_run`, exit 2). */
 export class ReferenceUnsupportedError extends Error {
+  /** An environment problem, not a failed check: the CLI exits 2. */
+  readonly exitCode = 2;
   /** The guard's verdict. */
   readonly support: ComputeSupport | null;
   /** Creates the error. */
