@@ -65,6 +65,7 @@ export function calibrationLine(
   const s = r.checks.logits.summary;
   const rows = r.checks.logits.rows;
   const dl = rows.map((x) => x.max_abs_dlogit ?? Infinity).sort((a, b) => a - b);
+  const flips = rows.filter((x) => x.ref_top1 !== x.eng_top1);
   const loc = r.checks.localization;
   const dens = loc.tensors.filter((t) => t.clean_rows > 0).map((t) =>
     [t.name, t.new_error_rows / t.clean_rows, t.clean_rows] as const
@@ -87,6 +88,14 @@ export function calibrationLine(
     same_top: s?.same_top.p,
     decisive_flips: s?.decisive_top1_flips,
     dlogit_p99: dl[Math.floor(0.99 * (dl.length - 1))],
+    // Where the top-1 tokens differ: the largest top-1/top-2 gap of either side and the largest rank of one side's
+    // choice in the other's logits (what tie_logit_epsilon and tie_top_k must cover for a comparison to pass).
+    flip_gap_max: flips.length
+      ? Math.max(...flips.map((x) => Math.max(x.eng_gap ?? Infinity, x.ref_gap ?? Infinity)))
+      : null,
+    flip_rank_max: flips.length
+      ? Math.max(...flips.map((x) => Math.max(x.eng_rank_of_ref_top1, x.ref_rank_of_eng_top1)))
+      : null,
     dlogit_max: s?.max_abs_dlogit,
     rms_dp: s?.rms_dp,
     greedy: r.checks.greedy.prompts.flatMap((g) =>

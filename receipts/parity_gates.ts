@@ -95,22 +95,24 @@ export interface GateKey {
 /**
  * ik_llama.cpp on the lossless F32 transcode against our engine with float activations: the same math (no
  * activation quantization on either side) in another float order, with ik_llama.cpp's F16 V cache (its only choice
- * without flash attention). Calibrated on the generated bitnet-b1.58 shapes (docs/parity.md): every number is the
- * worst measured value times a margin, so a real difference (an activation, a RoPE pairing, one flipped ternary
- * weight) stays far outside.
+ * without flash attention). Calibrated on the generated bitnet-b1.58 shapes (docs/parity.md, "Gates for
+ * ik_llama.cpp"): worst clean 1 - cosine 2.5e-6, KLD mean 2.6e-6, KLD max 1.2e-5, op NMSE 1.2e-5. Each logit gate
+ * sits about 8x above the worst clean run and below the smallest fault (one flipped ternary weight: KLD max 2.6e-4 in
+ * layer 3, KLD mean 4.8e-5 in layer 1); the op tolerance 8x above the worst clean op, 2x to 10000x below the gross
+ * faults, each localized to its op.
  */
 export const IK_F32_FLOAT_THRESHOLDS: ParityThresholds = {
   id: "parity-gates/ik_llama-f32-float/1",
-  cosine_min: 0.99999,
-  kld_mean_max: 1e-5,
-  kld_median_max: 1e-5,
+  cosine_min: 0.9999,
+  kld_mean_max: 2e-5,
+  kld_median_max: 2e-5,
   kld_max_max: 1e-4,
-  same_top_min: 0.92,
+  same_top_min: 0.95,
   tie_logit_epsilon: 0.25,
   tie_top_k: 5,
   localization: {
     clean_row_nmse: 1e-5,
-    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 1e-5])),
+    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 1e-4])),
     dense_fraction: 0.5,
     min_clean_rows: 8,
   },
@@ -118,21 +120,25 @@ export const IK_F32_FLOAT_THRESHOLDS: ParityThresholds = {
 
 /**
  * ik_llama.cpp on its own IQ2_BN requantization (the same ternary weights, proven element for element) against our
- * engine with int8 activations: both quantize activations to 8 bits, but ik_llama.cpp to Q8_K64 blocks and we per
- * token as bitnet.cpp, so the gap is two activation conventions (docs/parity.md, calibration).
+ * engine with int8 activations: both quantize activations to 8 bits, ik_llama.cpp to Q8_K64 blocks and we per token
+ * as bitnet.cpp, so the two sides differ by two activation conventions at every ternary matmul. That noise is large
+ * on generated models (KLD mean up to 0.075, top-1 agreement 72%, top-1 flips with gaps up to 1.9 and cross ranks up
+ * to 13), so these gates are coarse: calibrated to pass the clean runs and fail the gross faults (wrong RoPE pairing,
+ * off-by-one position, missing sub-norm, SiLU for squared ReLU), not a flipped weight, which only the F32 comparison
+ * ({@link IK_F32_FLOAT_THRESHOLDS}) sees (docs/parity.md, "Gates for ik_llama.cpp").
  */
 export const IK_IQ2BN_INT8_THRESHOLDS: ParityThresholds = {
   id: "parity-gates/ik_llama-iq2_bn-int8/1",
-  cosine_min: 0.98,
-  kld_mean_max: 2e-2,
-  kld_median_max: 2e-2,
-  kld_max_max: 2e-1,
-  same_top_min: 0.7,
-  tie_logit_epsilon: 0.25,
-  tie_top_k: 5,
+  cosine_min: 0.93,
+  kld_mean_max: 0.11,
+  kld_median_max: 0.1,
+  kld_max_max: 0.5,
+  same_top_min: 0.68,
+  tie_logit_epsilon: 2.5,
+  tie_top_k: 20,
   localization: {
-    clean_row_nmse: 1e-3,
-    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 1e-3])),
+    clean_row_nmse: 1e-2,
+    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 0.15])),
     dense_fraction: 0.5,
     min_clean_rows: 8,
   },
