@@ -224,7 +224,7 @@ program.command("reference")
     "--source <path>",
     "source archive or checkout (default: BITNET_CPP_DIR, else the pinned ik_llama.cpp archive)",
   )
-  .option("--jobs <n>", "parallel compile jobs (default: core count)")
+  .addOption(intOption("--jobs <n>", "parallel compile jobs (default: core count)", RANGES.jobs))
   .option("--json", "NDJSON events and a final result line (the default when stdout is not a terminal)")
   .action(async (opts) => done(await (await import("./reference.ts")).referenceBuildCommand(opts)));
 

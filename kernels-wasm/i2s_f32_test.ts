@@ -2,11 +2,11 @@
  * `gemm.i2_s_f32` (I2_S weights times unquantized f32 activations, the engine's float activation precision): the
  * SIMD export equals its scalar twin byte for byte on every module and thread count, and both equal the definition
  * of ABI.md (16 lanes, fixed reduction) computed here in float32 steps. Against the reference backend:
- * tests/engine_wasm_exact_test.ts.
+ * engine/backends/wasm_exact_test.ts.
  */
 
 import { equal } from "node:assert/strict";
-import { assertSameBytes, gauss, Rig, rng } from "./_test_util.ts";
+import { assertSameBytes, gauss, Rig, rng } from "./_testing.ts";
 
 const f32 = Math.fround;
 

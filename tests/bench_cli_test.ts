@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const cli = (...args: string[]) => crossval(args);

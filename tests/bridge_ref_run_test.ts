@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Engine } from "../engine/engine.ts";
 import { CppModel } from "../ffi/mod.ts";
-import { crossval as run } from "./_cli.ts";
+import { crossval as run } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const crossval = (...args: string[]) => run(args);

@@ -5,7 +5,7 @@
  * Needs the llama.cpp library.
  */
 import assert from "node:assert/strict";
-import { crossval as run } from "./_cli.ts";
+import { crossval as run } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const crossval = (args: string[], env: Record<string, string> = {}) => run(args, { env });

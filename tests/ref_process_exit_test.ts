@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { transcodeToFloat } from "../engine/convert/transcode_float.ts";
 import { ReferenceProcess } from "../ffi/mod.ts";
-import { CONFIG, MAIN } from "./_cli.ts";
+import { CONFIG, MAIN } from "../cli/_testing.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
 import { ikDriver } from "./_reference.ts";
 

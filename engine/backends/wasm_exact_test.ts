@@ -9,12 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { createBackend, type KernelBackend, type KernelId } from "../engine/backends/mod.ts";
-import { Engine } from "../engine/engine.ts";
-import { argmax, Prng } from "../engine/sampling.ts";
-import { f32ToF16Row, GgmlType, quantFormat } from "../engine/quant/mod.ts";
-import { fixtureModel } from "./_fixtures.ts";
-import type { SynthSpec } from "../engine/synth/mod.ts";
+import { createBackend, type KernelBackend, type KernelId } from "./mod.ts";
+import { Engine } from "../engine.ts";
+import { argmax, Prng } from "../sampling.ts";
+import { f32ToF16Row, GgmlType, quantFormat } from "../quant/mod.ts";
+import { fixtureModel } from "../synth/_testing.ts";
+import type { SynthSpec } from "../synth/mod.ts";
 
 const rng = new Prng(20261126);
 

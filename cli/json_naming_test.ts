@@ -4,8 +4,8 @@
  * such as `Qcur`; GGML type names such as `I2_S`) are the only exception, each listed with its path.
  */
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
-import { fixtureModel, withTempDir } from "./_fixtures.ts";
+import { crossval } from "./_testing.ts";
+import { fixtureModel, withTempDir } from "../engine/synth/_testing.ts";
 
 const SNAKE = /^[a-z0-9]+(_[a-z0-9]+)*$/;
 
