@@ -161,8 +161,8 @@ async function runOne(
 
 /**
  * The generated `bitnet-b1.58` models the ik_llama.cpp gates are calibrated on: the tiny shape (rows of 256), 512-wide
- * (IQ2_BN needs rows of at least 512), deeper, other seeds, and 2B4T's exact shape with two layers (the full model:
- * docs/parity.md, measured by hand).
+ * (IQ2_BN needs rows of at least 512), deeper, other seeds, and 2B4T's exact shape with two layers (the full 30-layer
+ * model's F32 transcode is ~9.6 GB, beyond these machines: docs/parity.md).
  */
 export const IK_CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
   { arch: "bitnet-b1.58", type: "i2_s" },
