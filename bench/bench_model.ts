@@ -10,13 +10,15 @@ import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
-import { ReferenceProcess, type RefModelInfo } from "../ffi/mod.ts";
+import type { RefModelInfo } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
 import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
 import { parseTestName, testTokenCount } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
 import { engineBenchSubject, refBenchSubject } from "./subject.ts";
 import { resolveThreads } from "../engine/backends/create.ts";
+import type { ReferenceBuildEvent } from "../ffi/references/mod.ts";
+import { type IkInputFormat, prepareReference, selectReference } from "../parity/reference_plan.ts";
 
 /** Options of {@link benchModelFile}. */
 export interface BenchModelOptions {
@@ -40,6 +42,15 @@ export interface BenchModelOptions {
   readonly seed?: number;
   /** Progress events, including `load` events for each engine. */
   readonly onEvent?: (event: BenchEvent | BenchLoadEvent) => void;
+  /**
+   * The reference (`--reference`: `llama.cpp`, `ik_llama` or a path; default by architecture, as parity chooses,
+   * parity/reference_plan.ts). A model the reference cannot compute is guarded and transcoded the same way.
+   */
+  readonly reference?: string;
+  /** ik_llama.cpp's input (default `f32`; `iq2_bn` is its fast path, rows of at least 512). */
+  readonly ikFormat?: IkInputFormat;
+  /** Progress of a reference build. */
+  readonly onBuildEvent?: (e: ReferenceBuildEvent) => void;
 }
 
 /** Emitted by {@link benchModelFile} when an engine finished loading. */
@@ -136,19 +147,39 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   }
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
-  // llama.cpp runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
-  await using ref = await ReferenceProcess.spawn();
-  await using cpp = await ref.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
+  // The reference runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
+  // It is chosen, built, guarded and fed a transcode exactly as for parity.
+  const header = (() => {
+    using f = GgufFile.open(path);
+    return {
+      arch: f.architecture,
+      tensors: f.tensors.map((x) => ({ name: x.name, type: x.type, shape: [...x.shape] })),
+    };
+  })();
+  const sha256 = opts.sha256 ?? await sha256File(path);
+  const selection = selectReference(opts.reference, header.arch);
+  const prepared = await prepareReference(selection, { path, sha256, ...header }, {
+    ...(opts.ikFormat ? { ikFormat: opts.ikFormat } : {}),
+    ...(opts.onBuildEvent ? { onBuildEvent: opts.onBuildEvent } : {}),
+  });
+  await using ref = prepared.process;
+  await using cpp = await ref.load(prepared.modelPath, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
   using engine = await Engine.load(path, { backend, threads, nCtx });
   emit({ type: "load", side: "engine", ms: performance.now() - t });
-  const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
+  const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256 });
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
   const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
   const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
-  return await runBench(engineBenchSubject(engine), refBenchSubject(cpp), {
+  return await runBench(engineBenchSubject(engine), refBenchSubject(cpp, prepared.library), {
     name,
+    reference: {
+      library: prepared.library,
+      selection: selection.json,
+      build_flags: prepared.buildFlags,
+      input: prepared.input,
+    },
     model,
     tests: tests.map((x) => x.name),
     ...(opts.reps !== undefined ? { reps: opts.reps } : {}),

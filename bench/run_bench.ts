@@ -64,6 +64,8 @@ export interface RunBenchOptions {
   readonly confidence?: number;
   /** Progress events. */
   readonly onEvent?: (event: BenchEvent) => void;
+  /** Which reference this is and the file it ran (default: the pinned llama.cpp on the model itself). */
+  readonly reference?: Pick<BenchReceipt["reference"], "library" | "selection" | "build_flags" | "input">;
 }
 
 /** A llama-bench record from the repetitions of one side. */
@@ -305,7 +307,11 @@ export async function runBench(
     },
     reference: {
       ran: sides.reference.error === null,
-      library: "llama.cpp",
+      library: opts.reference?.library ?? "llama.cpp",
+      ...(opts.reference?.selection ? { selection: opts.reference.selection } : {}),
+      ...(opts.reference
+        ? { build_flags: opts.reference.build_flags ?? null, input: opts.reference.input ?? null }
+        : {}),
       release: lib?.release ?? null,
       version: lib?.version ?? null,
       commit: lib?.commit ?? null,

@@ -8,6 +8,7 @@
 
 import { createBackend } from "../engine/backends/create.ts";
 import { Engine } from "../engine/engine.ts";
+import type { ActivationPrecision } from "../engine/backends/activation_precision.ts";
 import type { TensorHook } from "../engine/model/graph.ts";
 import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
@@ -24,6 +25,8 @@ export interface EngineSubjectOptions {
   readonly nCtx?: number;
   /** TEST-ONLY fault injection, recorded in the receipt (a receipt with faults never verifies). */
   readonly faults?: Faults;
+  /** Activation precision of the ternary projections (default `int8`): `float` against a float reference. */
+  readonly activations?: ActivationPrecision;
 }
 
 /** Our engine, adapted to {@link EngineParitySubject}. */
@@ -71,7 +74,10 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   /** An engine instance; with faults, on the faulted file through its own patch (test-only, parity/faults.ts). */
   static async #load(path: string, opts: EngineSubjectOptions, faulted?: FaultedModel, hook?: TensorHook) {
     const kind = opts.backend ?? "wasm";
-    const common = { ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}) };
+    const common = {
+      ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}),
+      ...(opts.activations !== undefined ? { activations: opts.activations } : {}),
+    };
     if (!faulted) {
       return await Engine.load(path, {
         ...common,
@@ -145,6 +151,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
     const info = this.#engine.info();
     return {
       backend: info.backend,
+      activations: info.activations,
       // The device label of a backend that does not compute on the host CPU (WebGPU: the adapter).
       ...(info.device !== "CPU" ? { device: info.device } : {}),
       threads: info.threads,

@@ -14,10 +14,11 @@
  * @module
  */
 
+import type { ReferenceInputJson, ReferenceLibraryName, ReferenceSelectionJson } from "./parity_receipt.ts";
 import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /** Schema version of bench receipts written by this code. */
-export const BENCH_SCHEMA_VERSION = "1.0.0";
+export const BENCH_SCHEMA_VERSION = "1.1.0";
 
 /**
  * Count, mean, median, sample standard deviation (N - 1), min, max of one sample, in the sample's units: what
@@ -235,8 +236,14 @@ export interface BenchEngineInfo {
 export interface BenchReferenceInfo {
   /** True when every repetition completed. */
   readonly ran: boolean;
-  /** Always `llama.cpp`. */
-  readonly library: "llama.cpp";
+  /** `llama.cpp` (the pinned release), `ik_llama.cpp` (built from source) or `custom` (schema 1.1.0). */
+  readonly library: ReferenceLibraryName;
+  /** How it was chosen (schema 1.1.0). */
+  readonly selection?: ReferenceSelectionJson;
+  /** How the library was built, when known (schema 1.1.0). */
+  readonly build_flags?: string | null;
+  /** The file it ran and the transcode that made it, or null when it ran the model itself (schema 1.1.0). */
+  readonly input?: ReferenceInputJson | null;
   /** Release label (`v0.5.0`) or null. */
   readonly release: string | null;
   /** `llama_version()`-style version. */

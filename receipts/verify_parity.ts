@@ -15,7 +15,7 @@ import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { checkKernelIds } from "./kernel_ids.ts";
 import {
-  DEFAULT_THRESHOLDS,
+  gatesFor,
   isExcusedDivergence,
   judgeGreedy,
   judgeLocalization,
@@ -52,7 +52,18 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   const add = (path: string, code: string, message: string) => problems.push({ path, code, message });
   const t = r.thresholds;
 
-  thresholdsNotLooser(t, add);
+  // The gates are those of the reference that ran, the file it ran and our activations (a receipt cannot pick a
+  // looser set than its own run's).
+  const input = r.reference.input?.transcode ? r.reference.input.transcode.to : null;
+  const gates = gatesFor({ library: r.reference.library, input, activations: r.engine.activations ?? null });
+  if (gates === null) {
+    add(
+      "/thresholds/id",
+      "thresholds_uncalibrated",
+      `no gates are calibrated for ${r.reference.library} on ${input ?? "the model itself"} with ` +
+        `${r.engine.activations ?? "int8"} activations: not evidence of parity`,
+    );
+  } else thresholdsNotLooser(t, gates, add);
 
   // Identity and provenance.
   if (r.model_sha256 !== r.model.sha256) {
@@ -235,11 +246,14 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   }
   if (r.status === "pass" || r.reference.ran) {
     const s = r.reference.settings;
-    if (!s || s.type_k !== "f32" || s.type_v !== "f32" || s.flash_attn !== "disabled") {
+    // ik_llama.cpp refuses an F32 V cache without flash attention and has no F32 cache in its flash attention, so
+    // its parity mode is F32 K / F16 V without flash attention (docs/references.md); its gates are calibrated so.
+    const typeV = r.reference.library === "ik_llama.cpp" ? "f16" : "f32";
+    if (!s || s.type_k !== "f32" || s.type_v !== typeV || s.flash_attn !== "disabled") {
       add(
         "/reference/settings",
         "reference_settings",
-        "the reference did not run in parity mode (F32 K/V cache, flash attention disabled)",
+        `the reference did not run in parity mode (F32 K / ${typeV.toUpperCase()} V cache, flash attention disabled)`,
       );
     }
     if (!r.reference.version) {
@@ -261,8 +275,11 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   return problems;
 }
 
-function thresholdsNotLooser(t: ParityThresholds, add: (p: string, c: string, m: string) => void): void {
-  const d = DEFAULT_THRESHOLDS;
+function thresholdsNotLooser(
+  t: ParityThresholds,
+  d: ParityThresholds,
+  add: (p: string, c: string, m: string) => void,
+): void {
   const atLeast: [keyof ParityThresholds, number, number][] = [["cosine_min", t.cosine_min, d.cosine_min], [
     "same_top_min",
     t.same_top_min,

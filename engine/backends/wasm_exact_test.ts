@@ -149,6 +149,19 @@ const GEMM_WEIGHTS: Record<
     },
     actBytes: (k) => k + 16,
   },
+  // Float activations (`activations: "float"`): the same I2_S weights times unquantized f32 rows.
+  i2_s_f32: {
+    id: "gemm.i2_s_f32",
+    act: undefined,
+    qk: 128,
+    weights: (n, k) => {
+      const fmt = quantFormat(GgmlType.I2_S);
+      const out = new Uint8Array(n * k / 4 + fmt.tensorTailBytes);
+      fmt.quantize(Float32Array.from({ length: n * k }, () => (Math.floor(rng.next() * 3) - 1) * 0.02), out);
+      return out;
+    },
+    actBytes: (k) => 4 * k,
+  },
 };
 
 /** `count` blocks of `size` random bytes, each finished by `fix` (its f16 scale). */
