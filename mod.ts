@@ -39,6 +39,7 @@ export {
   type TokenizeOptions as EngineTokenizeOptions,
 } from "./engine/engine.ts";
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
+export { type ActivationPrecision } from "./engine/backends/activation_precision.ts";
 export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
 export {
   type BackendKind,
@@ -216,6 +217,14 @@ export {
   type TensorFilter,
   type TokenizeOptions as CppTokenizeOptions,
 } from "./ffi/mod.ts";
+// The C++ references built from source (ik_llama.cpp): progress of a build, and what a reference can compute.
+export {
+  type ComputeSupport,
+  type ReferenceBuildEvent,
+  type ReferenceBuildPhase,
+  type ReferenceId,
+  type SupportProblem,
+} from "./ffi/references/mod.ts";
 
 // --- lock/: lockfile, cache, fetcher ---
 export {
@@ -272,6 +281,14 @@ export {
   type TokenizeVariant,
 } from "./parity/mod.ts";
 export { FAULT_NAMES, type Faults, type ProjectionName } from "./parity/faults.ts";
+// Which reference a run compares with (`--reference`), and what it is fed (docs/references.md, "Reference choice").
+export {
+  type IkInputFormat,
+  REFERENCE_NAMES,
+  type ReferenceSelection,
+  ReferenceUnsupportedError,
+  selectReference,
+} from "./parity/reference_plan.ts";
 
 // --- bench/: measurements ---
 export {
@@ -335,6 +352,9 @@ export {
   type ReceiptPrompt,
   type ReferenceCrashJson,
   type ReferenceInfo,
+  type ReferenceInputJson,
+  type ReferenceLibraryName,
+  type ReferenceSelectionJson,
   type StatsJson,
   type SummaryJson,
   type TokenDiff,
@@ -344,6 +364,7 @@ export {
   type ToolInfo,
   toolInfo,
   type TopEntry,
+  type TranscodeJson,
   type Verdict,
   verifyBaseline,
   verifyReceipt,

@@ -12,13 +12,15 @@ import type { BackendKind } from "../engine/backends/backend.ts";
 import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { configFromGguf } from "../engine/model/architectures.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
-import { ReferenceProcess, type RefModelInfo } from "../ffi/mod.ts";
+import type { RefModelInfo } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
 import type { BenchBandwidth, BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
 import { parseTestName, testContext } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
 import { engineBenchSubject, refBenchSubject } from "./subject.ts";
 import { resolveThreads } from "../engine/backends/create.ts";
+import type { ReferenceBuildEvent } from "../ffi/references/mod.ts";
+import { type IkInputFormat, prepareReference, selectReference } from "../parity/reference_plan.ts";
 
 /** Options of {@link benchModelFile}. */
 export interface BenchModelOptions {
@@ -46,6 +48,15 @@ export interface BenchModelOptions {
   readonly seed?: number;
   /** Progress events, including `load` events for each engine. */
   readonly onEvent?: (event: BenchEvent | BenchLoadEvent) => void;
+  /**
+   * The reference (`--reference`: `llama.cpp`, `ik_llama` or a path; default by architecture, as parity chooses,
+   * parity/reference_plan.ts). A model the reference cannot compute is guarded and transcoded the same way.
+   */
+  readonly reference?: string;
+  /** ik_llama.cpp's input (default `f32`; `iq2_bn` is its fast path, rows of at least 512). */
+  readonly ikFormat?: IkInputFormat;
+  /** Progress of a reference build. */
+  readonly onBuildEvent?: (e: ReferenceBuildEvent) => void;
 }
 
 /** Emitted by {@link benchModelFile} when an engine finished loading. */
@@ -112,22 +123,31 @@ export async function benchModelInfo(
 const KV_BYTES: Readonly<Record<string, number>> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
 
 /**
- * What one decoded token reads: every matrix of the file once (the token embedding only when it is also the output
- * matrix: otherwise one row is looked up), and per cache position K and V of every layer (`2 * n_layer * Kv`
- * values) in each side's cache type: our engine's f32, llama.cpp's `type_k`.
+ * What one decoded token reads: every matrix of the file each side runs once (the token embedding only when it is
+ * also the output matrix: otherwise one row is looked up; a reference fed a transcode reads the transcode), and per
+ * cache position K and V of every layer (`2 * n_layer * Kv` values) in each side's cache type: our engine's f32,
+ * llama.cpp's `type_k`.
  */
 function decodeTraffic(
   path: string,
+  referencePath: string,
   referenceTypeK: string,
-): { weightBytes: number; kvBytesPerPosition: { engine: number; reference: number } } {
-  using f = GgufFile.open(path);
-  const cfg = configFromGguf(f);
-  const tied = !f.tensor("output.weight");
-  let weightBytes = 0;
-  for (const t of f.tensors) if (t.name !== "token_embd.weight" || tied) weightBytes += t.byteLength;
-  const values = 2 * cfg.nLayer * cfg.nHeadKv * cfg.headDim;
+): {
+  weightBytes: { engine: number; reference: number };
+  kvBytesPerPosition: { engine: number; reference: number };
+} {
+  const matrices = (p: string) => {
+    using f = GgufFile.open(p);
+    const tied = !f.tensor("output.weight");
+    let bytes = 0;
+    for (const t of f.tensors) if (t.name !== "token_embd.weight" || tied) bytes += t.byteLength;
+    return { bytes, cfg: configFromGguf(f) };
+  };
+  const engine = matrices(path);
+  const reference = referencePath === path ? engine : matrices(referencePath);
+  const values = 2 * engine.cfg.nLayer * engine.cfg.nHeadKv * engine.cfg.headDim;
   return {
-    weightBytes,
+    weightBytes: { engine: engine.bytes, reference: reference.bytes },
     kvBytesPerPosition: { engine: 4 * values, reference: (KV_BYTES[referenceTypeK] ?? 4) * values },
   };
 }
@@ -166,24 +186,44 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   }
   const emit = opts.onEvent ?? (() => {});
   let t = performance.now();
-  // llama.cpp runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
-  await using ref = await ReferenceProcess.spawn();
-  await using cpp = await ref.load(path, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
+  // The reference runs in its supervised child process: an abort there is a ReferenceCrashedError, not our death.
+  // It is chosen, built, guarded and fed a transcode exactly as for parity.
+  const header = (() => {
+    using f = GgufFile.open(path);
+    return {
+      arch: f.architecture,
+      tensors: f.tensors.map((x) => ({ name: x.name, type: x.type, shape: [...x.shape] })),
+    };
+  })();
+  const sha256 = opts.sha256 ?? await sha256File(path);
+  const selection = selectReference(opts.reference, header.arch);
+  const prepared = await prepareReference(selection, { path, sha256, ...header }, {
+    ...(opts.ikFormat ? { ikFormat: opts.ikFormat } : {}),
+    ...(opts.onBuildEvent ? { onBuildEvent: opts.onBuildEvent } : {}),
+  });
+  await using ref = prepared.process;
+  await using cpp = await ref.load(prepared.modelPath, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
   using engine = await Engine.load(path, { backend, threads, nCtx, numerics: opts.numerics ?? "fast" });
   emit({ type: "load", side: "engine", ms: performance.now() - t });
-  const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
+  const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256 });
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
   const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
   const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
-  const reference = refBenchSubject(cpp);
+  const reference = refBenchSubject(cpp, prepared.library);
   return await runBench(engineBenchSubject(engine), reference, {
     name,
+    reference: {
+      library: prepared.library,
+      selection: selection.json,
+      build_flags: prepared.buildFlags,
+      input: prepared.input,
+    },
     model,
     tests: tests.map((x) => x.name),
     roofline: opts.roofline ?? null,
-    traffic: decodeTraffic(path, reference.describe().typeK),
+    traffic: decodeTraffic(path, prepared.modelPath, reference.describe().typeK),
     ...(opts.reps !== undefined ? { reps: opts.reps } : {}),
     ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

@@ -74,15 +74,18 @@ export interface RunBenchOptions {
   /** The read bandwidth measured for this run (bench/bandwidth.ts), recorded as the receipt's `roofline`. */
   readonly roofline?: BenchBandwidth | null;
   /**
-   * What a generated token reads, for `bytes_per_token`: the model's matrices (`weightBytes`) and the KV cache bytes
-   * of one position on each side (their cache types differ: our f32 cache, llama.cpp's F16 by default).
+   * What a generated token reads on each side, for `bytes_per_token`: the matrices of the file it runs
+   * (`weightBytes`: a reference fed a transcode reads the transcode) and the KV cache bytes of one position (their
+   * cache types differ: our f32 cache, llama.cpp's F16 by default).
    */
   readonly traffic?: {
-    readonly weightBytes: number;
+    readonly weightBytes: { readonly engine: number; readonly reference: number };
     readonly kvBytesPerPosition: { readonly engine: number; readonly reference: number };
   };
   /** Progress events. */
   readonly onEvent?: (event: BenchEvent) => void;
+  /** Which reference this is and the file it ran (default: the pinned llama.cpp on the model itself). */
+  readonly reference?: Pick<BenchReceipt["reference"], "library" | "selection" | "build_flags" | "input">;
 }
 
 /** A llama-bench record from the repetitions of one side. */
@@ -277,8 +280,8 @@ export async function runBench(
       n_depth: test.nDepth,
       bytes_per_token: traffic && test.nGen > 0
         ? {
-          engine: traffic.weightBytes + rows * traffic.kvBytesPerPosition.engine,
-          reference: traffic.weightBytes + rows * traffic.kvBytesPerPosition.reference,
+          engine: traffic.weightBytes.engine + rows * traffic.kvBytesPerPosition.engine,
+          reference: traffic.weightBytes.reference + rows * traffic.kvBytesPerPosition.reference,
         }
         : null,
       engine: eRec,
@@ -337,7 +340,11 @@ export async function runBench(
     },
     reference: {
       ran: sides.reference.error === null,
-      library: "llama.cpp",
+      library: opts.reference?.library ?? "llama.cpp",
+      ...(opts.reference?.selection ? { selection: opts.reference.selection } : {}),
+      ...(opts.reference
+        ? { build_flags: opts.reference.build_flags ?? null, input: opts.reference.input ?? null }
+        : {}),
       release: lib?.release ?? null,
       version: lib?.version ?? null,
       commit: lib?.commit ?? null,

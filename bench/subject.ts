@@ -177,7 +177,7 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
  */
 export function cppBenchSubject(model: CppModel): BenchSubject {
   const info = model.info();
-  return llamaSubject(info, {
+  return llamaSubject(info, "llama.cpp", {
     release: info.library.release,
     version: info.library.version,
     commit: info.library.bindingCommit,
@@ -194,6 +194,7 @@ export function cppBenchSubject(model: CppModel): BenchSubject {
  * receipt measures llama.cpp, not the pipe. Loaded as the user would run it (not in parity mode).
  *
  * @param model A model loaded in a reference process (the caller keeps ownership and closes it).
+ * @param library The library's name, the reference's kernel id in the receipt (default `llama.cpp`).
  * @returns The adapter.
  * @throws {TypeError} When the model was loaded vocab-only.
  * @example
@@ -208,9 +209,9 @@ export function cppBenchSubject(model: CppModel): BenchSubject {
  * await Deno.remove(path);
  * ```
  */
-export function refBenchSubject(model: RefModel): BenchSubject {
+export function refBenchSubject(model: RefModel, library = "llama.cpp"): BenchSubject {
   const info = model.info();
-  return llamaSubject(info, {
+  return llamaSubject(info, library, {
     release: info.library.release,
     version: info.library.version,
     commit: info.library.commit,
@@ -225,6 +226,7 @@ export function refBenchSubject(model: RefModel): BenchSubject {
 /** The shared part of both llama.cpp adapters: the receipt's facts from the model's settings. */
 function llamaSubject(
   info: CppModelInfo | RefModelInfo,
+  name: string,
   library: SubjectLibrary,
   calls: Pick<BenchSubject, "reset" | "decode" | "timedDecode">,
 ): BenchSubject {
@@ -239,7 +241,7 @@ function llamaSubject(
     ...calls,
     library,
     // ggml's CPU backend records no per-kernel ids; the stable id of the reference is the library itself.
-    kernels: () => ["llama.cpp"],
+    kernels: () => [name],
     describe: () => ({
       backend: "CPU",
       backendDetail: info.backend,

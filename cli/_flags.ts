@@ -28,6 +28,7 @@ export interface IntRange {
  * - `tokens` (`-n`, `--steps`, `--pp`, `--tg`) and `ctx`: 2^20, far above any BitNet model's training context
  *   (4096), and far below the 2^31 positions llama.cpp's `int32_t llama_pos` counts (include/llama.h).
  * - `seed`: an unsigned 32-bit integer (llama.cpp's `llama_sampler_init_dist(uint32_t seed)`, our mulberry32 state).
+ * - `jobs`: compile jobs of a reference build, one to 1024 (far above any machine's cores; make takes any count).
  * - `timeoutSeconds`: the longest delay a JavaScript timer can wait (2^31 - 1 ms; `setTimeout` fires at once beyond
  *   it), so a budget can always be enforced by a timer.
  */
@@ -40,6 +41,7 @@ export const RANGES = {
   warmup: { min: 0, max: 10_000 },
   topK: { min: 0, max: 2 ** 31 - 1 },
   seed: { min: 0, max: 2 ** 32 - 1 },
+  jobs: { min: 1, max: 1024 },
   timeoutSeconds: { min: 1, max: Math.floor((2 ** 31 - 1) / 1000) },
 } as const satisfies Record<string, IntRange>;
 

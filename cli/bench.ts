@@ -48,6 +48,10 @@ export interface BenchFlags {
   outDir: string;
   lockfile?: string;
   json?: boolean;
+  /** `--reference`: `llama.cpp`, `ik_llama` or a path (default by architecture, as parity chooses). */
+  reference?: string;
+  /** ik_llama.cpp's input: `f32` (default) or `iq2_bn`. */
+  ikFormat?: string;
 }
 
 /**
@@ -108,6 +112,16 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     }
   }
   const m = receipts[0]?.machine;
+  // Each model's own reference (ik_llama.cpp for bitnet-b1.58): the columns say "reference" once they are mixed.
+  const libs = [...new Set(receipts.map((r) => r.reference.library))];
+  const refName = libs.length === 1 ? libs[0] : "reference";
+  const refs = [
+    ...new Set(
+      receipts.map((r) =>
+        `${r.reference.library} ${r.reference.release ?? r.reference.version} ${r.reference.backend}`
+      ),
+    ),
+  ].join(", ");
   const head = [
     "model",
     "size",
@@ -118,10 +132,10 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     "test",
     "engine t/s",
     "median",
-    "llama.cpp t/s",
+    `${refName} t/s`,
     "median",
-    "engine/llama.cpp [95% CI]",
-    "read GB/s: engine, llama.cpp (of native)",
+    `engine/${refName} [95% CI]`,
+    `read GB/s: engine, ${refName} (of native)`,
   ];
   // A GPU backend names its adapter (llama-bench's gpu_info; `[CPU fallback]` on a software rasteriser).
   const gpu = receipts[0].results.find((r) => r.engine?.gpu_info)?.engine?.gpu_info;
@@ -129,9 +143,7 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     ? `machine: ${m.cpu}, ${m.cores} cores, ${
       humanBytes(m.memory_bytes)
     }, ${m.os}, Deno ${m.runtime.deno} (V8 ${m.runtime.v8}), ` +
-      `fingerprint ${m.fingerprint}; llama.cpp ${receipts[0].reference.release ?? receipts[0].reference.version} ${
-        receipts[0].reference.backend
-      }; ` + (gpu ? `engine on ${gpu}; ` : "") +
+      `fingerprint ${m.fingerprint}; ${refs}; ` + (gpu ? `engine on ${gpu}; ` : "") +
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
   const bw = receipts.find((r) => r.roofline)?.roofline;
@@ -182,6 +194,8 @@ async function benchTargets(
     seed: number;
     outDir: string;
     log: boolean;
+    reference?: string;
+    ikFormat?: "f32" | "iq2_bn";
   },
 ): Promise<{ receipt: BenchReceipt; path: string; problems: ReceiptProblem[] }[]> {
   const { benchModelFile } = await import("../bench/mod.ts");
@@ -207,6 +221,9 @@ async function benchTargets(
         warmup: o.warmup,
         seed: o.seed,
         onEvent: progress(o.log),
+        ...(o.reference !== undefined ? { reference: o.reference } : {}),
+        ...(o.ikFormat ? { ikFormat: o.ikFormat } : {}),
+        ...(o.log ? { onBuildEvent: (await import("./parity.ts")).buildProgress(false) } : {}),
       });
       const path = `${o.outDir.replace(/\/+$/, "")}/bench_${receipt.name}.json`;
       await writeJsonAtomic(path, receipt);
@@ -277,6 +294,8 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
     seed,
     outDir: flags.outDir,
     log,
+    ...(flags.reference !== undefined ? { reference: flags.reference } : {}),
+    ...(flags.ikFormat ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
   });
   const invalid = done.filter((d) => d.problems.length);
   if (flags.json) {

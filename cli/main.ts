@@ -119,7 +119,7 @@ program.command("run")
   .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
 
 program.command("ref-run")
-  .description("Run the llama.cpp reference alone: greedy continuation, token ids and timings")
+  .description("Run a C++ reference alone (llama.cpp, ik_llama.cpp): greedy continuation, token ids and timings")
   .requiredOption("--model <gguf>", "GGUF model")
   .option("--prompt <text>", "prompt text")
   .option("--prompt-file <file>", "read the prompt from a file")
@@ -127,7 +127,17 @@ program.command("ref-run")
   .addOption(intOption("--threads <n>", "llama.cpp threads (default: core count)", RANGES.threads))
   .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--parity", "F32 KV cache and no flash attention, as the parity harness runs it")
-  .option("--verbose", "stream llama.cpp's own log to stderr")
+  .option(
+    "--reference <ref>",
+    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
+      "f32",
+      "iq2_bn",
+    ]),
+  )
+  .option("--verbose", "stream the reference's own log to stderr")
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./ref_run.ts")).refRunCommand(opts)));
 
@@ -159,7 +169,8 @@ program.command("tokenize")
 
 program.command("parity")
   .description(
-    "Compare our engine with llama.cpp: tokens, logits at every position, greedy decode, op-by-op localization",
+    "Compare our engine with a C++ reference (llama.cpp, ik_llama.cpp): tokens, logits at every position, greedy " +
+      "decode, op-by-op localization",
   )
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
   .addOption(
@@ -185,7 +196,16 @@ program.command("parity")
   )
   .addOption(intOption("--ctx <n>", "context length for both engines (default 512)", RANGES.parityCtx))
   .addOption(
-    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+    intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
+  .option(
+    "--reference <ref>",
+    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
+      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
+      .choices(["f32", "iq2_bn"]),
   )
   .option(
     "--lockfile <path>",
@@ -202,6 +222,10 @@ program.command("parity-calibrate", { hidden: true })
   .addOption(numericsOption("exact"))
   .option("--faults", "run the injected-fault set instead of the model set")
   .option("--out <file>", "also write the JSON lines here")
+  .addOption(
+    new Option("--ik-format <format>", "calibrate against ik_llama.cpp on this input").choices(["f32", "iq2_bn"]),
+  )
+  .option("--measure", "with --ik-format: record each op's clean-row NMSE instead of judging it")
   .action(async (opts) => done(await (await import("./parity.ts")).parityCalibrateCommand(opts)));
 
 program.command("reference")
@@ -212,7 +236,7 @@ program.command("reference")
     "--source <path>",
     "source archive or checkout (default: BITNET_CPP_DIR, else the pinned ik_llama.cpp archive)",
   )
-  .option("--jobs <n>", "parallel compile jobs (default: core count)")
+  .addOption(intOption("--jobs <n>", "parallel compile jobs (default: core count)", RANGES.jobs))
   .option("--json", "NDJSON events and a final result line (the default when stdout is not a terminal)")
   .action(async (opts) => done(await (await import("./reference.ts")).referenceBuildCommand(opts)));
 
@@ -234,7 +258,16 @@ program.command("validate")
   )
   .addOption(intOption("--threads <n>", "threads for both engines (default 1)", RANGES.threads))
   .addOption(
-    intOption("--timeout <s>", "time budget for all llama.cpp calls, seconds (default 300)", RANGES.timeoutSeconds),
+    intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
+  )
+  .option(
+    "--reference <ref>",
+    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
+      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
+      .choices(["f32", "iq2_bn"]),
   )
   .option(
     "--lockfile <path>",
@@ -265,7 +298,7 @@ program.command("report")
   .action(async (files: string[], opts) => done(await (await import("./report.ts")).reportCommand(files, opts)));
 
 program.command("bench")
-  .description("Benchmark our engine and llama.cpp (same model, threads, token ids; interleaved) and write receipts")
+  .description("Benchmark our engine and its reference (same model, threads, token ids; interleaved), write receipts")
   .option("--model <gguf|name>", "a GGUF file or a lockfile model name")
   .addOption(
     new Option("--tier <tier>", "every model of this lockfile tier (default ci)").choices([
@@ -298,6 +331,16 @@ program.command("bench")
   )
   .option("--no-roofline", "skip the streaming-read bandwidth probes (the decode roofline)")
   .addOption(intOption("--seed <n>", "seed of the random token ids", RANGES.seed, 1))
+  .option(
+    "--reference <ref>",
+    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
+  )
+  .addOption(
+    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
+      "f32",
+      "iq2_bn",
+    ]),
+  )
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
   .option(
     "--lockfile <path>",

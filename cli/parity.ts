@@ -35,6 +35,10 @@ export interface ParityFlags {
   timeout?: number;
   lockfile?: string;
   json?: boolean;
+  /** `--reference`: `llama.cpp`, `ik_llama` or a path (default by architecture). */
+  reference?: string;
+  /** `--ik-format`: `f32` or `iq2_bn`. */
+  ikFormat?: string;
 }
 
 /** Exit code of a receipt status: 0 pass, 1 fail, 2 not_run, 3 reference_crashed. */
@@ -117,20 +121,24 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
         : c.localization.reason,
     ],
   ];
+  const lib = r.reference.library;
+  const st = r.reference.settings, tc = r.reference.input?.transcode;
   const ref = r.reference.ran
-    ? `llama.cpp ${r.reference.release ?? ""} (${r.reference.version}), ${r.reference.settings?.threads} thread(s), ` +
-      `KV ${r.reference.settings?.type_k}, flash attention ${r.reference.settings?.flash_attn}`
+    ? `${lib} ${r.reference.release ?? ""} (${r.reference.version}), ${st?.threads} thread(s), ` +
+      `KV ${st?.type_k}${st && st.type_v !== st.type_k ? `/${st.type_v}` : ""}, flash attention ${st?.flash_attn}` +
+      (tc ? `, on its lossless ${tc.to.toUpperCase()} transcode` : "")
     : r.reference.error?.kind === "crashed"
-    ? `llama.cpp crashed (${r.reference.error.crash?.message ?? "?"}${
+    ? `${lib} crashed (${r.reference.error.crash?.message ?? "?"}${
       r.reference.error.crash?.location ? ` at ${r.reference.error.crash.location}` : ""
     })`
-    : "llama.cpp did not run";
+    : `${lib} did not run`;
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
     `engine ${r.engine.backend ?? "n/a"}${r.engine.device ? ` on ${r.engine.device}` : ""}, ${
       r.engine.numerics ?? "exact"
-    } numerics (${r.engine.kernels.length} kernels, ` +
-    `gates ${r.thresholds.id}) vs ${ref}`,
+    } numerics (${r.engine.kernels.length} kernels, ${r.engine.activations ?? "int8"} activations, ` +
+    `gates ${r.thresholds.id}) vs ${ref}` +
+    (r.reference.selection?.by === "architecture" ? ` (default for ${r.model.arch})` : ""),
     renderTable(["check", "status", "detail"], rows),
     ...r.reasons.map((x) => `  ${styleText("red", "•")} ${x.check}: ${x.message}`),
     `receipt: ${path}`,
@@ -146,6 +154,9 @@ export function runOptionsFromFlags(flags: {
   threads?: number;
   ctx?: number;
   timeout?: number;
+  reference?: string;
+  ikFormat?: string;
+  json?: boolean;
 }): ParityRunOptions {
   const { steps, threads, ctx: nCtx, timeout } = flags; // parsed and range-checked (cli/_flags.ts)
   const backend = flags.backend ?? "wasm";
@@ -156,9 +167,18 @@ export function runOptionsFromFlags(flags: {
   if (!isNumericsProfile(numerics)) {
     throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
   }
+  if (flags.reference !== undefined && flags.reference.trim() === "") {
+    throw new UsageError(`Invalid --reference "": expected llama.cpp, ik_llama or a path`);
+  }
+  if (flags.ikFormat !== undefined && flags.ikFormat !== "f32" && flags.ikFormat !== "iq2_bn") {
+    throw new UsageError(`Invalid --ik-format "${flags.ikFormat}": expected f32 or iq2_bn`);
+  }
   return {
     backend,
     numerics,
+    ...(flags.reference !== undefined ? { reference: flags.reference } : {}),
+    ...(flags.ikFormat !== undefined ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
+    onBuildEvent: buildProgress(flags.json ?? false),
     ...(preflightSkipped() ? { skipPreflight: true } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(threads !== undefined ? { threads } : {}),
@@ -229,6 +249,7 @@ export async function parityCommand(flags: ParityFlags): Promise<number> {
 export async function startReferenceEarly(
   run: ParityRunOptions,
 ): Promise<{ take(): ParityRunOptions; close(): Promise<void> }> {
+  if (run.reference !== undefined && run.reference !== "llama.cpp") return { take: () => ({}), close: async () => {} };
   const { CppSubject, parityReferenceOptions } = await import("../parity/cpp_subject.ts");
   let spawned: ParityRunOptions["spawnedReference"] = CppSubject.spawn(parityReferenceOptions(run));
   spawned.catch(() => {}); // reported by the run that awaits it
@@ -301,6 +322,10 @@ export interface CalibrateFlags {
   numerics?: string;
   faults?: boolean;
   out?: string;
+  /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`). */
+  ikFormat?: string;
+  /** Record each op's clean-row NMSE instead of judging it. */
+  measure?: boolean;
 }
 
 /** Run the calibration behind docs/parity.md: one JSON line per run on stdout (and in `--out`). */
@@ -313,10 +338,15 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
     throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
   }
   const { calibrate } = await import("../parity/calibrate.ts");
+  if (flags.ikFormat !== undefined && flags.ikFormat !== "f32" && flags.ikFormat !== "iq2_bn") {
+    throw new UsageError(`Invalid --ik-format "${flags.ikFormat}": expected f32 or iq2_bn`);
+  }
   const records = await calibrate({
     backend: flags.backend,
     numerics,
     faults: flags.faults ?? false,
+    ...(flags.ikFormat ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
+    measure: flags.measure ?? false,
     onRecord: (r) => console.log(JSON.stringify(r)),
   });
   if (flags.out) {
@@ -324,4 +354,25 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
     await writeFileAtomic(flags.out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
   }
   return 0;
+}
+
+/**
+ * Progress of a reference build during a parity run (the first ik_llama.cpp build takes minutes): the same display
+ * as `crossval reference build`, on stderr; nothing with `--json` (stdout is the receipt).
+ */
+export function buildProgress(json: boolean): ParityRunOptions["onBuildEvent"] {
+  if (json) return undefined;
+  let renderer: { event(e: Parameters<NonNullable<ParityRunOptions["onBuildEvent"]>>[0]): void } | undefined;
+  const pending: Parameters<NonNullable<ParityRunOptions["onBuildEvent"]>>[0][] = [];
+  const load = import("./reference.ts").then((m) => {
+    renderer = m.buildEventRenderer(false);
+    for (const e of pending.splice(0)) renderer.event(e);
+  });
+  load.catch(() => {});
+  return (e) => {
+    // A cached build says nothing: only work the user waits for is shown.
+    if (e.type === "cached") return;
+    if (renderer) renderer.event(e);
+    else pending.push(e);
+  };
 }

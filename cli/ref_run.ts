@@ -1,6 +1,8 @@
 /**
- * `crossval ref-run`: run the llama.cpp reference on its own: greedy continuation of a prompt, its token ids and
- * timings, plus the library and settings in effect. `--verbose` streams llama.cpp's own log to stderr (it is
+ * `crossval ref-run`: run a C++ reference on its own: greedy continuation of a prompt, its token ids and timings, plus
+ * the library and settings in effect. `--reference llama.cpp|ik_llama|PATH` picks it as `parity` does (default by
+ * architecture: ik_llama.cpp for `bitnet-b1.58`), guarded and fed the same lossless transcode
+ * (parity/reference_plan.ts). `--verbose` streams llama.cpp's own log to stderr (it is
  * otherwise captured and only quoted in errors). `--json` prints one object instead.
  *
  * @module
@@ -9,6 +11,7 @@
 import { styleText } from "node:util";
 import { printJson, snakeKeys } from "./_output.ts";
 import { promptFlag } from "./_flags.ts";
+import { UsageError } from "./_errors.ts";
 import type { RefModel } from "../ffi/mod.ts";
 
 /** Flags of `ref-run` as commander parses them. */
@@ -22,6 +25,10 @@ export interface RefRunFlags {
   parity?: boolean;
   verbose?: boolean;
   json?: boolean;
+  /** `--reference`: `llama.cpp`, `ik_llama` or a path (default by architecture). */
+  reference?: string;
+  /** ik_llama.cpp's input: `f32` (default) or `iq2_bn`. */
+  ikFormat?: string;
 }
 
 function fmt(n: number, digits = 1): string {
@@ -37,14 +44,56 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
   const prompt = await promptFlag(flags);
   (await import("./preflight.ts")).preflightModelFile(flags.model);
 
-  const { ReferenceProcess } = await import("../ffi/mod.ts");
-  await using ref = await ReferenceProcess.spawn({
-    log: flags.verbose ? "debug" : "warn",
-    ...(flags.verbose ? { onStderr: (l: string) => console.error(styleText("gray", l)) } : {}),
+  if (flags.reference !== undefined && flags.reference.trim() === "") {
+    throw new UsageError(`Invalid --reference "": expected llama.cpp, ik_llama or a path`);
+  }
+  if (flags.ikFormat !== undefined && flags.ikFormat !== "f32" && flags.ikFormat !== "iq2_bn") {
+    throw new UsageError(`Invalid --ik-format "${flags.ikFormat}": expected f32 or iq2_bn`);
+  }
+  const { prepareReference, selectReference } = await import("../parity/reference_plan.ts");
+  const { GgufFile } = await import("../engine/gguf/mod.ts");
+  const { sha256File } = await import("../lock/sha256.ts");
+  let header;
+  try {
+    using f = GgufFile.open(flags.model);
+    header = {
+      arch: f.architecture,
+      tensors: f.tensors.map((t) => ({ name: t.name, type: t.type, shape: [...t.shape] })),
+    };
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+    throw Object.assign(
+      new Error(
+        `Cannot run the reference on "${flags.model}": ${why}. Check it with: crossval inspect ${flags.model}; ` +
+          `provision the CI models with: crossval fetch --tier ci (or generate one: crossval make-model --out <file>)`,
+        { cause: e },
+      ),
+      { exitCode: 2 },
+    );
+  }
+  const selection = selectReference(flags.reference, header.arch);
+  const prepared = await prepareReference(
+    selection,
+    { path: flags.model, sha256: await sha256File(flags.model), ...header },
+    {
+      process: {
+        log: flags.verbose ? "debug" : "warn",
+        ...(flags.verbose ? { onStderr: (l: string) => console.error(styleText("gray", l)) } : {}),
+      },
+      ...(flags.ikFormat ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
+      ...(flags.json ? {} : { onBuildEvent: (await import("./parity.ts")).buildProgress(false) }),
+    },
+  ).catch((e) => {
+    // A reference that cannot compute the model, or cannot be built or found: an environment problem (exit 2).
+    if (e instanceof Error && e.name !== "ReferenceCrashedError" && !("exitCode" in e)) {
+      Object.assign(e, { exitCode: 2 });
+    }
+    throw e;
   });
+  await using ref = prepared.process;
   let model: RefModel;
   try {
-    model = await ref.load(flags.model, {
+    model = await ref.load(prepared.modelPath, {
       ...(threads !== undefined ? { threads } : {}),
       ...(ctx !== undefined ? { ctx } : {}),
       parity: flags.parity ?? false,
@@ -87,6 +136,10 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
           gen_tok_per_s: Number.isFinite(t.genTokPerS) ? t.genTokPerS : null,
         },
         reference: {
+          library: prepared.library,
+          selection: prepared.selection.json,
+          input: prepared.input,
+          build_flags: prepared.buildFlags,
           backend: info.backend,
           source: info.library.source,
           release: info.library.release,
@@ -131,10 +184,14 @@ export async function refRunCommand(flags: RefRunFlags): Promise<number> {
     console.log(
       styleText(
         "gray",
-        `llama.cpp ${info.library.version} (${info.library.release}, ggml ${info.library.ggmlVersion} ` +
+        `${prepared.library} ${info.library.version} (${info.library.release}, ggml ${info.library.ggmlVersion} ` +
           `${info.library.ggmlCommit}, ${info.library.source}) on ${info.backend}, ${s.threads} threads, ` +
           `ctx ${s.nCtx}, batch ${s.nBatch}, KV ${s.typeK}/${s.typeV}, flash attention ${s.flashAttn}` +
-          `${s.flashAttnResolved ? ` -> ${s.flashAttnResolved}` : ""}${s.parity ? " (parity mode)" : ""}`,
+          `${s.flashAttnResolved ? ` -> ${s.flashAttnResolved}` : ""}${s.parity ? " (parity mode)" : ""}` +
+          (prepared.selection.json.by === "architecture" ? `; the default for ${header.arch}` : "") +
+          (prepared.input?.transcode
+            ? `; ran its lossless ${prepared.input.weight_types.join("+")} transcode ${prepared.input.path}`
+            : ""),
       ),
     );
     return 0;

@@ -24,8 +24,8 @@ export interface ReferenceBuildFlags {
   /** A source archive or a checkout (default: BITNET_CPP_DIR when it is an ik_llama.cpp/bitnet.cpp tree, else the
    * pinned ik_llama.cpp archive). */
   source?: string;
-  /** Parallel jobs. */
-  jobs?: string;
+  /** Parallel jobs (checked against `RANGES.jobs` by the option's parser). */
+  jobs?: number;
   /** NDJSON events and a final JSON line. */
   json?: boolean;
 }
@@ -111,10 +111,7 @@ async function sourceOf(flag: string | undefined): Promise<ReferenceSource> {
  * @returns The exit code (0 built or cached; build failures throw and exit 2).
  */
 export async function referenceBuildCommand(flags: ReferenceBuildFlags): Promise<number> {
-  const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
-  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
-    throw new UsageError(`--jobs must be a positive integer, got "${flags.jobs}".`);
-  }
+  const jobs = flags.jobs;
   const json = flags.json === true || !Deno.stdout.isTerminal();
   const r = buildEventRenderer(json);
   const ctl = new AbortController();

@@ -8,6 +8,7 @@
 
 import { GgufFile } from "./gguf/file.ts";
 import type { BackendKind, KernelBackend } from "./backends/backend.ts";
+import type { ActivationPrecision } from "./backends/activation_precision.ts";
 import { createBackend } from "./backends/create.ts";
 import { isNumericsProfile, NUMERICS_PROFILES, type NumericsProfile } from "./backends/type_kernels.ts";
 import { loadModel } from "./model/architectures.ts";
@@ -41,6 +42,12 @@ export interface EngineOptions {
   readonly onTensor?: TensorHook;
   /** Load progress in weight bytes. */
   readonly onProgress?: (loaded: number, total: number) => void;
+  /**
+   * How the ternary projections take their input: `"int8"` (default: I2_S per token to int8, as BitNet b1.58 was
+   * trained and bitnet.cpp computes; TQ1_0/TQ2_0 per block to Q8_K, as llama.cpp) or `"float"` (unquantized f32;
+   * I2_S weights only). See `engine/backends/activation_precision.ts`.
+   */
+  readonly activations?: ActivationPrecision;
 }
 
 /** Options of {@link Engine.tokenize}. */
@@ -95,6 +102,8 @@ export interface EngineInfo {
   readonly fileBytes: number;
   /** Milliseconds to load (backend start, weights, tokenizer). */
   readonly loadMs: number;
+  /** Activation precision of the ternary projections. */
+  readonly activations: ActivationPrecision;
 }
 
 /** Options of {@link Engine.generate} and {@link Engine.stream}. */
@@ -240,6 +249,7 @@ export class Engine implements Disposable {
         stateBytes: model.state.bytes,
         fileBytes: Deno.statSync(path).size,
         loadMs: performance.now() - t0,
+        activations: opts.activations ?? "int8",
       };
       return new Engine(model, backend, tokenizer, info);
     } catch (e) {

@@ -5,7 +5,7 @@
  * node is computed, so its data can be copied out with `ggml_backend_tensor_get`
  * (`ggml_backend_sched_compute_splits`, `ggml/src/ggml-backend.cpp`). Both calls happen on the thread that
  * called `llama_decode` (the scheduler runs there; CPU worker threads only execute the nodes), which is what
- * makes a plain, non-thread-safe `Deno.UnsafeCallback` correct; `tests/bridge_eval_test.ts` checks the thread id.
+ * makes a plain, non-thread-safe `Deno.UnsafeCallback` correct; `ffi/bridge_eval_test.ts` checks the thread id.
  *
  * Names follow llama.cpp's graph (`src/models/bitnet.cpp`, `llm_graph_context::cb`): `<name>-<layer>` for
  * per-layer tensors (`attn_norm-0`, `attn_sub_norm-1`, `ffn_sub_norm-0`, `l_out-3`), plain names otherwise

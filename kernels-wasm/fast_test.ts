@@ -7,7 +7,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { assertSameBytes, type Buf, gauss, randomF16, Rig, rng } from "./_test_util.ts";
+import { assertSameBytes, type Buf, gauss, randomF16, Rig, rng } from "./_testing.ts";
 import { TOLERANCES } from "../engine/backends/tolerances.ts";
 
 /** Random TQ2_0 rows: codes 0..2 (every 16th byte random, so code 3 too), some all-zero-weight blocks (code 1),

@@ -4,7 +4,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { assertSameBytes, type Buf, gauss, q8kRef, randomF16, Rig, rint, rng } from "./_test_util.ts";
+import { assertSameBytes, type Buf, gauss, q8kRef, randomF16, Rig, rint, rng } from "./_testing.ts";
 import type { KernelId } from "./mod.ts";
 
 const f32 = Math.fround;

@@ -56,6 +56,7 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "gemm.bf16_bf16": spec("gemm.bf16_bf16", gemm(0.2)),
   "gemm.f32_f32": spec("gemm.f32_f32", gemm(0.25)),
   "gemm.i2_s_i8_s": spec("gemm.i2_s_i8_s", gemm(0.035), true),
+  "gemm.i2_s_f32": spec("gemm.i2_s_f32", gemm(0.15)),
   "get_rows.f32": spec("get_rows.f32", rows(0.3)),
   "get_rows.f16": spec("get_rows.f16", rows(0.3)),
   "get_rows.bf16": spec("get_rows.bf16", rows(0.3)),

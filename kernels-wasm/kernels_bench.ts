@@ -6,6 +6,9 @@
  */
 
 import { type KernelId, WasmKernels } from "./mod.ts";
+import { activationRowBytes, blockBytes, ggmlTensorBytes, GgmlType } from "../engine/quant/ggml_type.ts";
+
+const TQ2 = blockBytes(GgmlType.TQ2_0), TQ1 = blockBytes(GgmlType.TQ1_0);
 
 const H = 2560, F = 6912, V = 128256, TOK = 128;
 
@@ -45,18 +48,19 @@ async function setup(threads: number): Promise<Setup> {
   const run: Record<string, () => void> = {};
   const call = (id: KernelId, ...a: number[]) => () => k.run(id, ...a);
   for (const [nOut, kk] of [[F, H], [H, F]]) {
-    const tq2 = k.alloc((nOut * kk / 256) * 66);
-    fill(k, tq2, (nOut * kk / 256) * 66, 1);
-    scales(k, tq2, nOut * kk / 256, 66, 64);
-    const tq1 = k.alloc((nOut * kk / 256) * 54);
-    fill(k, tq1, (nOut * kk / 256) * 54, 2);
-    scales(k, tq1, nOut * kk / 256, 54, 52);
-    const i2s = k.alloc(nOut * kk / 4 + 32);
+    // The f16 scale is the last 2 bytes of each block.
+    const tq2 = k.alloc((nOut * kk / 256) * TQ2);
+    fill(k, tq2, (nOut * kk / 256) * TQ2, 1);
+    scales(k, tq2, nOut * kk / 256, TQ2, TQ2 - 2);
+    const tq1 = k.alloc((nOut * kk / 256) * TQ1);
+    fill(k, tq1, (nOut * kk / 256) * TQ1, 2);
+    scales(k, tq1, nOut * kk / 256, TQ1, TQ1 - 2);
+    const i2s = k.alloc(ggmlTensorBytes(GgmlType.I2_S, nOut * kk));
     fill(k, i2s, nOut * kk / 4, 3);
     new DataView(k.buffer).setFloat32(i2s + nOut * kk / 4, 0.5, true);
     const tag = `${kk}->${nOut}`;
     // Activations of this shape, quantized once (the quantizers have their own benches).
-    const q8k = k.alloc(TOK * (kk / 256) * 292), i8s = k.alloc(TOK * (kk + 16));
+    const q8k = k.alloc(ggmlTensorBytes(GgmlType.Q8_K, TOK * kk)), i8s = k.alloc(TOK * activationRowBytes("i8_s", kk));
     k.run("quantize.q8_k", x, q8k, kk, TOK);
     k.run("quantize.i8_s", x, i8s, kk, TOK);
     run[`gemv tq2_0 ${tag}`] = call("gemm.tq2_0_q8_k", tq2, q8k, y, nOut, kk, 1);
@@ -66,7 +70,7 @@ async function setup(threads: number): Promise<Setup> {
     run[`gemm${TOK} tq1_0 ${tag}`] = call("gemm.tq1_0_q8_k", tq1, q8k, y, nOut, kk, TOK);
     run[`gemm${TOK} i2_s ${tag}`] = call("gemm.i2_s_i8_s", i2s, i8s, y, nOut, kk, TOK);
   }
-  const q8k = k.alloc(TOK * (H / 256) * 292);
+  const q8k = k.alloc(ggmlTensorBytes(GgmlType.Q8_K, TOK * H));
   // The tied F16 embedding as output matrix: 128256 x 2560 (657 MB).
   const emb = k.alloc(2 * V * H);
   fill(k, emb, 2 * V * H, 4);

@@ -5,7 +5,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { assertSameBytes, bitsf32, f16ToNumber, f32bits, gauss, Rig, type Rig as RigT, rng } from "./_test_util.ts";
+import { assertSameBytes, bitsf32, f16ToNumber, f32bits, gauss, Rig, type Rig as RigT, rng } from "./_testing.ts";
 import { TOLERANCES } from "../engine/backends/tolerances.ts";
 
 const f32 = Math.fround;

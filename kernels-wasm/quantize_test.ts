@@ -4,7 +4,7 @@
  */
 
 import { equal } from "node:assert/strict";
-import { assertSameBytes, f32bits, gauss, numberToF16, q8kRef, Rig, rint, rng } from "./_test_util.ts";
+import { assertSameBytes, f32bits, gauss, numberToF16, q8kRef, Rig, rint, rng } from "./_testing.ts";
 
 /** Rows with edge cases: zeros, a signed-max tie (-m before +m), huge, tiny, subnormal, ties after scaling. */
 function edgeRows(r: () => number, n: number, k: number): Float32Array {

@@ -1,11 +1,11 @@
 /**
  * The kernels added for the engine's second architecture family: `rope.norm` (NORMAL RoPE pairing, `llama`) and
  * `copy` (in-arena moves). Each SIMD export equals its scalar twin byte for byte, on 1 and 2 threads, in both
- * modules; their values against the reference backend are checked in tests/engine_wasm_exact_test.ts.
+ * modules; their values against the reference backend are checked in engine/backends/wasm_exact_test.ts.
  */
 
 import { deepEqual, equal } from "node:assert/strict";
-import { assertSameBytes, gauss, Rig, rng } from "./_test_util.ts";
+import { assertSameBytes, gauss, Rig, rng } from "./_testing.ts";
 
 Deno.test("rope.norm: SIMD export == scalar twin on every module and thread count, dims past n_rot untouched", async () => {
   using rig = await Rig.standard();

@@ -83,6 +83,7 @@ const REFERENCE_FIX: Record<NonNullable<ReferenceInfo["error"]>["kind"], string>
   timeout: " Raise the budget (--timeout) or use a smaller model.",
   error: "",
   crashed: "",
+  unsupported: "",
 };
 
 /**

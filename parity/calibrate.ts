@@ -18,7 +18,6 @@ import type { Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
 import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { REFERENCE_NOT_LOADED } from "./assemble.ts";
-import { thresholdsFor } from "../receipts/parity_gates.ts";
 import type { ReferenceParitySubject } from "./subject.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { CppSubject } from "./cpp_subject.ts";
@@ -26,6 +25,10 @@ import { EngineSubject } from "./engine_subject.ts";
 import { runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
+import { runParityOnModel } from "./run_model.ts";
+import type { IkInputFormat } from "./reference_plan.ts";
+import { gatesFor } from "../receipts/parity_gates.ts";
+import type { ParityThresholds } from "../receipts/parity_receipt.ts";
 
 /** The generated models calibration covers: shapes, ternary types, embedding types, scales, seeds, depth. */
 export const CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
@@ -81,6 +84,7 @@ export function calibrationLine(
   const s = r.checks.logits.summary;
   const rows = r.checks.logits.rows;
   const dl = rows.map((x) => x.max_abs_dlogit ?? Infinity).sort((a, b) => a - b);
+  const flips = rows.filter((x) => x.ref_top1 !== x.eng_top1);
   const loc = r.checks.localization;
   const dens = loc.tensors.filter((t) => t.clean_rows > 0).map((t) =>
     [t.name, t.new_error_rows / t.clean_rows, t.clean_rows] as const
@@ -103,6 +107,14 @@ export function calibrationLine(
     same_top: s?.same_top.p,
     decisive_flips: s?.decisive_top1_flips,
     dlogit_p99: dl[Math.floor(0.99 * (dl.length - 1))],
+    // Where the top-1 tokens differ: the largest top-1/top-2 gap of either side and the largest rank of one side's
+    // choice in the other's logits (what tie_logit_epsilon and tie_top_k must cover for a comparison to pass).
+    flip_gap_max: flips.length
+      ? Math.max(...flips.map((x) => Math.max(x.eng_gap ?? Infinity, x.ref_gap ?? Infinity)))
+      : null,
+    flip_rank_max: flips.length
+      ? Math.max(...flips.map((x) => Math.max(x.eng_rank_of_ref_top1, x.ref_rank_of_eng_top1)))
+      : null,
     dlogit_max: s?.max_abs_dlogit,
     rms_dp: s?.rms_dp,
     greedy: r.checks.greedy.prompts.flatMap((g) =>
@@ -120,6 +132,20 @@ export function calibrationLine(
     loc_status: loc.status,
     loc_worst_new_error_fraction: worst,
     loc_undetermined: loc.tensors.filter((t) => t.status === "undetermined").map((t) => t.name),
+    // Per kind, the largest per-row NMSE among rows whose inputs matched (what the tolerances are chosen from).
+    loc_clean_max: Object.fromEntries(
+      Object.entries(
+        loc.tensors.reduce<Record<string, number>>((m, t) => {
+          if (t.clean_row_nmse_max !== undefined && t.clean_row_nmse_max !== null) {
+            m[t.kind] = Math.max(m[t.kind] ?? 0, t.clean_row_nmse_max);
+          }
+          return m;
+        }, {}),
+      ).map(([k, v]) => [k, Number(v.toExponential(2))]),
+    ),
+    thresholds: r.thresholds.id,
+    reference: r.reference.library,
+    activations: r.engine.activations ?? "int8",
     loc_first: loc.first_exceedance && {
       name: loc.first_exceedance.name,
       new_error_rows: loc.first_exceedance.new_error_rows,
@@ -173,9 +199,85 @@ async function runOne(
     model: facts.model,
     tokenizer: facts.tokenizer,
     steps,
-    thresholds: thresholdsFor(numerics),
+    thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!,
   });
   return { reference: stock ? "llama.cpp" : "engine-exact", ...calibrationLine(spec, faults, r) };
+}
+
+/**
+ * The generated `bitnet-b1.58` models the ik_llama.cpp gates are calibrated on: the tiny shape (rows of 256), 512-wide
+ * (IQ2_BN needs rows of at least 512), deeper, other seeds, and 2B4T's exact shape with two layers (the full 30-layer
+ * model's F32 transcode is ~9.6 GB, beyond these machines: docs/parity.md).
+ */
+export const IK_CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
+  { arch: "bitnet-b1.58", type: "i2_s" },
+  { arch: "bitnet-b1.58", type: "i2_s", seed: 2 },
+  { arch: "bitnet-b1.58", type: "i2_s", layers: 8 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512, seed: 3 },
+  { arch: "bitnet-b1.58", type: "i2_s", embd: 512, layers: 8 },
+  { arch: "bitnet-b1.58", type: "i2_s", preset: "2b4t", layers: 2 },
+];
+
+/**
+ * Faults against ik_llama.cpp, at layer 1 of the 512-wide model unless stated (the gates must catch each). Not
+ * `perTokenActQuant`: it changes the TQ2_0/TQ1_0 activation quantizer, which an I2_S model does not use.
+ */
+export const IK_CALIBRATION_FAULTS: readonly Faults[] = [
+  { swapActivation: 1 },
+  { ropeNorm: 1 },
+  { positionOffByOne: 1 },
+  { skipSubNorm: 1 },
+  { flipTernarySign: { layer: 1 } },
+  { flipTernarySign: { layer: 3 } },
+];
+
+/**
+ * Gates for measuring: the gate set's logits and greedy gates and its clean-input threshold, but every op tolerance
+ * out of reach, so each op's largest clean-row NMSE is recorded instead of judged.
+ */
+function measuring(t: ParityThresholds): ParityThresholds {
+  const tol = Object.fromEntries(Object.keys(t.localization.new_error_row_nmse).map((k) => [k, Number.MAX_VALUE]));
+  return { ...t, id: `${t.id}+measure`, localization: { ...t.localization, new_error_row_nmse: tol } };
+}
+
+async function runOneReference(
+  dir: string,
+  spec: Partial<SynthSpec>,
+  faults: Faults | null,
+  backend: BackendKind,
+  how: {
+    ikFormat: IkInputFormat;
+    measure: boolean;
+    numerics: NumericsProfile;
+    prompts: readonly ParityPrompt[];
+    steps: number;
+  },
+) {
+  const { ikFormat, measure, numerics } = how;
+  const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    await writeSyntheticModel(path, normalizeSpec(spec));
+  }
+  const gates = gatesFor({
+    library: "ik_llama.cpp",
+    input: ikFormat,
+    activations: ikFormat === "f32" ? "float" : "int8",
+    numerics,
+  })!;
+  const r = await runParityOnModel(path, {
+    backend,
+    numerics,
+    reference: "ik_llama",
+    ikFormat,
+    prompts: how.prompts,
+    steps: how.steps,
+    thresholds: measure ? measuring(gates) : gates,
+    ...(faults ? { faults } : {}),
+  });
+  return calibrationLine(spec, faults, r);
 }
 
 /** Options of {@link calibrate}. */
@@ -184,6 +286,10 @@ export interface CalibrateOptions {
   readonly backend?: BackendKind;
   /** Our engine's kernel set (default `exact`). */
   readonly numerics?: NumericsProfile;
+  /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`) instead of the pinned llama.cpp. */
+  readonly ikFormat?: IkInputFormat;
+  /** With `ikFormat`: record each op's clean-row NMSE instead of judging it (the tolerances' calibration). */
+  readonly measure?: boolean;
   /** Run the fault set on the first model instead of the model set without faults. */
   readonly faults?: boolean;
   /** Called with each record as it is produced. */
@@ -219,13 +325,30 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
   const dir = await Deno.makeTempDir({ prefix: "crossval-calibrate-" });
   const out: Record<string, unknown>[] = [];
   try {
-    const models = opts.models ?? CALIBRATION_MODELS;
-    const runs: [Partial<SynthSpec>, Faults | null][] = opts.faults
+    const ik = opts.ikFormat;
+    const models = opts.models ?? (ik ? IK_CALIBRATION_MODELS : CALIBRATION_MODELS);
+    const runs: [Partial<SynthSpec>, Faults | null][] = ik
+      ? opts.faults
+        ? IK_CALIBRATION_FAULTS.map((f) => [opts.models?.[0] ?? IK_CALIBRATION_MODELS[3], f])
+        : models.filter((m) => ik === "f32" || (m.embd ?? 0) >= 512 || m.preset === "2b4t").map((m) => [m, null])
+      : opts.faults
       ? CALIBRATION_FAULTS.map((f) => [models[0], f])
       : models.map((m) => [m, null]);
     const prompts = opts.prompts ?? DEFAULT_PROMPTS, steps = opts.steps ?? 32;
     for (const [spec, faults] of runs) {
-      const record = { backend, numerics, ...(await runOne(dir, spec, faults, backend, numerics, prompts, steps)) };
+      const record = {
+        backend,
+        numerics,
+        ...(ik
+          ? await runOneReference(dir, spec, faults, backend, {
+            ikFormat: ik,
+            measure: opts.measure ?? false,
+            numerics,
+            prompts,
+            steps,
+          })
+          : await runOne(dir, spec, faults, backend, numerics, prompts, steps)),
+      };
       opts.onRecord?.(record);
       out.push(record);
     }

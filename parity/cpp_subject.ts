@@ -15,7 +15,11 @@
 
 import { ReferenceProcess, type ReferenceProcessOptions, type RefModel } from "../ffi/ref_process.ts";
 import type { ReferenceInfo } from "../receipts/parity_receipt.ts";
+import { captureFilter, type GraphDialect, toLlamaCppNames } from "./graph_names.ts";
 import type { NamedTensor, ReferenceParitySubject, TokenizeVariant } from "./subject.ts";
+
+/** What the receipt records about the reference beyond what its process reports (reference choice, input file). */
+export type ReferenceRecord = Pick<ReferenceInfo, "library" | "selection" | "build_flags" | "input">;
 
 /** Options of {@link CppSubject.open}. */
 export interface CppSubjectOptions {
@@ -36,6 +40,10 @@ export interface CppSubjectOptions {
    * takes it over and closes it. Default: start one now.
    */
   readonly spawned?: Promise<ReferenceProcess>;
+  /** How the reference names graph nodes (default `llama.cpp`); captures are renamed into llama.cpp's names. */
+  readonly dialect?: GraphDialect;
+  /** Which reference this is and what it ran, for the receipt (default: the pinned llama.cpp on the model). */
+  readonly record?: ReferenceRecord;
 }
 
 /** Default budget for all reference calls of a parity run, ms (also each request's deadline). */
@@ -59,9 +67,6 @@ export function parityReferenceOptions(o: {
     ...(o.referenceProcess ? { process: o.referenceProcess } : {}),
   };
 }
-
-/** Graph names compared op by op (PROTOCOL.md `capture`: POSIX ERE and JavaScript alike). */
-const CAPTURED = "^([A-Za-z_]+-[0-9]+|result_norm|result_output)$";
 
 /** A greedy trajectory being replayed. */
 interface Trajectory {
@@ -142,13 +147,23 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
    * @throws {LibraryLoadError} When the llama.cpp library cannot be loaded.
    */
   static spawn(opts: Omit<CppSubjectOptions, "spawned"> = {}): Promise<ReferenceProcess> {
-    return ReferenceProcess.spawn({
+    return ReferenceProcess.spawn(CppSubject.processOptions(opts));
+  }
+
+  /**
+   * The process options of a subject's options (library directory, deadlines, the rest of `process`).
+   *
+   * @param opts Subject options.
+   * @returns Options for `ReferenceProcess.spawn`.
+   */
+  static processOptions(opts: Omit<CppSubjectOptions, "spawned"> = {}): ReferenceProcessOptions {
+    return {
       ...opts.process,
       ...(opts.cppDir !== undefined ? { cppDir: opts.cppDir } : {}),
       ...(opts.requestTimeoutMs !== undefined
         ? { timeouts: { ...opts.process?.timeouts, op: opts.requestTimeoutMs, load: opts.requestTimeoutMs } }
         : {}),
-    });
+    };
   }
 
   static #loadOptions(opts: CppSubjectOptions, capture: boolean) {
@@ -255,22 +270,28 @@ export class CppSubject implements ReferenceParitySubject, AsyncDisposable {
 
   async #captureNow(ids: Int32Array): Promise<ReadonlyMap<string, NamedTensor>> {
     this.#captureModel ??= this.#proc.load(this.#path, CppSubject.#loadOptions(this.#opts, true));
-    const r = await (await this.#captureModel).capture(ids, CAPTURED);
+    const dialect = this.#opts.dialect ?? "llama.cpp";
+    const r = await (await this.#captureModel).capture(ids, captureFilter(dialect));
     const out = new Map<string, NamedTensor>();
     for (const [name, t] of r.tensors) {
       // ggml order: ne0 innermost; the outermost dimension is the token. [E, T] and [D, H, T] alike.
       const rows = t.shape.length > 1 ? t.shape[t.shape.length - 1] : 1;
       out.set(name, { rows, cols: t.data.length / rows, data: t.data });
     }
-    return out;
+    return toLlamaCppNames(dialect, out);
   }
 
   /** Library version, commit, settings in effect. */
   describe(): Omit<ReferenceInfo, "ran" | "error" | "timeout_ms"> {
     const i = this.#model.info();
-    const s = i.settings, id = i.library;
+    const s = i.settings, id = i.library, rec = this.#opts.record;
     return {
-      library: "llama.cpp",
+      library: rec?.library ?? "llama.cpp",
+      ...(rec?.selection ? { selection: rec.selection } : {}),
+      driver: id.driver || null,
+      build_flags: rec?.build_flags ?? (id.buildFlags || null),
+      arch: i.arch || null,
+      input: rec?.input ?? null,
       release: id.release,
       version: id.version,
       commit: id.commit,

@@ -8,6 +8,7 @@
 
 import { createBackend } from "../engine/backends/create.ts";
 import { Engine } from "../engine/engine.ts";
+import type { ActivationPrecision } from "../engine/backends/activation_precision.ts";
 import type { TensorHook } from "../engine/model/graph.ts";
 import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
@@ -27,6 +28,8 @@ export interface EngineSubjectOptions {
   readonly numerics?: NumericsProfile;
   /** TEST-ONLY fault injection, recorded in the receipt (a receipt with faults never verifies). */
   readonly faults?: Faults;
+  /** Activation precision of the ternary projections (default `int8`): `float` against a float reference. */
+  readonly activations?: ActivationPrecision;
 }
 
 /** Our engine, adapted to {@link EngineParitySubject}. */
@@ -74,7 +77,11 @@ export class EngineSubject implements EngineParitySubject, Disposable {
   /** An engine instance; with faults, on the faulted file through its own patch (test-only, parity/faults.ts). */
   static async #load(path: string, opts: EngineSubjectOptions, faulted?: FaultedModel, hook?: TensorHook) {
     const kind = opts.backend ?? "wasm";
-    const common = { ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}), numerics: opts.numerics ?? "exact" };
+    const common = {
+      ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}),
+      numerics: opts.numerics ?? "exact",
+      ...(opts.activations !== undefined ? { activations: opts.activations } : {}),
+    };
     if (!faulted) {
       return await Engine.load(path, {
         ...common,
@@ -148,6 +155,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
     const info = this.#engine.info();
     return {
       backend: info.backend,
+      activations: info.activations,
       // The device label of a backend that does not compute on the host CPU (WebGPU: the adapter).
       ...(info.device !== "CPU" ? { device: info.device } : {}),
       threads: info.threads,

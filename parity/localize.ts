@@ -103,7 +103,8 @@ export function inputsOf(name: string, has: (name: string) => boolean): OpInputs
       return local(at("ffn_inp"));
     case "ffn_up":
     case "ffn_gate":
-      return local(at("ffn_norm"));
+      // A reference that does not name its FFN norm (ik_llama.cpp): the op judged is norm + projection.
+      return local(has(at("ffn_norm")) || !has(at("ffn_inp")) ? at("ffn_norm") : at("ffn_inp"));
     case "ffn_up_s":
       return local(at("ffn_up"));
     case "ffn_gate_s":
@@ -251,7 +252,7 @@ export class LocalizationAccumulator {
         tensors.push({ ...base, status: "shape_mismatch" });
         continue;
       }
-      let clean = 0, fresh = 0;
+      let clean = 0, fresh = 0, cleanMax = -1;
       const all: number[] = [];
       let err = 0, norm = 0;
       for (const seq of this.#sequences) {
@@ -277,6 +278,7 @@ export class LocalizationAccumulator {
           const isClean = causalClean && (local as Float64Array[]).every((x) => x[r] <= loc.clean_row_nmse);
           if (!isClean) continue;
           clean++;
+          cleanMax = Number.isNaN(out[r]) || cleanMax === Infinity ? Infinity : Math.max(cleanMax, out[r]);
           if (!(out[r] <= tolerance)) fresh++;
         }
       }
@@ -287,6 +289,7 @@ export class LocalizationAccumulator {
         row_nmse_median: median(all),
         clean_rows: clean,
         new_error_rows: fresh,
+        clean_row_nmse_max: clean === 0 || !Number.isFinite(cleanMax) ? null : cleanMax,
         status: localizedStatus(clean, fresh, ctx.thresholds),
       });
     }

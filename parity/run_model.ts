@@ -17,9 +17,18 @@ import type { ReferenceProcess, ReferenceProcessOptions } from "../ffi/ref_proce
 import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
-import { thresholdsFor } from "../receipts/parity_gates.ts";
+import { gatesFor } from "../receipts/parity_gates.ts";
 import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { GgufFile, InvalidModelError, preflightGguf } from "../engine/gguf/mod.ts";
+import type { ReferenceBuildEvent, TensorDesc } from "../ffi/references/mod.ts";
+import {
+  type IkInputFormat,
+  type PreparedReference,
+  prepareReference,
+  type ReferenceSelection,
+  ReferenceUnsupportedError,
+  selectReference,
+} from "./reference_plan.ts";
 import { type ParityEvent, runParity } from "./harness.ts";
 import { describeModelFile } from "./model_facts.ts";
 import { DEFAULT_PROMPTS, type ParityPrompt } from "./prompts.ts";
@@ -34,7 +43,7 @@ export interface ParityRunOptions {
   readonly backend?: BackendKind;
   /**
    * Our engine's kernel set (default `exact`, bit-identical to the pinned llama.cpp on x86); `fast` is checked
-   * with its own gates (`thresholdsFor`).
+   * with its own gates (`gatesFor` in receipts/parity_gates.ts).
    */
   readonly numerics?: NumericsProfile;
   /**
@@ -46,10 +55,20 @@ export interface ParityRunOptions {
   readonly nCtx?: number;
   /** Budget for all reference calls, ms (default 300000). */
   readonly referenceTimeoutMs?: number;
-  /** Gates (default: the profile's, `thresholdsFor(numerics)`). */
+  /** Gates (default: those calibrated for the reference, its input, our activations and kernel set, `gatesFor`). */
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
+  /**
+   * The reference (`--reference`): `llama.cpp` (the pinned release), `ik_llama` (built from its pinned archive),
+   * or a path (a llama.cpp build directory, a source checkout or archive to build). Default by architecture:
+   * `bitnet-b1.58` -> `ik_llama`, else `llama.cpp` (parity/reference_plan.ts).
+   */
+  readonly reference?: string;
+  /** ik_llama.cpp's input: the lossless F32 transcode (default) or its own IQ2_BN (rows of at least 512). */
+  readonly ikFormat?: IkInputFormat;
+  /** Progress of a reference build (the first ik_llama.cpp build takes minutes). */
+  readonly onBuildEvent?: (e: ReferenceBuildEvent) => void;
   /**
    * A reference process started early with `CppSubject.spawn(parityReferenceOptions(opts))`, so its start-up
    * overlapped the caller's own (the CLI starts it before loading the rest); the run takes it over and closes it.
@@ -109,22 +128,23 @@ function preflight(path: string): InvalidModelError | null {
  * ```
  */
 export async function runParityOnModel(path: string, opts: ParityRunOptions = {}): Promise<ParityReceipt> {
-  // Pre-flight before anything native: metadata that would abort llama.cpp is refused with the key and its value.
+  const early = opts.spawnedReference;
+  early?.catch(() => {}); // reported where it is awaited, or closed unused below
+  const closeEarly = () => early?.then((p) => p.close(), () => {});
+  // Pre-flight before anything native: metadata that would abort a reference is refused with the key and its value.
   const refused = preflight(path);
   if (refused && !opts.skipPreflight) {
-    await opts.spawnedReference?.then((p) => p.close(), () => {});
+    await closeEarly();
     throw refused;
   }
   const processOptions = parityReferenceOptions(opts);
   const referenceTimeoutMs = processOptions.requestTimeoutMs!;
-  // The reference process starts first: its start-up (a runtime, the library) overlaps hashing and our engine's load.
-  const spawned = opts.spawnedReference ?? CppSubject.spawn(processOptions);
-  spawned.catch(() => {}); // a failure is reported where it is awaited, below
-  let facts;
+  let facts, header;
   try {
+    header = readHeader(path);
     facts = await describeModelFile(path, { lockName: opts.lockName ?? null, sha256: opts.sha256 ?? null });
   } catch (e) {
-    await spawned.then((p) => p.close(), () => {});
+    await closeEarly();
     if (e instanceof Deno.errors.NotFound) {
       throw new Deno.errors.NotFound(
         `Cannot run parity on "${path}": file not found. Provision the CI model with: crossval fetch --tier ci ` +
@@ -134,24 +154,70 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     }
     throw e;
   }
+  const selection = selectReference(opts.reference, header.arch);
+  // The early process is the pinned llama.cpp (the CLI starts it before it knows the model): used only for that.
+  const useEarly = selection.kind === "llama.cpp";
+  if (!useEarly) await closeEarly();
   const threads = opts.threads ?? 1;
   const nCtx = opts.nCtx ?? 512;
   const numerics = opts.numerics ?? "exact";
-  const thresholds = opts.thresholds ?? thresholdsFor(numerics);
   const prompts = opts.prompts ?? DEFAULT_PROMPTS;
   const [tool, machine] = [await toolInfo(), machineInfo()];
 
   let engine: EngineSubject | undefined, reference: CppSubject | undefined;
   let engineError: EngineInfoJson["error"] = null, referenceError: ReferenceInfo["error"] = null;
+  let referenceBlock: Omit<ReferenceInfo, "ran" | "error" | "timeout_ms"> = {
+    ...REFERENCE_NOT_LOADED,
+    library: selection.kind === "ik_llama" ? "ik_llama.cpp" : selection.kind === "path" ? "custom" : "llama.cpp",
+    selection: selection.json,
+  };
+  let prepared: PreparedReference | undefined;
+  let thresholds = opts.thresholds ??
+    gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!;
   try {
+    try {
+      prepared = await prepareReference(
+        selection,
+        { path, sha256: facts.model.sha256, arch: header.arch, tensors: header.tensors },
+        {
+          process: CppSubject.processOptions(processOptions),
+          ...(opts.ikFormat ? { ikFormat: opts.ikFormat } : {}),
+          numerics,
+          ...(opts.onBuildEvent ? { onBuildEvent: opts.onBuildEvent } : {}),
+          ...(useEarly && early ? { spawned: early } : {}),
+        },
+      );
+      thresholds = opts.thresholds ?? prepared.thresholds;
+    } catch (e) {
+      const err = e as Error, name = libraryName(selection);
+      if (e instanceof ReferenceCrashedError) {
+        referenceError = referenceCrashError(e, `${name} crashed while preparing "${path}": ${err.message}`);
+        referenceBlock = crashedReference(e, referenceBlock);
+      } else if (e instanceof ReferenceUnsupportedError) {
+        referenceError = { kind: "unsupported", message: err.message };
+      } else if (
+        err.name === "LibraryLoadError" || err.name === "ReferenceBuildError" || err.name === "ReferenceSourceError"
+      ) {
+        referenceError = { kind: "library_missing", message: err.message };
+      } else throw e;
+    }
     // Both sides load at once.
-    const referenceOpening = CppSubject.open(path, {
-      threads,
-      nCtx,
-      greedySteps: opts.steps ?? 32,
-      ...processOptions,
-      spawned,
-    }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }));
+    const referenceOpening = prepared
+      ? CppSubject.open(prepared.modelPath, {
+        threads,
+        nCtx,
+        greedySteps: opts.steps ?? 32,
+        ...processOptions,
+        spawned: Promise.resolve(prepared.process),
+        dialect: prepared.dialect,
+        record: {
+          library: prepared.library,
+          selection: selection.json,
+          build_flags: prepared.buildFlags,
+          input: prepared.input,
+        },
+      }).then((r) => ({ ok: r }), (e: unknown) => ({ error: e }))
+      : Promise.resolve({ error: null });
     try {
       if (refused?.problems.some((p) => p.unusableSize)) throw refused;
       engine = await EngineSubject.open(path, {
@@ -159,31 +225,36 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         threads,
         nCtx,
         numerics,
+        activations: prepared?.activations ?? "int8",
         ...(opts.faults ? { faults: opts.faults } : {}),
       });
     } catch (e) {
       engineError = { message: `our engine could not load "${path}": ${(e as Error).message}` };
     }
-    let referenceBlock = REFERENCE_NOT_LOADED;
     const opened = await referenceOpening;
     if ("ok" in opened) reference = opened.ok;
-    else {
-      const e = opened.error, err = e as Error;
+    else if (opened.error !== null) {
+      const e = opened.error, err = e as Error, name = libraryName(selection);
+      const what = prepared?.input ? ` (its ${prepared.input.weight_types.join("+")} transcode of "${path}")` : "";
       if (e instanceof ReferenceCrashedError && e.report.kind === "timeout") {
         // The supervisor's deadline is the parity time budget: running out of it is a budget outcome (not_run,
         // reference_timeout), as in the harness, not a crash of the library.
         referenceError = {
           kind: "timeout",
           message:
-            `llama.cpp did not finish loading "${path}" within the ${referenceTimeoutMs} ms budget: ${err.message}`,
+            `${name} did not finish loading "${prepared!.modelPath}"${what} within the ${referenceTimeoutMs} ms ` +
+            `budget: ${err.message}`,
         };
       } else if (e instanceof ReferenceCrashedError) {
-        referenceError = referenceCrashError(e, `llama.cpp crashed loading "${path}": ${err.message}`);
-        referenceBlock = crashedReference(e, REFERENCE_NOT_LOADED);
+        referenceError = referenceCrashError(
+          e,
+          `${name} crashed loading "${prepared!.modelPath}"${what}: ${err.message}`,
+        );
+        referenceBlock = crashedReference(e, referenceBlock);
       } else {
         referenceError = err.name === "LibraryLoadError"
           ? { kind: "library_missing", message: err.message }
-          : { kind: "load_failed", message: `llama.cpp could not load "${path}": ${err.message}` };
+          : { kind: "load_failed", message: `${name} could not load "${prepared!.modelPath}"${what}: ${err.message}` };
       }
     }
     if (!engine || !reference) {
@@ -215,6 +286,18 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     });
   } finally {
     engine?.close();
-    await reference?.close();
+    if (reference) await reference.close();
+    else await prepared?.process.close();
   }
+}
+
+/** The library's name in messages. */
+function libraryName(sel: ReferenceSelection): string {
+  return sel.kind === "ik_llama" ? "ik_llama.cpp" : sel.kind === "path" ? `the reference at ${sel.path}` : "llama.cpp";
+}
+
+/** Architecture and tensors from the header (no weights read). */
+function readHeader(path: string): { arch: string; tensors: TensorDesc[] } {
+  using f = GgufFile.open(path);
+  return { arch: f.architecture, tensors: f.tensors.map((t) => ({ name: t.name, type: t.type, shape: [...t.shape] })) };
 }

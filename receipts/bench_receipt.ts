@@ -14,12 +14,14 @@
  * @module
  */
 
+import type { ReferenceInputJson, ReferenceLibraryName, ReferenceSelectionJson } from "./parity_receipt.ts";
 import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /**
  * Schema version of bench receipts written by this code. 1.1.0 (additive): `numerics` (the engine's kernel set),
  * tests at a depth (`tg32@d512`, `n_depth`), `bytes_per_token` of generation tests and the measured read bandwidth
- * (`roofline`).
+ * (`roofline`); which reference ran and how (`reference.library` `ik_llama.cpp`/`custom`, `selection`,
+ * `build_flags`, `input` with its transcode).
  */
 export const BENCH_SCHEMA_VERSION = "1.1.0";
 
@@ -249,8 +251,14 @@ export interface BenchEngineInfo {
 export interface BenchReferenceInfo {
   /** True when every repetition completed. */
   readonly ran: boolean;
-  /** Always `llama.cpp`. */
-  readonly library: "llama.cpp";
+  /** `llama.cpp` (the pinned release), `ik_llama.cpp` (built from source) or `custom` (schema 1.1.0). */
+  readonly library: ReferenceLibraryName;
+  /** How it was chosen (schema 1.1.0). */
+  readonly selection?: ReferenceSelectionJson;
+  /** How the library was built, when known (schema 1.1.0). */
+  readonly build_flags?: string | null;
+  /** The file it ran and the transcode that made it, or null when it ran the model itself (schema 1.1.0). */
+  readonly input?: ReferenceInputJson | null;
   /** Release label (`v0.5.0`) or null. */
   readonly release: string | null;
   /** `llama_version()`-style version. */

@@ -79,6 +79,73 @@ export const DEFAULT_THRESHOLDS: ParityThresholds = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------------------------
+// Gates per reference (docs/parity.md, "Gates per reference")
+
+/** What decides which gate set a receipt is judged with: the reference, the file it ran, our activations. */
+export interface GateKey {
+  /** `llama.cpp`, `ik_llama.cpp` or `custom`. */
+  readonly library: string;
+  /** Weight format of the file the reference ran after a transcode (`f32`, `iq2_bn`), or null for the model itself. */
+  readonly input: string | null;
+  /** Our engine's activation precision (`int8` when absent, the only one before schema 1.2.0). */
+  readonly activations: string | null;
+  /** Our engine's kernel set (`exact` when absent or null, the only one before schema 1.2.0). */
+  readonly numerics?: string | null;
+}
+
+/**
+ * ik_llama.cpp on the lossless F32 transcode against our engine with float activations: the same math (no
+ * activation quantization on either side) in another float order, with ik_llama.cpp's F16 V cache (its only choice
+ * without flash attention). Calibrated on the generated bitnet-b1.58 shapes (docs/parity.md, "Gates for
+ * ik_llama.cpp"): worst clean 1 - cosine 2.5e-6, KLD mean 2.6e-6, KLD max 1.2e-5, op NMSE 1.2e-5. Each logit gate
+ * sits about 8x above the worst clean run and below the smallest fault (one flipped ternary weight: KLD max 2.6e-4 in
+ * layer 3, KLD mean 4.8e-5 in layer 1); the op tolerance 8x above the worst clean op, 2x to 10000x below the gross
+ * faults, each localized to its op.
+ */
+export const IK_F32_FLOAT_THRESHOLDS: ParityThresholds = {
+  id: "parity-gates/ik_llama-f32-float/1",
+  cosine_min: 0.9999,
+  kld_mean_max: 2e-5,
+  kld_median_max: 2e-5,
+  kld_max_max: 1e-4,
+  same_top_min: 0.95,
+  tie_logit_epsilon: 0.25,
+  tie_top_k: 5,
+  localization: {
+    clean_row_nmse: 1e-5,
+    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 1e-4])),
+    dense_fraction: 0.5,
+    min_clean_rows: 8,
+  },
+};
+
+/**
+ * ik_llama.cpp on its own IQ2_BN requantization (the same ternary weights, proven element for element) against our
+ * engine with int8 activations: both quantize activations to 8 bits, ik_llama.cpp to Q8_K64 blocks and we per token
+ * as bitnet.cpp, so the two sides differ by two activation conventions at every ternary matmul. That noise is large
+ * on generated models (KLD mean up to 0.075, top-1 agreement 72%, top-1 flips with gaps up to 1.9 and cross ranks up
+ * to 13), so these gates are coarse: calibrated to pass the clean runs and fail the gross faults (wrong RoPE pairing,
+ * off-by-one position, missing sub-norm, SiLU for squared ReLU), not a flipped weight, which only the F32 comparison
+ * ({@link IK_F32_FLOAT_THRESHOLDS}) sees (docs/parity.md, "Gates for ik_llama.cpp").
+ */
+export const IK_IQ2BN_INT8_THRESHOLDS: ParityThresholds = {
+  id: "parity-gates/ik_llama-iq2_bn-int8/1",
+  cosine_min: 0.93,
+  kld_mean_max: 0.11,
+  kld_median_max: 0.1,
+  kld_max_max: 0.5,
+  same_top_min: 0.68,
+  tie_logit_epsilon: 2.5,
+  tie_top_k: 20,
+  localization: {
+    clean_row_nmse: 1e-2,
+    new_error_row_nmse: Object.fromEntries([...LAYER_TENSOR_KINDS, ...OUTPUT_TENSOR_KINDS].map((k) => [k, 0.15])),
+    dense_fraction: 0.5,
+    min_clean_rows: 8,
+  },
+};
+
 /**
  * The gates of the `fast` numerics profile (calibrated on generated models of every family, docs/parity.md
  * "Fast profile"): the logit gates of {@link DEFAULT_THRESHOLDS}, which were calibrated on kernels with their own
@@ -98,19 +165,40 @@ export const FAST_THRESHOLDS: ParityThresholds = {
   },
 };
 
+/** Every gate set, by id. */
+export const GATE_SETS: ReadonlyMap<string, ParityThresholds> = new Map(
+  [DEFAULT_THRESHOLDS, FAST_THRESHOLDS, IK_F32_FLOAT_THRESHOLDS, IK_IQ2BN_INT8_THRESHOLDS].map((t) => [t.id, t]),
+);
+
 /**
- * The gates of a numerics profile: {@link DEFAULT_THRESHOLDS} for `exact`, {@link FAST_THRESHOLDS} for `fast`.
+ * The gates a run is judged with: the pinned llama.cpp (and a user's llama.cpp build) with our engine's int8
+ * activations gets {@link DEFAULT_THRESHOLDS} for the bit-exact `exact` kernels and {@link FAST_THRESHOLDS} for the
+ * `fast` ones; ik_llama.cpp, whose float order neither profile replicates, gets the set calibrated for the file it
+ * ran and our activation precision, in either profile (the fast kernels' rounding differences are orders of
+ * magnitude below ik_llama.cpp's own: docs/parity.md, "Fast profile"). A combination nobody calibrated has no
+ * gates: null.
  *
- * @param numerics The profile the engine ran (`engine.numerics` of a receipt; absent means `exact`).
- * @returns The gates.
+ * @param k Library, the reference's input format, our activations and kernel set.
+ * @returns The gate set, or null.
  * @example
  * ```ts
- * import { thresholdsFor } from "./parity_gates.ts";
- * console.log(thresholdsFor("exact").id, thresholdsFor("fast").id); // parity-gates/1 parity-gates-fast/1
+ * import { gatesFor } from "./parity_gates.ts";
+ * console.log(gatesFor({ library: "ik_llama.cpp", input: "f32", activations: "float" })?.id);
+ * // parity-gates/ik_llama-f32-float/1
+ * console.log(gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics: "fast" })?.id);
+ * // parity-gates-fast/1
  * ```
  */
-export function thresholdsFor(numerics: string): ParityThresholds {
-  return numerics === "fast" ? FAST_THRESHOLDS : DEFAULT_THRESHOLDS;
+export function gatesFor(k: GateKey): ParityThresholds | null {
+  const act = k.activations ?? "int8", numerics = k.numerics ?? "exact";
+  if (numerics !== "exact" && numerics !== "fast") return null;
+  if (k.library !== "ik_llama.cpp") {
+    if (act !== "int8") return null;
+    return numerics === "fast" ? FAST_THRESHOLDS : DEFAULT_THRESHOLDS;
+  }
+  if (k.input === "f32" && act === "float") return IK_F32_FLOAT_THRESHOLDS;
+  if (k.input === "iq2_bn" && act === "int8") return IK_IQ2BN_INT8_THRESHOLDS;
+  return null;
 }
 
 /**
@@ -171,6 +259,11 @@ export function judgeLocalization(check: LocalizationCheck, t: ParityThresholds)
     : bad.status === "shape_mismatch"
     ? "has a different shape"
     : `differs for ${bad.new_error_rows} of ${bad.clean_rows} tokens whose inputs matched (per-row NMSE > ${bad.tolerance})`;
+  const op = OP_WORDS[bad.kind];
+  const words = op
+    ? `first divergence at ${bad.layer === null ? "the output" : `layer ${bad.layer}`} ${op.what}` +
+      (bad.status === "exceeded" ? `: given the same ${op.inputs}, ${op.means}` : "") + ". "
+    : "";
   return {
     status: "fail",
     reasons: [{
@@ -180,10 +273,56 @@ export function judgeLocalization(check: LocalizationCheck, t: ParityThresholds)
         : bad.status === "shape_mismatch"
         ? "tensor_shape"
         : "op_differs",
-      message: `first divergent op: ${bad.name}${bad.layer === null ? "" : ` (layer ${bad.layer})`} ${what}`,
+      message: `${words}first divergent op: ${bad.name}${bad.layer === null ? "" : ` (layer ${bad.layer})`} ${what}`,
     }],
   };
 }
+
+/**
+ * What a first divergent op means, in words: the op, the inputs that matched (the localization only blames an op
+ * whose inputs agreed), and what the two sides must then compute differently.
+ */
+const OP_WORDS: Readonly<Record<string, { readonly what: string; readonly inputs: string; readonly means: string }>> =
+  (() => {
+    const norm = (name: string, input: string) => ({
+      what: `${name} RMS norm`,
+      inputs: input,
+      means: "the two sides normalize differently (epsilon, weight or the norm itself)",
+    });
+    const proj = (what: string, input: string) => ({
+      what,
+      inputs: input,
+      means: "the two sides multiply by different weights or quantize the input differently",
+    });
+    const activation = {
+      what: "ffn activation",
+      inputs: "ffn_gate and ffn_up",
+      means: "the reference's FFN activation differs (SiLU vs squared ReLU?)",
+    };
+    return {
+      attn_norm: norm("attention", "layer input"),
+      ffn_norm: norm("FFN", "residual"),
+      attn_sub_norm: norm("attention sub-", "attention output"),
+      ffn_sub_norm: norm("FFN sub-", "FFN activation"),
+      result_norm: norm("output", "last layer output"),
+      Qcur: proj("Q projection / RoPE", "attention norm"),
+      Kcur: proj("K projection / RoPE", "attention norm"),
+      Vcur: proj("V projection", "attention norm"),
+      kqv_out: { what: "attention", inputs: "Q, K and V", means: "the scores, the softmax or the weighted sum differ" },
+      attn_out: proj("attention output projection", "attention sub-norm"),
+      ffn_inp: { what: "residual add", inputs: "inputs", means: "the residual stream is added differently" },
+      l_out: { what: "residual add", inputs: "inputs", means: "the residual stream is added differently" },
+      ffn_up: proj("ffn_up projection", "FFN norm"),
+      ffn_gate: proj("ffn_gate projection", "FFN norm"),
+      ffn_up_s: proj("ffn_up scale", "ffn_up"),
+      ffn_gate_s: proj("ffn_gate scale", "ffn_gate"),
+      ffn_sub_out: activation,
+      ffn_swiglu: activation,
+      ffn_down: proj("ffn_down projection", "FFN sub-norm"),
+      ffn_out: proj("FFN down projection", "FFN activation"),
+      result_output: proj("output matmul", "output norm"),
+    };
+  })();
 
 /** What {@link isExcusedTie} looks at. */
 export interface TieEvidence {

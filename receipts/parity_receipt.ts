@@ -18,8 +18,10 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
- * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.numerics`, the kernel set
- * that ran (and whose gates apply); `engine.device`, the WebGPU adapter the engine ran on.
+ * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.device`, the WebGPU
+ * adapter the engine ran on; `engine.numerics`, the kernel set that ran; which reference ran and how
+ * (`reference.library` `ik_llama.cpp`/`custom`, `reference.selection`, `driver`, `build_flags`, `arch`, `input` with
+ * its transcode), error kind `unsupported`, `engine.activations`, and the localization's `clean_row_nmse_max`.
  */
 export const PARITY_SCHEMA_VERSION = "1.2.0";
 
@@ -318,6 +320,11 @@ export interface LocalizedTensor {
   readonly clean_rows: number;
   /** Of those, rows whose NMSE here exceeds `tolerance`: errors this op introduced. */
   readonly new_error_rows: number;
+  /**
+   * The largest per-row NMSE among the clean-input rows (schema 1.2.0; null when none): how close the op came to its
+   * tolerance, the number gates are calibrated from.
+   */
+  readonly clean_row_nmse_max?: number | null;
   /** `new_error_row_nmse` of this kind. */
   readonly tolerance: number;
   /**
@@ -348,12 +355,76 @@ export interface LocalizationCheck {
   readonly first_exceedance: LocalizedTensor | null;
 }
 
+/** A reference library a receipt can name. */
+export type ReferenceLibraryName = "llama.cpp" | "ik_llama.cpp" | "custom";
+
+/** How the reference was chosen (schema 1.2.0). */
+export interface ReferenceSelectionJson {
+  /** The `--reference` value in effect: `llama.cpp`, `ik_llama`, or a path. */
+  readonly flag: string;
+  /** `flag` when the user passed it, `architecture` when it is the default for the model's architecture. */
+  readonly by: "flag" | "architecture";
+}
+
+/**
+ * A lossless rewrite of the model's weights into a format the reference computes (schema 1.2.0): the file the
+ * reference ran is not the file the receipt is about, so what changed and the proof that nothing was lost are
+ * recorded.
+ */
+export interface TranscodeJson {
+  /** `float` (our transcode to F32/F16) or `requantize` (the reference's own quantizer, e.g. to IQ2_BN). */
+  readonly kind: "float" | "requantize";
+  /** Target format (`f32`, `iq2_bn`). */
+  readonly to: string;
+  /** Tensors rewritten, by source type. */
+  readonly from_types: Readonly<Record<string, number>>;
+  /** How many tensors were rewritten. */
+  readonly n_tensors: number;
+  /** Who wrote it and the method's version. */
+  readonly method: string;
+  /** SHA-256 of the file written. */
+  readonly sha256: string;
+  /** SHA-256 of the file it was made from (the model's). */
+  readonly source_sha256: string;
+  /** Whether it came from the cache. */
+  readonly cached: boolean;
+  /** The element-for-element proof: whose dequantizer read each side, tensors and elements compared, all equal. */
+  readonly verified: {
+    readonly by: string;
+    readonly tensors: number;
+    readonly elements: number;
+    readonly equal: boolean;
+  };
+}
+
+/** The file the reference actually ran (schema 1.2.0). */
+export interface ReferenceInputJson {
+  /** Path. */
+  readonly path: string;
+  /** SHA-256 of it. */
+  readonly sha256: string;
+  /** Its weight types, upper case (`F32`, `IQ2_BN`). */
+  readonly weight_types: readonly string[];
+  /** The transcode that made it from the model, or null when the reference ran the model itself. */
+  readonly transcode: TranscodeJson | null;
+}
+
 /** The reference and how it ran. */
 export interface ReferenceInfo {
   /** True when every reference call the checks needed completed. */
   readonly ran: boolean;
-  /** Always `llama.cpp`. */
-  readonly library: "llama.cpp";
+  /** `llama.cpp` (the pinned release), `ik_llama.cpp` (built from source), `custom` (a user's build). */
+  readonly library: ReferenceLibraryName;
+  /** How it was chosen (schema 1.2.0). */
+  readonly selection?: ReferenceSelectionJson;
+  /** The driver program: `deno` (the pinned llama.cpp through FFI) or `c` (compiled against a build). */
+  readonly driver?: string | null;
+  /** How the library was built (CMake flags, compiler), when known. */
+  readonly build_flags?: string | null;
+  /** The architecture the reference loaded the file as (`general.architecture` as it read it). */
+  readonly arch?: string | null;
+  /** The file it ran, with the transcode that made it (schema 1.2.0). */
+  readonly input?: ReferenceInputJson | null;
   /** Release label (`v0.5.0`) or `custom`. */
   readonly release: string | null;
   /** `llama_version()`. */
@@ -385,7 +456,7 @@ export interface ReferenceInfo {
   /** Why it did not run, or null. */
   readonly error:
     | {
-      readonly kind: "library_missing" | "load_failed" | "timeout" | "error" | "crashed";
+      readonly kind: "library_missing" | "load_failed" | "timeout" | "error" | "crashed" | "unsupported";
       readonly message: string;
       /** With kind `crashed`: how the reference process died (schema 1.1.0). */
       readonly crash?: ReferenceCrashJson;
@@ -399,6 +470,8 @@ export interface EngineInfoJson {
   readonly ran: boolean;
   /** Kernel backend (`wasm`, `ref`, `webgpu`). */
   readonly backend: string | null;
+  /** Activation precision of the ternary projections, `int8` or `float` (schema 1.2.0). */
+  readonly activations?: "int8" | "float";
   /**
    * What computed when it is not the host CPU: the backend's device label, e.g.
    * `WebGPU llvmpipe (LLVM 15.0.6, 256 bits) [CPU fallback]` (schema 1.2.0; absent for CPU backends).
@@ -412,7 +485,7 @@ export interface EngineInfoJson {
   readonly kernels: readonly string[];
   /**
    * The kernel set that ran (`exact`: llama.cpp's x86 float order; `fast`: WebAssembly-native numerics), which
-   * also selects the gates (`receipts/parity_gates.ts` `thresholdsFor`); absent in receipts before schema 1.2.0
+   * with the reference also selects the gates (`receipts/parity_gates.ts` `gatesFor`); absent in receipts before schema 1.2.0
    * (they ran `exact`).
    */
   readonly numerics?: "exact" | "fast";

@@ -6,7 +6,7 @@
  * seeded through splitmix32 (as engine/synth/prng.ts expands seeds), so that small consecutive seeds start far apart.
  *
  * Written out here rather than imported: receipts are verified without the engine (verdicts recomputed by
- * `crossval receipt verify` must not change when the engine does). `tests/receipts_prng_test.ts` checks that the
+ * `crossval receipt verify` must not change when the engine does). `receipts/prng_test.ts` checks that the
  * sequence is the engine's, seed for seed.
  *
  * @module

@@ -15,6 +15,7 @@ import type { ReceiptProblem } from "./problem.ts";
 import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { checkKernelIds } from "./kernel_ids.ts";
 import {
+  gatesFor,
   isExcusedDivergence,
   judgeGreedy,
   judgeLocalization,
@@ -23,7 +24,6 @@ import {
   judgeTokenization,
   localizedStatus,
   summarizeLogitsRows,
-  thresholdsFor,
 } from "./parity_gates.ts";
 import { firstDifference } from "./metrics.ts";
 
@@ -52,7 +52,24 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   const add = (path: string, code: string, message: string) => problems.push({ path, code, message });
   const t = r.thresholds;
 
-  thresholdsNotLooser(t, thresholdsFor(r.engine.numerics ?? "exact"), add);
+  // The gates are those of the reference that ran, the file it ran, our activations and our kernel set (a receipt
+  // cannot pick a looser set than its own run's).
+  const input = r.reference.input?.transcode ? r.reference.input.transcode.to : null;
+  const gates = gatesFor({
+    library: r.reference.library,
+    input,
+    activations: r.engine.activations ?? null,
+    numerics: r.engine.numerics ?? null,
+  });
+  if (gates === null) {
+    add(
+      "/thresholds/id",
+      "thresholds_uncalibrated",
+      `no gates are calibrated for ${r.reference.library} on ${input ?? "the model itself"} with ` +
+        `${r.engine.activations ?? "int8"} activations and the ${r.engine.numerics ?? "exact"} kernels: not ` +
+        `evidence of parity`,
+    );
+  } else thresholdsNotLooser(t, gates, add);
 
   // Identity and provenance.
   if (r.model_sha256 !== r.model.sha256) {
@@ -235,11 +252,14 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   }
   if (r.status === "pass" || r.reference.ran) {
     const s = r.reference.settings;
-    if (!s || s.type_k !== "f32" || s.type_v !== "f32" || s.flash_attn !== "disabled") {
+    // ik_llama.cpp refuses an F32 V cache without flash attention and has no F32 cache in its flash attention, so
+    // its parity mode is F32 K / F16 V without flash attention (docs/references.md); its gates are calibrated so.
+    const typeV = r.reference.library === "ik_llama.cpp" ? "f16" : "f32";
+    if (!s || s.type_k !== "f32" || s.type_v !== typeV || s.flash_attn !== "disabled") {
       add(
         "/reference/settings",
         "reference_settings",
-        "the reference did not run in parity mode (F32 K/V cache, flash attention disabled)",
+        `the reference did not run in parity mode (F32 K / ${typeV.toUpperCase()} V cache, flash attention disabled)`,
       );
     }
     if (!r.reference.version) {
@@ -261,7 +281,7 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   return problems;
 }
 
-/** `t` must be at least as strict as `d`, the gates of the profile that ran. */
+/** `t` must be at least as strict as `d`, the gates of the run. */
 function thresholdsNotLooser(
   t: ParityThresholds,
   d: ParityThresholds,

@@ -1,19 +1,15 @@
 /**
  * The ik_llama.cpp reference for tests: its driver, compiled against the build that `tests/setup.ts` puts in the
- * cache (`crossval reference build`). A test that needs it fails, never skips, when it is missing, with the command
- * that builds it; the driver itself is compiled on first use (seconds).
+ * cache (`crossval reference build`), run under the supervisor (`ffi/ref_process.ts`) as every production path runs
+ * it. A test that needs it fails, never skips, when it is missing, with the command that builds it; the driver
+ * itself is compiled on first use (seconds).
  *
  * @module
  */
 
-import {
-  cachedReferenceBuild,
-  DriverConnection,
-  ensureDriver,
-  ikSourceFromEnv,
-  type RawFrame,
-  type ReferenceDriver,
-} from "../ffi/references/mod.ts";
+import { cachedReferenceBuild, ensureDriver, ikSourceFromEnv, type ReferenceDriver } from "../ffi/references/mod.ts";
+import type { Frame } from "../ffi/ref_protocol.ts";
+import { ReferenceProcess, type ReferenceProcessOptions } from "../ffi/ref_process.ts";
 
 let driver: Promise<ReferenceDriver> | undefined;
 
@@ -34,18 +30,27 @@ export function ikDriver(): Promise<ReferenceDriver> {
   return driver;
 }
 
-/** Start the driver and say hello. */
-export async function ikConnection(): Promise<DriverConnection> {
-  const c = DriverConnection.start((await ikDriver()).path);
-  const hello = await c.request("hello", { protocol: 1, log: "error" });
-  if (hello.header.status !== "ok") throw new Error(`hello failed: ${hello.header.message}`);
-  return c;
+/** Start the driver under the supervisor (it says hello before this returns). Close it with `await using`. */
+export async function ikConnection(opts: ReferenceProcessOptions = {}): Promise<ReferenceProcess> {
+  return await ReferenceProcess.spawn({ log: "error", ...opts, driver: { cmd: (await ikDriver()).path, args: [] } });
 }
 
-/** An `ok` reply, or an error naming what the driver said. */
-export function ok(r: RawFrame): RawFrame {
+/** A reply frame (the supervisor already turned an error reply into a thrown error with its protocol `code`). */
+export function ok(r: Frame): Frame {
   if (r.header.status !== "ok") throw new Error(`driver error ${r.header.error}: ${r.header.message}`);
   return r;
+}
+
+/** The protocol error code of a request that must fail with an error reply (not a crash). */
+export async function errorCode(p: Promise<Frame>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === undefined) throw e;
+    return code;
+  }
+  throw new Error("the request succeeded where an error reply was expected");
 }
 
 /** A payload as i32 ids / f32 values. */

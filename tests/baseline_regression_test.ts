@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 import { Engine } from "../engine/engine.ts";
 import { CppModel } from "../ffi/mod.ts";

@@ -1,13 +1,14 @@
 /**
  * `crossval bench` and `crossval baselines` end to end, as a user runs them: a real benchmark of a generated tiny
  * model writes a receipt that `crossval receipt verify` accepts; the table has llama-bench's shape; fabricated
- * receipts cannot become a baseline; usage and environment mistakes exit 2 with the fix.
+ * receipts cannot become a baseline; a bitnet-b1.58 model is measured against its own reference (ik_llama.cpp); usage
+ * and environment mistakes exit 2 with the fix.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const cli = (...args: string[]) => crossval(args);
@@ -38,6 +39,24 @@ Deno.test("crossval bench prints a llama-bench-style table for both engines and 
   }
   assert.match(r.stdout, /\d+(\.\d+)? ± \d+(\.\d+)?/);
   assert.match(r.stdout, /machine: .+ cores, .+fingerprint [0-9a-f]+/);
+});
+
+Deno.test("crossval bench measures a bitnet-b1.58 model against ik_llama.cpp by default; llama.cpp refuses it", async () => {
+  const b158 = await fixtureModel({ arch: "bitnet-b1.58", type: "i2_s", layers: 2 });
+  const r = await cli("bench", "--model", b158, ...small, "--out-dir", `${dir}/ik`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const receipt = JSON.parse(r.stdout);
+  assert.equal(receipt.reference.ran, true);
+  assert.equal(receipt.reference.library, "ik_llama.cpp");
+  assert.deepEqual(receipt.reference.selection, { flag: "ik_llama", by: "architecture" });
+  assert.equal(receipt.reference.input.transcode.verified.equal, true);
+  assert.deepEqual(receipt.reference.kernels, ["ik_llama.cpp"]);
+  const name = b158.slice(b158.lastIndexOf("/") + 1).replace(/\.gguf$/, "");
+  const v = await cli("receipt", "verify", `${dir}/ik/bench_${name}.json`);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  const refused = await cli("bench", "--model", b158, ...small, "--reference", "llama.cpp", "--out-dir", `${dir}/no`);
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /has no bitnet-b1\.58 architecture.*Fix: --reference ik_llama/);
 });
 
 Deno.test("crossval baselines gen refuses a fabricated receipt, naming the violation", async () => {

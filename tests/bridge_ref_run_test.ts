@@ -3,8 +3,9 @@
  * `CppModel.generateGreedy` for the same prompt, with timings and the library in effect.
  */
 import assert from "node:assert/strict";
+import { Engine } from "../engine/engine.ts";
 import { CppModel } from "../ffi/mod.ts";
-import { crossval as run } from "./_cli.ts";
+import { crossval as run } from "../cli/_testing.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const crossval = (...args: string[]) => run(args);
@@ -70,4 +71,35 @@ Deno.test("ref-run exits 2 with the fix for usage errors and unloadable models",
   const missing = await crossval("ref-run", "--model", `${model}.missing`, "--prompt", "x");
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /crossval fetch --tier ci/);
+});
+
+Deno.test("ref-run picks ik_llama.cpp for bitnet-b1.58 by default, on the lossless F32 transcode; llama.cpp refuses it", async () => {
+  const model = await fixtureModel({ arch: "bitnet-b1.58", type: "i2_s", layers: 2 });
+  const prompt = "Once upon a time";
+  const r = await crossval("ref-run", "--model", model, "--prompt", prompt, "-n", "6", "--threads", "1", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.reference.library, "ik_llama.cpp");
+  assert.deepEqual(j.reference.selection, { flag: "ik_llama", by: "architecture" });
+  assert.equal(j.reference.input.weight_types[0], "F32");
+  assert.equal(j.reference.input.transcode.verified.equal, true);
+  // The same continuation as our engine computing the same math (float activations, as against the F32 transcode).
+  using e = await Engine.load(model, { backend: "ref", threads: 1, nCtx: 64, activations: "float" });
+  const ours = await e.generate(prompt, { maxTokens: 6 });
+  assert.deepEqual(j.prompt_ids, [...ours.promptIds]);
+  assert.deepEqual(j.ids, [...ours.ids]);
+
+  const refused = await crossval(
+    "ref-run",
+    "--model",
+    model,
+    "--prompt",
+    prompt,
+    "-n",
+    "1",
+    "--reference",
+    "llama.cpp",
+  );
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /has no bitnet-b1\.58 architecture.*Fix: --reference ik_llama/);
 });

@@ -3,7 +3,7 @@
  * nothing written), usage and environment errors (exit 2).
  */
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
 
 Deno.test("crossval convert I2_S -> TQ2_0 --json reports every tensor and the element-for-element proof", async () => {

@@ -67,7 +67,7 @@ for (const spec of MODELS) {
         for (const prompt of PROMPTS) {
           const ids = cpp.tokenize(prompt);
           const theirs = cpp.eval(ids, { copy: true }).logits;
-          // The wasm backend equals the ref backend byte for byte (engine_wasm_exact_test.ts).
+          // The wasm backend equals the ref backend byte for byte (engine/backends/wasm_exact_test.ts).
           const d = maxAbs(await wasm.eval(ids), theirs);
           assert.ok(
             d === 0,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { findLlamaNpmPackage, PINNED_LLAMA } from "../ffi/mod.ts";
-import { crossval as runCli } from "./_cli.ts";
+import { crossval as runCli } from "../cli/_testing.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MOD = `${ROOT}/mod.ts`;

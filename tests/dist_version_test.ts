@@ -10,7 +10,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { PINNED_LLAMA } from "../ffi/mod.ts";
 import { KERNEL_FILES, kernelBuildHash, type VersionInfo, versionWebGpu } from "../cli/version.ts";
 import { describeWebGpu } from "../engine/backends/webgpu/mod.ts";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 
 const ROOT = new URL("..", import.meta.url);
 

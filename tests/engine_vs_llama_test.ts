@@ -86,7 +86,7 @@ for (const spec of MODELS) {
           assert.ok(c >= MIN_COSINE, `"${prompt}": cosine ${c} < ${MIN_COSINE}`);
           assert.equal(argmax(ours), argmax(logits), `"${prompt}": argmax`);
           // Both backends follow the float order of llama.cpp's x86 AVX-512 CPU build (wasm == ref byte for byte:
-          // tests/engine_wasm_exact_test.ts), so on these machines their logits equal llama.cpp's exactly.
+          // engine/backends/wasm_exact_test.ts), so on these machines their logits equal llama.cpp's exactly.
           const d = maxAbs(ours, logits);
           assert.ok(
             d === 0,

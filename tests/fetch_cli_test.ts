@@ -3,8 +3,8 @@
  * Ctrl-C, and the `ci` tier with the network forbidden by Deno's permissions.
  */
 import assert from "node:assert/strict";
-import { type CliResult, crossval as run, MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
+import { type CliResult, crossval as run, MAIN } from "../cli/_testing.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "../lock/_testing.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;

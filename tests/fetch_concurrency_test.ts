@@ -3,8 +3,8 @@
  * with one correct file, downloaded once, and the dead process's lock never blocks the next run.
  */
 import assert from "node:assert/strict";
-import { MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
+import { MAIN } from "../cli/_testing.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "../lock/_testing.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 type Line = Record<string, unknown>;

@@ -17,8 +17,8 @@ import {
   resolveModel,
   UnsafeCacheError,
 } from "../lock/mod.ts";
-import { CONFIG, crossval, MAIN } from "./_cli.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
+import { CONFIG, crossval, MAIN } from "../cli/_testing.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "../lock/_testing.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const SIZE = 600_000;

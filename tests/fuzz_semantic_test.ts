@@ -18,7 +18,7 @@ import { runParityOnModel } from "../parity/mod.ts";
 import { verifyReceipt } from "../receipts/verify.ts";
 import { inspectModel } from "../cli/inspect.ts";
 import { preflightFile, preflightModelFile } from "../cli/preflight.ts";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import {
   baseMetadata,
   hostileModelBytes,

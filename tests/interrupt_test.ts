@@ -5,7 +5,7 @@
  * written, no temporary file left once the next run wrote), and a rerun that produces a valid receipt.
  */
 import assert from "node:assert/strict";
-import { CONFIG, crossval, MAIN } from "./_cli.ts";
+import { CONFIG, crossval, MAIN } from "../cli/_testing.ts";
 import { fixtureModel, validateOutputs, withTempDir } from "./_fixtures.ts";
 
 const VALIDATE = await validateOutputs();

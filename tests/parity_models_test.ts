@@ -37,12 +37,14 @@ for (const spec of MODELS) {
   });
 }
 
-Deno.test("a model llama.cpp rejects (I2_S weights) gives not_run, never pass", async () => {
+Deno.test("a model llama.cpp cannot compute (I2_S weights) gives not_run, never pass, and names the conversion", async () => {
   const r = await runParityOnModel(await fixtureModel({ layers: 2, type: "i2_s" }), { steps: 2 });
   assert.equal(r.status, "not_run");
   assert.equal(r.reference.ran, false);
-  assert.equal(r.reference.error?.kind, "load_failed");
-  assert.equal(r.reasons[0].code, "reference_load_failed");
+  // Refused by the guard before llama.cpp sees it (its own error, "not a multiple of block size", says nothing useful).
+  assert.equal(r.reference.error?.kind, "unsupported");
+  assert.equal(r.reasons[0].code, "reference_unsupported");
+  assert.match(r.reasons[0].message, /I2_S \(type 36\).*Fix: crossval convert \S+ --to tq2_0 --out \S+-tq2_0\.gguf/s);
   assert.equal(r.metrics.compared_tokens, 0);
   const codes = verifyReceipt(JSON.parse(JSON.stringify(r))).map((p) => p.code);
   assert.ok(codes.includes("reference_not_run") && codes.includes("zero_compared_tokens"), codes.join());

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { encodeGguf } from "../engine/gguf/mod.ts";
 import { normalizeSpec, synthesizeModel } from "../engine/synth/mod.ts";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 
 const root = new URL("..", import.meta.url);
 const readme = await Deno.readTextFile(new URL("README.md", root));

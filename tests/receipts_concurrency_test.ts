@@ -3,7 +3,7 @@
  * JSON, verified, equal to what that run printed), never an interleaving of both, and no temporary file remains.
  */
 import assert from "node:assert/strict";
-import { type CliResult, crossval } from "./_cli.ts";
+import { type CliResult, crossval } from "../cli/_testing.ts";
 import { fixtureModel, validateOutputs, withTempDir } from "./_fixtures.ts";
 
 async function names(dir: string): Promise<string[]> {

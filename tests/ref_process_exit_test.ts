@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { transcodeToFloat } from "../engine/convert/transcode_float.ts";
 import { ReferenceProcess } from "../ffi/mod.ts";
-import { CONFIG, MAIN } from "./_cli.ts";
+import { CONFIG, MAIN } from "../cli/_testing.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
 import { ikDriver } from "./_reference.ts";
 
@@ -93,7 +93,8 @@ function bulkDirsOf(pid: number): string[] {
 
 /**
  * Start `args` (a `deno run` command line), wait until its stderr matches `when`, note its driver processes, send
- * `signal` (if any), wait for its exit.
+ * `signal` (if any), then close its stdin (the holder's `exit` mode waits for that, so the processes are noted
+ * before it exits), and wait for its exit.
  */
 async function runUntil(
   args: readonly string[],
@@ -103,6 +104,7 @@ async function runUntil(
   const child = new Deno.Command(Deno.execPath(), {
     args: [...args],
     env: { NO_COLOR: "1" },
+    stdin: "piped",
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -113,8 +115,10 @@ async function runUntil(
     if (!drivers && when.test(stderr)) {
       drivers = childrenOf(child.pid);
       if (signal) child.kill(signal);
+      await child.stdin.close().catch(() => {});
     }
   }
+  if (!drivers) await child.stdin.close().catch(() => {});
   const { code } = await child.status;
   assert.ok(drivers, `the trigger ${when} never appeared:\n${stderr}`);
   return { code, stderr, drivers, pid: child.pid };

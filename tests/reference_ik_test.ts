@@ -1,13 +1,15 @@
 // The ik_llama.cpp reference through its protocol driver (ffi/driver/), on generated bitnet-b1.58 models: identity,
 // parity settings, the ops, error replies, and the measured facts behind the compute-support guard
-// (docs/references.md). The driver speaks ffi/PROTOCOL.md; this test uses the minimal client of ffi/references/.
+// (docs/references.md). The driver speaks ffi/PROTOCOL.md and runs under the supervisor (ffi/ref_process.ts), as the
+// parity path runs it.
 import assert from "node:assert/strict";
 import { transcodeToFloat } from "../engine/convert/transcode_float.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import { Tokenizer } from "../engine/tokenizer/mod.ts";
-import { computeSupport, DriverConnection, GGML_TYPE_IDS, PINNED_IK_LLAMA } from "../ffi/references/mod.ts";
+import { computeSupport, GGML_TYPE_IDS, PINNED_IK_LLAMA } from "../ffi/references/mod.ts";
+import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { fixtureModel, withTempDir } from "./_fixtures.ts";
-import { f32, i32, idsPayload, ikConnection, ikDriver, ok } from "./_reference.ts";
+import { errorCode, f32, i32, idsPayload, ikConnection, ikDriver, ok } from "./_reference.ts";
 
 const ENC = new TextEncoder();
 const B158 = { arch: "bitnet-b1.58", type: "i2_s" } as const;
@@ -41,9 +43,9 @@ Deno.test("the ik_llama.cpp driver says hello with the pinned commit, its build 
   for (const op of ["load", "eval", "greedy", "capture", "dequantize", "quantize"]) {
     assert.ok(h.ops.split(",").includes(op));
   }
-  const bad = await c.request("hello", { protocol: 2 });
-  assert.equal(bad.header.error, "unsupported_protocol");
-  assert.equal(bad.header.protocol, "1");
+  assert.equal(await errorCode(c.request("hello", { protocol: 2 })), "unsupported_protocol");
+  // The supervisor read the same identity.
+  assert.deepEqual([c.identity.library, c.identity.commit, c.identity.abiCheck], [h.library, h.commit, h.abi_check]);
 });
 
 Deno.test("ik_llama.cpp loads the F32 transcode in parity mode: F32 K cache, F16 V cache (its only choice), no FA", async () => {
@@ -55,7 +57,7 @@ Deno.test("ik_llama.cpp loads the F32 transcode in parity mode: F32 K cache, F16
     assert.equal(h.description.includes("F32"), true, h.description);
     assert.deepEqual([h.type_k, h.type_v, h.flash_attn, h.flash_attn_resolved], ["f32", "f16", "disabled", "disabled"]);
     assert.deepEqual([h.n_embd, h.n_layer, h.n_head, h.n_head_kv, h.n_ctx], ["256", "4", "4", "2", "128"]);
-    assert.deepEqual(ok(await c.request("info", { model: h.model })).header, { ...h, seq: "3" });
+    assert.deepEqual(ok(await c.request("info", { model: h.model })).header, { ...h, seq: String(Number(h.seq) + 1) });
   });
 });
 
@@ -71,8 +73,7 @@ Deno.test("ik_llama.cpp tokenizes and detokenizes the generated vocabulary exact
     const back = ok(await c.request("detokenize", { model: m, remove_special: 1 }, idsPayload(ids))).payload;
     assert.equal(new TextDecoder().decode(back), ours.decode(ids, { removeSpecial: true }), text);
   }
-  const eval0 = await c.request("eval", { model: m }, idsPayload([1]));
-  assert.equal(eval0.header.error, "state");
+  assert.equal(await errorCode(c.request("eval", { model: m }, idsPayload([1]))), "state");
 });
 
 Deno.test("eval, append, greedy and capture agree with each other on the F32 transcode", async () => {
@@ -130,25 +131,25 @@ Deno.test("the driver answers bad requests with error replies and stays usable",
   await withTempDir("ikref-errors-", async (dir) => {
     const path = await f32Model(dir);
     await using c = await ikConnection();
-    assert.equal((await c.request("frobnicate")).header.error, "unsupported_op");
-    assert.equal((await c.request("tokenize", { model: 9 }, ENC.encode("x"))).header.error, "bad_handle");
-    assert.equal((await c.request("load", { path: `${dir}/missing.gguf` })).header.error, "not_found");
+    assert.equal(await errorCode(c.request("frobnicate")), "unsupported_op");
+    assert.equal(await errorCode(c.request("tokenize", { model: 9 }, ENC.encode("x"))), "bad_handle");
+    assert.equal(await errorCode(c.request("load", { path: `${dir}/missing.gguf` })), "not_found");
     await Deno.writeFile(`${dir}/junk.gguf`, ENC.encode("GGUF but not really"));
-    const junk = await c.request("load", { path: `${dir}/junk.gguf` });
-    assert.equal(junk.header.error, "invalid_model");
-    assert.match(junk.header.message, /crossval inspect/);
+    await assert.rejects(
+      () => c.request("load", { path: `${dir}/junk.gguf` }),
+      (e: Error & { code?: string }) => e.code === "invalid_model" && /crossval inspect/.test(e.message),
+    );
     const m = ok(await c.request("load", { path, parity: 1, threads: 1, n_ctx: 32 })).header.model;
-    assert.equal((await c.request("eval", { model: m }, idsPayload([5, 1 << 20]))).header.error, "range");
-    assert.equal((await c.request("eval", { model: m }, new Uint8Array(7))).header.error, "bad_request");
-    assert.equal((await c.request("eval", { model: m }, idsPayload(new Array(40).fill(1)))).header.error, "range");
-    assert.equal((await c.request("eval", { model: m, logits: "some" }, idsPayload([1]))).header.field, "logits");
-    assert.equal((await c.request("capture", { model: m, filter: "x" }, idsPayload([1]))).header.error, "state");
+    assert.equal(await errorCode(c.request("eval", { model: m }, idsPayload([5, 1 << 20]))), "range");
+    assert.equal(await errorCode(c.request("eval", { model: m }, new Uint8Array(7))), "bad_request");
+    assert.equal(await errorCode(c.request("eval", { model: m }, idsPayload(new Array(40).fill(1)))), "range");
+    await assert.rejects(() => c.request("eval", { model: m, logits: "some" }, idsPayload([1])), /logits/);
+    assert.equal(await errorCode(c.request("capture", { model: m, filter: "x" }, idsPayload([1]))), "state");
     assert.equal(ok(await c.request("eval", { model: m }, idsPayload([1, 2, 3]))).header.n_past, "3");
     ok(await c.request("unload", { model: m }));
-    assert.equal((await c.request("info", { model: m })).header.error, "bad_handle");
-    ok(await c.request("close"));
-    const { status } = await c.close();
-    assert.equal(status.code, 0);
+    assert.equal(await errorCode(c.request("info", { model: m })), "bad_handle");
+    await c.close();
+    assert.equal(c.crash, null);
   });
 });
 
@@ -167,7 +168,10 @@ Deno.test("a frame with bad magic ends the driver with status 3 and says what it
 Deno.test("ik_llama.cpp dies of SIGFPE on a TQ2_0 file, and the guard refuses it", async () => {
   const path = await fixtureModel({ arch: "bitnet-b1.58", type: "tq2_0" });
   await using c = await ikConnection();
-  await assert.rejects(() => c.request("load", { path, threads: 1 }), /ended without answering load \(SIGFPE\)/);
+  await assert.rejects(
+    () => c.request("load", { path, threads: 1 }),
+    (e: Error) => e instanceof ReferenceCrashedError && e.report.signal === "SIGFPE",
+  );
   using f = GgufFile.open(path);
   const v = computeSupport("ik_llama.cpp", { arch: f.architecture, tensors: f.tensors });
   assert.equal(v.ok, false);
@@ -215,15 +219,13 @@ Deno.test("ik_llama.cpp's IQ2_BN aborts on rows shorter than 512 and runs on 512
     const small = ok(await c.request("load", { path: `${dir}/iq2bn-256.gguf`, threads: 1, n_ctx: 64 })).header.model;
     await assert.rejects(
       () => c.request("eval", { model: small }, idsPayload([1, 2, 3])),
-      /SIGABRT[\s\S]*GGML_ASSERT\(k >= 8\*QK_IQ1BN\) failed/,
+      (e: Error) => e instanceof ReferenceCrashedError && /GGML_ASSERT\(k >= 8\*QK_IQ1BN\) failed/.test(e.message),
     );
   });
 });
 
 Deno.test("hello reports the cached driver's own folder as the library dir", async () => {
   const a = await ikDriver();
-  const conn = DriverConnection.start(a.path);
-  const h = ok(await conn.request("hello", { protocol: 1 })).header;
-  assert.equal(h.dir, a.path.slice(0, a.path.lastIndexOf("/")));
-  await conn.close();
+  await using conn = await ikConnection();
+  assert.equal(conn.identity.dir, a.path.slice(0, a.path.lastIndexOf("/")));
 });

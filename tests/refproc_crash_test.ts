@@ -13,7 +13,7 @@ import { ReferenceCrashedError, ReferenceProcess } from "../ffi/mod.ts";
 import { runParityOnModel } from "../parity/mod.ts";
 import { verifyReceipt } from "../receipts/verify.ts";
 import { sha256File } from "../lock/mod.ts";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { KNOWN_CRASHES, writeHostileModel } from "./_hostile_models.ts";
 import { withTempDir } from "./_fixtures.ts";
 

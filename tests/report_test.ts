@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { parseDocument } from "./_html.ts";
-import { crossval } from "./_cli.ts";
+import { crossval } from "../cli/_testing.ts";
 import { FAULT, HOSTILE_PROMPT, makeReportReceipts, writeReportReceipts } from "./_report_receipts.ts";
 import { receiptPieces, renderReport } from "../report/mod.ts";
 import { compareToBaseline } from "../receipts/baseline_compare.ts";

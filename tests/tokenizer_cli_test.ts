@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { llamaSourceDir } from "../ffi/llama_source.ts";
-import { crossval as run } from "./_cli.ts";
+import { crossval as run } from "../cli/_testing.ts";
 
 const crossval = (...args: string[]) => run(args);
 

@@ -26,6 +26,7 @@ export type KernelId =
   | "gemm.bf16_bf16"
   | "gemm.f32_f32"
   | "gemm.i2_s_i8_s"
+  | "gemm.i2_s_f32"
   | "get_rows.f32"
   | "get_rows.f16"
   | "get_rows.bf16"
@@ -98,6 +99,8 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "gemm.bf16_bf16": k(GEMM, "Precise semantics: gemm.bf16_bf16"),
   "gemm.f32_f32": k(["w", "x", "y", "n_out", "K", "n_tok"], "Precise semantics: gemm.f32_f32"),
   "gemm.i2_s_i8_s": k(GEMM, "Precise semantics: gemm.i2_s_i8_s"),
+  // Float activations (the engine's `activations: "float"`): I2_S weights times unquantized f32 input.
+  "gemm.i2_s_f32": k(["w", "x", "y", "n_out", "K", "n_tok"], "Precise semantics: gemm.i2_s_f32"),
   "get_rows.f32": k(ROWS, "Precise semantics: get_rows.*"),
   "get_rows.f16": k(ROWS, "Precise semantics: get_rows.*"),
   "get_rows.bf16": k(ROWS, "Precise semantics: get_rows.*"),

@@ -14,6 +14,12 @@ export {
   type KernelSpec,
   type ScratchShape,
 } from "./kernel_table.ts";
+export {
+  ACTIVATION_PRECISIONS,
+  type ActivationPrecision,
+  isActivationPrecision,
+  kernelsAt,
+} from "./activation_precision.ts";
 export { type KernelRecord, KernelRecorder } from "./recorder.ts";
 export { RefBackend, type RefBackendOptions } from "./ref.ts";
 export { WasmBackend } from "./wasm.ts";

@@ -348,6 +348,37 @@ const gemmI2SI8S: Kernel = (v, [w, xq, y, nOut, k, nTok], ith, nth) => {
   }
 };
 
+/**
+ * I2_S x F32 (float activations, no quantization): `y = S * w_scale` with `S` the sum of `(code - 1) * x[k]` over
+ * the row in a fixed order (ABI.md "gemm.i2_s_f32"): 16 f32 lanes, lane `k % 16` accumulating its elements in
+ * increasing `k`, then the lanes as four 4-lane vectors `A0..A3` added `(A0 + A1) + (A2 + A3)` and the 4 lanes
+ * `(v0 + v1) + (v2 + v3)`. Each product is exact (a ternary weight times an f32), so a fused multiply-add gives the
+ * same bits. Not llama.cpp's order: no reference computes this kernel's exact float order.
+ */
+const gemmI2SF32: Kernel = (v, [w, x, y, nOut, k, nTok], ith, nth) => {
+  const [o0, o1] = share(nOut, ith, nth);
+  const { u8, f32 } = v;
+  const rowBytes = k / 4;
+  const wScale = f32[(w + nOut * rowBytes) >>> 2];
+  const acc = new Float32Array(16);
+  for (let o = o0; o < o1; o++) {
+    for (let t = 0; t < nTok; t++) {
+      const xr = (x >>> 2) + t * k;
+      acc.fill(0);
+      for (let b = 0; b < k / 128; b++) {
+        const wb = w + o * rowBytes + b * 32;
+        for (let e = 0; e < 128; e++) {
+          // Byte e % 32 of the block holds element e in bits 7:6, 5:4, 3:2, 1:0 for e / 32 = 0, 1, 2, 3.
+          const code = (u8[wb + (e & 31)] >>> (6 - 2 * (e >>> 5))) & 3;
+          acc[e & 15] = fr(acc[e & 15] + (code - 1) * f32[xr + b * 128 + e]);
+        }
+      }
+      const l = [0, 1, 2, 3].map((i) => fr(fr(acc[i] + acc[4 + i]) + fr(acc[8 + i] + acc[12 + i])));
+      f32[(y >>> 2) + t * nOut + o] = fr(fr(fr(l[0] + l[1]) + fr(l[2] + l[3])) * wScale);
+    }
+  }
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Embedding rows: w [V][K], ids [n] i32, y [n][K] f32.
 
@@ -515,6 +546,7 @@ const KERNELS: Record<KernelId, Kernel> = {
   "gemm.bf16_bf16": gemmBf16,
   "gemm.f32_f32": gemmF32,
   "gemm.i2_s_i8_s": gemmI2SI8S,
+  "gemm.i2_s_f32": gemmI2SF32,
   "get_rows.f32": getRows((k) => k * 4, (v, src, dst, k) => dst.set(v.f32.subarray(src >>> 2, (src >>> 2) + k))),
   "get_rows.f16": getRows(
     (k) => k * 2,

@@ -152,7 +152,9 @@ export function llamaCppCompatibility(cfg: ModelConfig, tensors: readonly GgufTe
   if (cfg.activation !== stock.activation) {
     correct = false;
     notes.push(
-      `llama.cpp's ${cfg.arch} graph hard-codes SiLU; this model needs relu2 (use bitnet.cpp or a patched build)`,
+      `llama.cpp's ${stock.names.join("/")} graph hard-codes SiLU; this model needs squared ReLU (bitnet.cpp's ` +
+        `llama.cpp has the same bug, microsoft/BitNet #588): parity compares it with ik_llama.cpp instead ` +
+        `(--reference ik_llama, the default for ${cfg.arch})`,
     );
   }
   if (loads && notes.length === 0) notes.push(`loads and runs in stock llama.cpp (${cfg.arch} graph, SiLU FFN)`);

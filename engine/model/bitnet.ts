@@ -159,7 +159,15 @@ export class BitnetModel extends DecoderGraph {
         upGate: w.fused(il, FUSED_GROUPS[1]),
       });
     }
-    return new BitnetModel({ config, state, backend, io, summary, onTensor: opts.onTensor }, layers);
+    return new BitnetModel({
+      config,
+      state,
+      backend,
+      io,
+      summary,
+      onTensor: opts.onTensor,
+      activations: opts.activations,
+    }, layers);
   }
 
   /** One chunk, in the order of src/models/bitnet.cpp. */

@@ -32,8 +32,11 @@ import {
   PROFILE_KERNELS,
   type ProfileKernels,
   TYPE_KERNELS,
+  type TypeKernels,
   typeKernels,
 } from "../backends/type_kernels.ts";
+import { type ActivationPrecision, kernelsAt } from "../backends/activation_precision.ts";
+import type { GgmlTypeId } from "../quant/ggml_type.ts";
 import { ggmlTypeInfo, ggmlTypeName } from "../quant/ggml_type.ts";
 import { type ArenaTensor, type FusedProjection, PlacedWeights, type Projection } from "./arena.ts";
 import type { ModelConfig } from "./config.ts";
@@ -83,6 +86,11 @@ export interface LoadOptions {
    * (`KernelBackend.numerics`); the engine resolves that before loading.
    */
   readonly numerics?: NumericsProfile;
+  /**
+   * How the ternary projections take their input (`engine/backends/activation_precision.ts`): `int8` (default,
+   * the weight type's own activation quantization) or `float` (unquantized f32).
+   */
+  readonly activations?: ActivationPrecision;
 }
 
 /** One batch of tokens through the graph: tokens `[from, from + T)` at positions `pos0 ..`. */
@@ -183,6 +191,8 @@ export interface DecoderInit {
   readonly summary: ModelSummary;
   /** Per-tensor hook. */
   readonly onTensor: TensorHook | undefined;
+  /** Activation precision of the ternary projections (default `int8`). */
+  readonly activations?: ActivationPrecision;
 }
 
 /**
@@ -200,6 +210,8 @@ export abstract class DecoderGraph implements Model {
   readonly summary: ModelSummary;
   /** Embedding and output tensors. */
   protected readonly io: OutputWeights;
+  /** Activation precision of the ternary projections. */
+  readonly activations: ActivationPrecision;
   /** Layer of the block being built (-1 outside the layers), for the hook names of matmul outputs. */
   protected layerIndex = -1;
   /** The kernel set (from the summary). */
@@ -230,6 +242,7 @@ export abstract class DecoderGraph implements Model {
     this.numerics = init.summary.numerics;
     this.#ops = PROFILE_KERNELS[this.numerics];
     this.#onTensor = init.onTensor;
+    this.activations = init.activations ?? "int8";
     this.#idsHost = new Int32Array(init.state.maxBatch);
     this.#idsBytes = new Uint8Array(this.#idsHost.buffer);
   }
@@ -314,7 +327,7 @@ export abstract class DecoderGraph implements Model {
    */
   protected matmul(p: Projection, x: number, rows: number, y: number, sameInput: boolean, name?: string): void {
     const w = p.w, K = w.shape[0], N = w.shape[1];
-    const kind = typeKernels(w.type, this.numerics);
+    const kind = this.#kernels(w.type);
     const xq = kind.quantize ? this.#quantizeInput(kind.quantize, x, rows, K, sameInput) : x;
     this.backend.run(kind.gemm, w.ptr, xq, y, N, K, rows);
     this.#scale(p, y, rows, N, name);
@@ -326,8 +339,8 @@ export abstract class DecoderGraph implements Model {
    */
   protected fusedMatmul(f: FusedProjection, x: number, y: number, names?: readonly string[]): void {
     const w = f.w, K = w.shape[0], N = w.shape[1];
-    const kind = typeKernels(w.type, this.numerics);
-    const xq = this.#quantizeInput(kind.quantize!, x, 1, K, false);
+    const kind = this.#kernels(w.type);
+    const xq = kind.quantize ? this.#quantizeInput(kind.quantize, x, 1, K, false) : x;
     this.backend.run(kind.gemm, w.ptr, xq, y, N, K, 1);
     let at = y;
     for (let i = 0; i < f.parts.length; i++) {
@@ -476,6 +489,11 @@ export abstract class DecoderGraph implements Model {
 
   // -------------------------------------------------------------------------------------------------------------
 
+  /** The kernels of a weight type at this model's activation precision. */
+  #kernels(type: GgmlTypeId): TypeKernels {
+    return kernelsAt(type, this.activations, this.numerics);
+  }
+
   #named(name: string): string {
     return this.layerIndex >= 0 ? `${name}-${this.layerIndex}` : name;
   }
@@ -564,6 +582,18 @@ export function loadDecoder(
   opts: LoadOptions & { readonly subNorms: boolean },
 ): LoadedDecoder {
   checkTensors(file, cfg, manifest);
+  if (opts.activations === "float") {
+    // Refuse before any weight is read: float activations need an f32-input matmul for every ternary type.
+    for (const m of manifest) {
+      const t = m.role === "ternary" ? file.tensor(m.name) : undefined;
+      if (!t) continue;
+      try {
+        kernelsAt(t.type, "float");
+      } catch (e) {
+        throw new RangeError(`Cannot load "${file.path}" with float activations: ${(e as Error).message}`);
+      }
+    }
+  }
   const nCtx = opts.nCtx ?? Math.min(cfg.nCtxTrain, 4096);
   const maxBatch = opts.maxBatch ?? 128;
   if (!Number.isInteger(nCtx) || nCtx < 1) {

@@ -171,7 +171,15 @@ export class LlamaModel extends DecoderGraph {
         upGate: w.fused(il, FUSED_GROUPS[1]),
       });
     }
-    return new LlamaModel({ config, state, backend, io, summary, onTensor: opts.onTensor }, layers);
+    return new LlamaModel({
+      config,
+      state,
+      backend,
+      io,
+      summary,
+      onTensor: opts.onTensor,
+      activations: opts.activations,
+    }, layers);
   }
 
   /** One chunk, in the order of src/models/llama.cpp. */

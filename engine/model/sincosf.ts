@@ -5,7 +5,7 @@
  * case 0.56 ulp, so they are not always correctly rounded: `Math.fround(Math.cos(x))` differs in a few percent
  * of RoPE angles). On x86-64 CPUs with FMA, glibc selects its `-mfma -mavx2` build of the same source, in which
  * GCC contracts every `a + b * c` into a fused multiply-add; this port does the same with an exact double FMA.
- * `tests/engine_model_test.ts` checks it against the system libm through FFI.
+ * `engine/model/model_test.ts` checks it against the system libm through FFI.
  *
  * @module
  */

@@ -190,30 +190,33 @@ export function synthesizeModel(
   };
   const p = `${spec.arch}.`;
   const query = spec.vocab ? undefined : specToQuery(spec);
-  const metadata: [string, GgufKv][] = [
-    ["general.architecture", str(spec.arch)],
-    ["general.type", str("model")],
-    ["general.name", str(`crossval-synth-${spec.preset}`)],
-    ["general.file_type", u32(FILE_TYPE[spec.type])],
-    ["general.quantization_version", u32(2)],
-    ["crossval.synth.version", u32(SYNTH_FORMAT_VERSION)],
-    ...(query ? [["crossval.synth.spec", str(query)] as [string, GgufKv]] : []),
-    [`${p}vocab_size`, u32(config.nVocab)],
-    [`${p}context_length`, u32(config.nCtxTrain)],
-    [`${p}embedding_length`, u32(config.nEmbd)],
-    [`${p}block_count`, u32(config.nLayer)],
-    [`${p}feed_forward_length`, u32(config.nFf)],
-    [`${p}rope.dimension_count`, u32(config.nRot)],
-    [`${p}attention.head_count`, u32(config.nHead)],
-    [`${p}attention.head_count_kv`, u32(config.nHeadKv)],
-    [`${p}attention.layer_norm_rms_epsilon`, f32(config.rmsEps)],
-    [`${p}rope.freq_base`, f32(config.ropeFreqBase)],
-    ...tokMeta,
-  ];
+  const metadata: [string, GgufKv][] = spec.arch === "bitnet-b1.58"
+    ? officialB158Metadata(spec, config, tokMeta, opts.vocabFile !== undefined)
+    : [
+      ["general.architecture", str(spec.arch)],
+      ["general.type", str("model")],
+      ["general.name", str(`crossval-synth-${spec.preset}`)],
+      ["general.file_type", u32(FILE_TYPE[spec.type])],
+      ["general.quantization_version", u32(2)],
+      ["crossval.synth.version", u32(SYNTH_FORMAT_VERSION)],
+      ...(query ? [["crossval.synth.spec", str(query)] as [string, GgufKv]] : []),
+      [`${p}vocab_size`, u32(config.nVocab)],
+      [`${p}context_length`, u32(config.nCtxTrain)],
+      [`${p}embedding_length`, u32(config.nEmbd)],
+      [`${p}block_count`, u32(config.nLayer)],
+      [`${p}feed_forward_length`, u32(config.nFf)],
+      [`${p}rope.dimension_count`, u32(config.nRot)],
+      [`${p}attention.head_count`, u32(config.nHead)],
+      [`${p}attention.head_count_kv`, u32(config.nHeadKv)],
+      [`${p}attention.layer_norm_rms_epsilon`, f32(config.rmsEps)],
+      [`${p}rope.freq_base`, f32(config.ropeFreqBase)],
+      ...tokMeta,
+    ];
 
   const gains: Record<string, number> = { attn_q: QK_GAIN, attn_k: QK_GAIN };
   const tensors: GgufTensorSpec[] = [];
-  for (const t of architecture(spec.arch).manifest(config)) {
+  const manifest = architecture(spec.arch).manifest(config);
+  for (const t of spec.arch === "bitnet-b1.58" ? officialB158Order(manifest) : manifest) {
     // Optional tensors the spec asks for: .scale (scales), output.weight (untied), rope_freqs.weight (ropeFreqs).
     const wanted = t.role === "scale" ? spec.scales : t.role === "output" ? spec.untied : spec.ropeFreqs;
     if (!t.required && !wanted) continue;
@@ -275,4 +278,107 @@ function llama3RopeFactors(base: number, dim: number): Float32Array {
 /** Value of an optional `.scale` tensor: in [0.5, 1.5), so the weight blocks carry the rest of the magnitude. */
 function scaleTensorValue(seed: number, name: string): number {
   return Math.fround(0.5 + new Rng(seed, name).uniform());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The official BitNet b1.58 2B4T file's layout (docs/formats.md section 4)
+
+/**
+ * Metadata of a `bitnet-b1.58` model as the official `ggml-model-i2_s.gguf` holds it: exactly its 24 keys, in its
+ * order and with its types (the loader's dump of that file in microsoft/BitNet issue #373; written by
+ * `utils/convert-hf-to-gguf-bitnet.py`'s `BitnetModel` and `llama-quantize`): no `tokenizer.ggml.pre` (llama.cpp
+ * then uses its `default` pre-tokenizer), no EOT id (found from the token text), `tokenizer.ggml.scores` all zero,
+ * the padding id equal to EOS, and `general.file_type` 40 (bitnet.cpp's I2_S). The values are this generator's, and
+ * so is the chat template's text (the official one is not reproduced); no `crossval.synth.*` keys, so the file's
+ * key set is the official one.
+ */
+function officialB158Metadata(
+  spec: SynthSpec,
+  config: ModelConfig,
+  tokMeta: [string, GgufKv][],
+  reusedVocab: boolean,
+): [string, GgufKv][] {
+  const p = "bitnet-b1.58.";
+  const tok = new Map(tokMeta);
+  const get = (k: string) => tok.get(k)!;
+  const tokens = get("tokenizer.ggml.tokens").value as { items: unknown[] };
+  const head: [string, GgufKv][] = [
+    ["general.architecture", str("bitnet-b1.58")],
+    ["general.name", str(`crossval-synth-${spec.preset}`)],
+    [`${p}vocab_size`, u32(config.nVocab)],
+    [`${p}context_length`, u32(config.nCtxTrain)],
+    [`${p}embedding_length`, u32(config.nEmbd)],
+    [`${p}block_count`, u32(config.nLayer)],
+    [`${p}feed_forward_length`, u32(config.nFf)],
+    [`${p}rope.dimension_count`, u32(config.nRot)],
+    [`${p}attention.head_count`, u32(config.nHead)],
+    [`${p}attention.head_count_kv`, u32(config.nHeadKv)],
+  ];
+  const mid: [string, GgufKv][] = [
+    [`${p}attention.layer_norm_rms_epsilon`, f32(config.rmsEps)],
+    [`${p}rope.freq_base`, f32(config.ropeFreqBase)],
+    ["general.file_type", u32(FILE_TYPE[spec.type])],
+  ];
+  const tail: [string, GgufKv][] = [["general.quantization_version", u32(2)]];
+  // A reused vocabulary keeps its own tokenizer keys as they are (it is someone else's tokenizer).
+  if (reusedVocab) return [...head, ...mid, ...tokMeta, ...tail];
+  const eos = get("tokenizer.ggml.eos_token_id");
+  return [
+    ...head,
+    ["tokenizer.ggml.add_bos_token", bool(true)],
+    ...mid,
+    ["tokenizer.ggml.model", get("tokenizer.ggml.model")],
+    ["tokenizer.ggml.tokens", get("tokenizer.ggml.tokens")],
+    ["tokenizer.ggml.scores", {
+      type: GgufValueType.ARRAY,
+      value: { itemType: GgufValueType.FLOAT32, items: new Array(tokens.items.length).fill(0) },
+    }],
+    ["tokenizer.ggml.token_type", get("tokenizer.ggml.token_type")],
+    ["tokenizer.ggml.merges", get("tokenizer.ggml.merges")],
+    ["tokenizer.ggml.bos_token_id", get("tokenizer.ggml.bos_token_id")],
+    ["tokenizer.ggml.eos_token_id", eos],
+    ["tokenizer.ggml.padding_token_id", eos],
+    ["tokenizer.chat_template", str(B158_CHAT_TEMPLATE)],
+    ...tail,
+  ];
+}
+
+/** A chat template in the official file's style (`Role: text<|eot_id|>`); its text is this generator's own. */
+const B158_CHAT_TEMPLATE = "{% for message in messages %}{% if loop.index0 == 0 %}{{ bos_token }}{% endif %}" +
+  "{{ message['role'] | capitalize }}: {{ message['content'] }}<|eot_id|>{% endfor %}" +
+  "{% if add_generation_prompt %}Assistant: {% endif %}";
+
+/** Tensors of one block in the official file's order (Hugging Face's sorted names, mapped to GGUF names). */
+const B158_BLOCK_ORDER = [
+  "attn_norm",
+  "ffn_down",
+  "ffn_sub_norm",
+  "ffn_gate",
+  "ffn_up",
+  "ffn_norm",
+  "attn_sub_norm",
+  "attn_k",
+  "attn_output",
+  "attn_q",
+  "attn_v",
+];
+
+/**
+ * The manifest in the official file's tensor order: `token_embd.weight`, the blocks in the lexical order of their
+ * index (`blk.0`, `blk.1`, `blk.10`, ..., as the converter walks the sorted checkpoint names), each in
+ * {@link B158_BLOCK_ORDER} (an optional `.scale` right after its weight), then `output_norm.weight` and any other
+ * tensor.
+ */
+function officialB158Order<T extends { readonly name: string }>(manifest: readonly T[]): T[] {
+  const rank = (name: string): [number, string, number] => {
+    if (name === "token_embd.weight") return [0, "", 0];
+    const m = /^blk\.(\d+)\.(\w+)\.(weight|scale)$/.exec(name);
+    if (!m) return [2, name, 0];
+    const i = B158_BLOCK_ORDER.indexOf(m[2]);
+    return [1, m[1], (i < 0 ? B158_BLOCK_ORDER.length : i) * 2 + (m[3] === "scale" ? 1 : 0)];
+  };
+  return [...manifest].sort((a, b) => {
+    const [x, y] = [rank(a.name), rank(b.name)];
+    return x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0) || x[2] - y[2];
+  });
 }

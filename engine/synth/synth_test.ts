@@ -129,3 +129,66 @@ Deno.test("llama specs: untied output, its own type and rope_freqs round-trip; b
   assert.throws(() => normalizeSpec({ preset: "tiny-llama", scales: true }), /llama graph has none/);
   assert.throws(() => normalizeSpec({ preset: "tiny-llama", untied: false, outputType: "q8_0" }), /pass untied/);
 });
+
+// The official microsoft/bitnet-b1.58-2B-4T-gguf file (docs/formats.md section 4): its loader dump in
+// microsoft/BitNet issue #373 lists these 24 keys in this order, and 332 tensors (F32 norms, one F16 token_embd, 210
+// I2_S projections) in this per-block order, the blocks in the lexical order of their index.
+const OFFICIAL_B158_KEYS = [
+  "general.architecture",
+  "general.name",
+  "bitnet-b1.58.vocab_size",
+  "bitnet-b1.58.context_length",
+  "bitnet-b1.58.embedding_length",
+  "bitnet-b1.58.block_count",
+  "bitnet-b1.58.feed_forward_length",
+  "bitnet-b1.58.rope.dimension_count",
+  "bitnet-b1.58.attention.head_count",
+  "bitnet-b1.58.attention.head_count_kv",
+  "tokenizer.ggml.add_bos_token",
+  "bitnet-b1.58.attention.layer_norm_rms_epsilon",
+  "bitnet-b1.58.rope.freq_base",
+  "general.file_type",
+  "tokenizer.ggml.model",
+  "tokenizer.ggml.tokens",
+  "tokenizer.ggml.scores",
+  "tokenizer.ggml.token_type",
+  "tokenizer.ggml.merges",
+  "tokenizer.ggml.bos_token_id",
+  "tokenizer.ggml.eos_token_id",
+  "tokenizer.ggml.padding_token_id",
+  "tokenizer.chat_template",
+  "general.quantization_version",
+];
+const OFFICIAL_BLOCK = [
+  "attn_norm:0",
+  "ffn_down:36",
+  "ffn_sub_norm:0",
+  "ffn_gate:36",
+  "ffn_up:36",
+  "ffn_norm:0",
+  "attn_sub_norm:0",
+  "attn_k:36",
+  "attn_output:36",
+  "attn_q:36",
+  "attn_v:36",
+];
+
+Deno.test("a generated bitnet-b1.58 I2_S model has the official file's keys, tensor names, types and order", () => {
+  const { gguf } = synthesizeModel(normalizeSpec({ preset: "2b4t", arch: "bitnet-b1.58", type: "i2_s" }));
+  assert.deepEqual([...gguf.metadata].map(([k]) => k), OFFICIAL_B158_KEYS);
+  const meta = new Map([...gguf.metadata]);
+  assert.equal(meta.get("general.file_type")!.value, 40);
+  assert.equal(meta.get("tokenizer.ggml.model")!.value, "gpt2");
+  assert.equal(meta.get("tokenizer.ggml.padding_token_id")!.value, meta.get("tokenizer.ggml.eos_token_id")!.value);
+  const blocks = Array.from({ length: 30 }, (_, i) => String(i)).sort();
+  const want = [
+    "token_embd.weight:1",
+    ...blocks.flatMap((b) => OFFICIAL_BLOCK.map((x) => `blk.${b}.${x.replace(":", ".weight:")}`)),
+    "output_norm.weight:0",
+  ];
+  assert.equal(want.length, 332);
+  assert.deepEqual(gguf.tensors.map((t) => `${t.name}:${t.type}`), want);
+  // The other architectures keep their own layout (and pinned hashes): the generator's keys are still there.
+  const bitnet = [...synthesizeModel(normalizeSpec({ preset: "tiny" })).gguf.metadata].map(([k]) => k);
+  assert.ok(bitnet.includes("crossval.synth.spec") && bitnet.includes("tokenizer.ggml.pre"));
+});

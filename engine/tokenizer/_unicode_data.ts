@@ -1,5 +1,5 @@
 // Generated from llama.cpp src/unicode-data.cpp (v0.5.0, de3ff815) by
-// `deno run -A tests/tokenizer_unicode_data_test.ts --write`. Do not edit; the test proves it equals the source.
+// `deno run -A engine/tokenizer/unicode_data_test.ts --write`. Do not edit; the test proves it equals the source.
 // Encoding: comma-separated "a.b" pairs, each number base 36 and a delta from the previous pair's number.
 
 /** `unicode_ranges_flags`: (range start, flags) pairs; a range ends where the next starts. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CptFlag, cptFlags, cptToLower, decodeDeltaPairs, MAX_CODEPOINTS } from "./unicode_flags.ts";
 
-// The full table is proven equal to llama.cpp's unicode-data.cpp in tests/tokenizer_unicode_data_test.ts;
+// The full table is proven equal to llama.cpp's unicode-data.cpp in engine/tokenizer/unicode_data_test.ts;
 // these check the lookup functions on codepoints whose category no Unicode version disputes.
 
 Deno.test("cptFlags() gives one category per codepoint and llama.cpp's whitespace bit", () => {

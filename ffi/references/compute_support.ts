@@ -101,6 +101,8 @@ const RULES: Readonly<
   "llama.cpp": {
     arch: new Map([
       ["bitnet", null],
+      // The llama family with ternary weights (Falcon3 1.58-bit): tests/engine_vs_llama_test.ts.
+      ["llama", null],
       [
         "bitnet-b1.58",
         "the pinned llama.cpp (v0.5.0) has no bitnet-b1.58 architecture, and its bitnet graph hard-codes SiLU " +
@@ -214,14 +216,25 @@ export function computeSupport(
     byType.set(t.type, [...(byType.get(t.type) ?? []), t.name]);
   }
   const transcodeTensors: string[] = [];
+  // A fix is offered only where it helps: no conversion can make a reference compute an architecture it lacks, and
+  // the other reference is named only when it computes this architecture.
+  const archOk = rules.arch.has(model.arch) && rules.arch.get(model.arch) === null;
+  const otherArchOk = RULES[other].arch.has(model.arch) && RULES[other].arch.get(model.arch) === null;
   for (const [type, names] of byType) {
     const rule = rules.types.get(type);
     const ternary = TERNARY.has(type);
     if (ternary) transcodeTensors.push(...names);
     const fixes = [
-      ternary ? "transcode it losslessly to F32 (parity does this itself for this reference)" : null,
-      reference === "llama.cpp" && type === GGML_TYPE_IDS.I2_S ? "crossval convert IN --to tq2_0 --out OUT" : null,
-      RULES[other].types.get(type)?.ok ? `--reference ${REFERENCE_FLAG[other]}` : null,
+      // Only ik_llama.cpp's parity path transcodes (parity/reference_plan.ts); the pinned llama.cpp runs the file.
+      ternary && archOk && reference === "ik_llama.cpp"
+        ? "transcode it losslessly to F32 (parity does this itself for this reference)"
+        : null,
+      archOk && reference === "llama.cpp" && type === GGML_TYPE_IDS.I2_S
+        ? "crossval convert IN --to tq2_0 --out OUT"
+        : null,
+      otherArchOk && (RULES[other].types.get(type)?.ok || (ternary && other === "ik_llama.cpp"))
+        ? `--reference ${REFERENCE_FLAG[other]}`
+        : null,
     ].filter(Boolean);
     problems.push({
       kind: "type",

@@ -31,14 +31,22 @@ Deno.test("ik_llama.cpp refuses I2_S by name (it would compute garbage) and offe
   assert.match(supportMessage(v, "m.gguf"), /^ik_llama\.cpp cannot compute m\.gguf:\n- 3 tensors of type I2_S/);
 });
 
-Deno.test("ik_llama.cpp refuses TQ2_0 and TQ1_0 (SIGFPE) and names the pinned llama.cpp as the other way", () => {
+Deno.test("ik_llama.cpp refuses TQ2_0 and TQ1_0 (SIGFPE), offering the transcode; llama.cpp only where it computes the architecture", () => {
   for (const [type, name] of [[T.TQ2_0, "TQ2_0"], [T.TQ1_0, "TQ1_0"]] as const) {
     const v = computeSupport("ik_llama.cpp", { arch: "bitnet-b1.58", tensors: model(type) });
     assert.equal(v.ok, false);
     assert.equal(v.transcodable, true);
     assert.match(v.problems[0].reason, new RegExp(`no ${name} .*SIGFPE`));
-    assert.match(v.problems[0].fix, /--reference llama\.cpp/);
+    // The pinned llama.cpp has no bitnet-b1.58: naming it would not help.
+    assert.equal(v.problems[0].fix, "transcode it losslessly to F32 (parity does this itself for this reference)");
   }
+  // A llama model: ik_llama.cpp is not verified for the architecture, so no transcode helps; llama.cpp computes it.
+  const llama = computeSupport("ik_llama.cpp", { arch: "llama", tensors: model(T.TQ2_0) });
+  assert.equal(llama.transcodable, false);
+  assert.deepEqual(llama.problems.map((p) => [p.kind, p.fix]), [
+    ["architecture", "--reference llama.cpp"],
+    ["type", "--reference llama.cpp"],
+  ]);
 });
 
 Deno.test("IQ2_BN rows shorter than 512 are refused with ik_llama.cpp's own assertion, not transcodable", () => {
@@ -60,6 +68,12 @@ Deno.test("the pinned llama.cpp refuses bitnet-b1.58 (SiLU) and I2_S, naming ik_
   const i2s = computeSupport("llama.cpp", { arch: "bitnet", tensors: model(T.I2_S) });
   assert.equal(i2s.ok, false);
   assert.match(i2s.problems[0].fix, /crossval convert IN --to tq2_0 --out OUT/);
+  // bitnet-b1.58 in I2_S: converting it would not give llama.cpp the architecture; ik_llama.cpp is the fix.
+  const b158 = computeSupport("llama.cpp", { arch: "bitnet-b1.58", tensors: model(T.I2_S) });
+  assert.deepEqual(b158.problems.map((p) => [p.kind, p.fix]), [
+    ["architecture", "--reference ik_llama"],
+    ["type", "--reference ik_llama"],
+  ]);
   assert.equal(computeSupport("llama.cpp", { arch: "bitnet", tensors: model(T.TQ2_0) }).ok, true);
 });
 

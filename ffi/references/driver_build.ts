@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { EntryLock } from "../../lock/mod.ts";
 import type { ReferenceBuildEvent } from "./build_events.ts";
 import type { ReferenceBuild } from "./build_reference.ts";
-import { DriverConnection } from "./driver_connection.ts";
+import { ReferenceProcess } from "../ref_process.ts";
 import { ReferenceBuildError, runLogged } from "./_run.ts";
 
 /** File name of the driver executable. */
@@ -116,20 +116,31 @@ function exists(path: string): boolean {
  * @throws {ReferenceBuildError} When it does not answer `hello` with `status=ok`.
  */
 export async function helloDriver(path: string): Promise<Record<string, string>> {
-  await using conn = DriverConnection.start(path);
-  let reply;
+  let proc: ReferenceProcess;
   try {
-    reply = await conn.request("hello", { protocol: 1, log: "error" });
+    // The supervisor greets the driver itself (hello, protocol major 1) and turns a crash into a report.
+    proc = await ReferenceProcess.spawn({ log: "error", driver: { cmd: path, args: [] }, bulkFiles: false });
   } catch (e) {
     throw new ReferenceBuildError(`The compiled driver ${path} does not answer hello: ${(e as Error).message}`);
   }
-  if (reply.header.status !== "ok") {
-    throw new ReferenceBuildError(
-      `The compiled driver ${path} answered hello with an error: ${reply.header.error}: ${reply.header.message}`,
-    );
-  }
-  await conn.request("close");
-  return reply.header;
+  await using p = proc;
+  const id = p.identity;
+  return {
+    protocol: String(id.protocol),
+    protocol_minor: String(id.protocolMinor),
+    ops: id.ops.join(","),
+    driver: id.driver,
+    driver_version: id.driverVersion,
+    library: id.library,
+    source: id.source,
+    release: id.release,
+    version: id.version,
+    commit: id.commit,
+    build_flags: id.buildFlags,
+    backend: id.backend,
+    system_info: id.systemInfo,
+    abi_check: id.abiCheck,
+  };
 }
 
 /**

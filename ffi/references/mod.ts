@@ -43,7 +43,6 @@ export {
   type ReferenceDriver,
 } from "./driver_build.ts";
 export { ReferenceBuildError } from "./_run.ts";
-export { DriverConnection, encodeFrame, FrameReader, type RawFrame } from "./driver_connection.ts";
 export {
   type ComputeSupport,
   computeSupport,

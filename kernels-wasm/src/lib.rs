@@ -12,6 +12,7 @@
 mod blocks;
 mod copy;
 mod ggml;
+mod i2s_f32;
 mod num;
 mod ops;
 mod panic;

@@ -17,6 +17,7 @@ import {
   GEMM_TQ1_0,
   GEMM_TQ2_0,
 } from "./kernels_gemm.ts";
+import { GEMM_I2_S_F32 } from "./kernels_i2s_f32.ts";
 import { ADD, COPY, GET_ROWS, MUL_SCALAR, RELU2_GLU, RMS_NORM, ROPE, SWIGLU } from "./kernels_ops.ts";
 import { REFUSED } from "./kernels_refused.ts";
 import { QUANTIZE_BF16, QUANTIZE_F16, QUANTIZE_I8_S, QUANTIZE_Q8_0, QUANTIZE_Q8_K } from "./kernels_quantize.ts";
@@ -37,6 +38,7 @@ export const GPU_KERNELS: Readonly<Record<KernelId, GpuKernel>> = Object.fromEnt
     GEMM_BF16,
     GEMM_F32,
     GEMM_I2_S,
+    GEMM_I2_S_F32,
     ...GET_ROWS,
     RMS_NORM,
     ...ROPE,

@@ -1,7 +1,7 @@
 /**
  * WGSL matmuls `y[t][o] = W[o] . x[t]` for every weight type of the kernel table, in the lane order of ggml's x86
  * kernels that the reference backend follows (`kernels-wasm/ABI.md` "Precise semantics"): weights are read in their
- * GGUF layout as u32 words (WGSL has no u8; 34/54/66/210-byte blocks make fields unaligned, so loads funnel two
+ * GGUF layout as u32 words (WGSL has no u8; block sizes that are not multiples of 4 make fields unaligned, so loads funnel two
  * words), activations in the quantized layout of their `quantize.*` kernel.
  *
  * Work split (one workgroup of 64 invocations):
@@ -24,6 +24,7 @@ import type { KernelId } from "../kernel_table.ts";
 import { type DispatchPlan, type GpuKernel, type PlanContext, reject, requireAligned } from "./kernel_plan.ts";
 import { arg, bindings, entry } from "./kernels_ops.ts";
 import { byteAccess } from "./wgsl_math.ts";
+import { blockBytes, GgmlType, ggmlTypeInfo } from "../../quant/ggml_type.ts";
 
 const TT = 4;
 
@@ -94,9 +95,9 @@ const TERNARY_BSUMS = /* wgsl */ `
 const LANE_SPECS: Readonly<Record<string, LaneSpec>> = {
   // block_tq2_0 {u8 qs[64]; f16 d}: byte m of half h holds elements h*128 + 32s + m in bits 2s..2s+1.
   "gemm.tq2_0_q8_k": {
-    blockBytes: 66,
-    block: 256,
-    xBlockBytes: 292,
+    blockBytes: blockBytes(GgmlType.TQ2_0),
+    block: ggmlTypeInfo(GgmlType.TQ2_0)!.blockSize,
+    xBlockBytes: blockBytes(GgmlType.Q8_K),
     helpers: SEXT16,
     decode: /* wgsl */ `
       for (var h = 0u; h < 2u; h++) {
@@ -114,9 +115,9 @@ const LANE_SPECS: Readonly<Record<string, LaneSpec>> = {
   // block_tq1_0 {u8 qs[48]; u8 qh[4]; f16 d}: 5 trits per byte of qs[0..32) (elements 32l + m), of qs[32..48)
   // (160 + 16l + m) and 4 of qh (240 + 4l + j). Lane p's 32 elements are always 8 words of trits.
   "gemm.tq1_0_q8_k": {
-    blockBytes: 54,
-    block: 256,
-    xBlockBytes: 292,
+    blockBytes: blockBytes(GgmlType.TQ1_0),
+    block: ggmlTypeInfo(GgmlType.TQ1_0)!.blockSize,
+    xBlockBytes: blockBytes(GgmlType.Q8_K),
     helpers: SEXT16 + TRITS,
     decode: /* wgsl */ `
       let w0 = ld32_w(blk + 4u * p);
@@ -132,9 +133,9 @@ const LANE_SPECS: Readonly<Record<string, LaneSpec>> = {
   // block_q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: element hf*128 + 32s + l is the nibble of
   // ql[hf*64 + l + 32(s&1)] (low for s < 2) with bits 2s of qh[hf*32 + l] on top.
   "gemm.q6_k_q8_k": {
-    blockBytes: 210,
-    block: 256,
-    xBlockBytes: 292,
+    blockBytes: blockBytes(GgmlType.Q6_K),
+    block: ggmlTypeInfo(GgmlType.Q6_K)!.blockSize,
+    xBlockBytes: blockBytes(GgmlType.Q8_K),
     helpers: SEXT16,
     decode: /* wgsl */ `
       for (var hf = 0u; hf < 2u; hf++) {
@@ -160,9 +161,9 @@ const LANE_SPECS: Readonly<Record<string, LaneSpec>> = {
   },
   // block_q8_0 {f16 d; i8 qs[32]} for both operands: lane p is the 4 products at bytes 4p..4p+3.
   "gemm.q8_0_q8_0": {
-    blockBytes: 34,
-    block: 32,
-    xBlockBytes: 34,
+    blockBytes: blockBytes(GgmlType.Q8_0),
+    block: ggmlTypeInfo(GgmlType.Q8_0)!.blockSize,
+    xBlockBytes: blockBytes(GgmlType.Q8_0),
     helpers: "",
     decode: "      cw[0] = ld32_w(blk + 2u + 4u * p);\n",
     dw: "f16_to_f32(ld16_w(blk))",
@@ -224,7 +225,7 @@ ${s.lane}
     plan: ([w, xq, y, nOut, K, nTok], ctx): DispatchPlan[] => {
       if (K % s.block !== 0) reject(id, `K = ${K} is not a multiple of the block size ${s.block}`, "Pass whole blocks");
       requireAligned(id, ["y"], [y]);
-      if (s.xBlockBytes === 292) requireAligned(id, ["xq"], [xq]);
+      if (s.xBlockBytes === blockBytes(GgmlType.Q8_K)) requireAligned(id, ["xq"], [xq]);
       const nb = K / s.block, rowBytes = nb * s.blockBytes;
       if (nOut === 0 || nTok === 0) return [];
       return rowRanges(id, nOut, rowBytes, ctx).map(([o0, o1]) => ({

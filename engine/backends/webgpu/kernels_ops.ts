@@ -10,6 +10,10 @@
 import type { KernelId } from "../kernel_table.ts";
 import { type DispatchPlan, f32Bits, type GpuKernel, reject, requireAligned } from "./kernel_plan.ts";
 import { byteAccess } from "./wgsl_math.ts";
+import { blockBytes, ggmlTensorBytes, GgmlType } from "../../quant/ggml_type.ts";
+
+const Q8_0_BYTES = blockBytes(GgmlType.Q8_0);
+const Q6_K_BYTES = blockBytes(GgmlType.Q6_K);
 
 /** The entry point header: `g` is the linear workgroup index, groups past the grid return. */
 export function entry(workgroupSize: number): string {
@@ -120,13 +124,17 @@ const ROW_TYPES: Readonly<Record<string, { rowBytes: (k: number) => number; bloc
   bf16: { rowBytes: (k) => 2 * k, block: 1, value: "bf16_to_f32(ld16a_w(base + 2u * k))" },
   // block_q8_0 {f16 d; i8 qs[32]}: q * d (exact in f32).
   q8_0: {
-    rowBytes: (k) => (k / 32) * 34,
+    rowBytes: (k) => ggmlTensorBytes(GgmlType.Q8_0, k),
     block: 32,
-    value:
-      "f32(sbyte(ld8_w(base + (k >> 5u) * 34u + 2u + (k & 31u)), 0u)) * f16_to_f32(ld16_w(base + (k >> 5u) * 34u))",
+    value: `f32(sbyte(ld8_w(base + (k >> 5u) * ${Q8_0_BYTES}u + 2u + (k & 31u)), 0u)) * ` +
+      `f16_to_f32(ld16_w(base + (k >> 5u) * ${Q8_0_BYTES}u))`,
   },
   // block_q6_K {ql[128], qh[64], i8 scales[16], f16 d}: (d * scale) * (q - 32), as dequantize_row_q6_K.
-  q6_k: { rowBytes: (k) => (k / 256) * 210, block: 256, value: "q6k_value(base + (k >> 8u) * 210u, k & 255u)" },
+  q6_k: {
+    rowBytes: (k) => ggmlTensorBytes(GgmlType.Q6_K, k),
+    block: 256,
+    value: `q6k_value(base + (k >> 8u) * ${Q6_K_BYTES}u, k & 255u)`,
+  },
 };
 
 const Q6K_VALUE = /* wgsl */ `

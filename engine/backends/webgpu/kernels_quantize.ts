@@ -10,6 +10,7 @@
 import { type DispatchPlan, f32Bits, type GpuKernel, reject, requireAligned } from "./kernel_plan.ts";
 import { arg, bindings, entry } from "./kernels_ops.ts";
 import { byteAccess } from "./wgsl_math.ts";
+import { blockBytes, ggmlTensorBytes, GgmlType } from "../../quant/ggml_type.ts";
 
 const QUANT_NAMES = ["x", "y"] as const;
 
@@ -78,7 +79,7 @@ var<workgroup> qsum: array<i32, 64>;
     if (K % 256 !== 0) reject("quantize.q8_k", `K = ${K} is not a multiple of 256`, "Pass whole Q8_K blocks");
     const blocks = (K / 256) * nRows;
     return [{
-      regions: [{ ptr: x, bytes: 4 * K * nRows }, { ptr: y, bytes: blocks * 292 }],
+      regions: [{ ptr: x, bytes: 4 * K * nRows }, { ptr: y, bytes: blocks * blockBytes(GgmlType.Q8_K) }],
       args: [],
       groups: blocks,
       variant: "",
@@ -88,7 +89,7 @@ var<workgroup> qsum: array<i32, 64>;
 
 /**
  * `quantize.q8_0` (ggml's x86 AVX path): `d = f16(amax / 127)`, `q = round_half_even(x * (127 / amax))`; an
- * infinite `127 / amax` (amax below ~7.5e-37) gives -128 everywhere, as cvtps2dq + packs do. Blocks are 34 bytes, so
+ * infinite `127 / amax` (amax below ~7.5e-37) gives -128 everywhere, as cvtps2dq + packs do. Blocks are not word-sized, so
  * one invocation owns one output word and quantizes the (at most two) blocks it touches.
  */
 export const QUANTIZE_Q8_0: GpuKernel = {
@@ -111,8 +112,8 @@ export const QUANTIZE_Q8_0: GpuKernel = {
     let at = 4u * w + k;
     if (at < yb || at >= yb + n) { continue; }
     let o = at - yb;
-    let blk = o / 34u;
-    let bo = o % 34u;
+    let blk = o / ${blockBytes(GgmlType.Q8_0)}u;
+    let bo = o % ${blockBytes(GgmlType.Q8_0)}u;
     if (blk != cached) {
       cached = blk;
       var amax = 0.0;
@@ -139,7 +140,7 @@ export const QUANTIZE_Q8_0: GpuKernel = {
   plan: ([x, y, K, nRows]): DispatchPlan[] => {
     requireAligned("quantize.q8_0", ["x"], [x]);
     if (K % 32 !== 0) reject("quantize.q8_0", `K = ${K} is not a multiple of 32`, "Pass whole Q8_0 blocks");
-    const n = (K / 32) * 34 * nRows;
+    const n = ggmlTensorBytes(GgmlType.Q8_0, K * nRows);
     return [{
       regions: [{ ptr: x, bytes: 4 * K * nRows }, { ptr: y, bytes: n }],
       args: [n],

@@ -149,6 +149,7 @@ const MATMULS: readonly {
   { id: "gemm.q6_k_q8_k", type: "q6_k", quant: "quantize.q8_k", rowBytes: (k) => (k / 256) * 292, ks: [512] },
   { id: "gemm.q8_0_q8_0", type: "q8_0", quant: "quantize.q8_0", rowBytes: (k) => (k / 32) * 34, ks: [96, 160] },
   { id: "gemm.i2_s_i8_s", type: "i2_s", quant: "quantize.i8_s", rowBytes: (k) => k + 16, ks: [384] },
+  { id: "gemm.i2_s_f32", type: "i2_s", rowBytes: (k) => 4 * k, ks: [384] },
   { id: "gemm.f16_f16", type: "f16", quant: "quantize.f16", rowBytes: (k) => 2 * k, ks: [128, 80, 100] },
   { id: "gemm.bf16_bf16", type: "bf16", quant: "quantize.bf16", rowBytes: (k) => 2 * k, ks: [128, 96, 72] },
   { id: "gemm.f32_f32", type: "f32", rowBytes: (k) => 4 * k, ks: [64, 80, 100] },

@@ -347,7 +347,7 @@ export function wgslMath(opts: WgslMathOptions): string {
 
 /**
  * Byte-addressed loads and masked stores over one `array<u32>` binding, named after it (`ld8_b0`, `ld16_b0`,
- * `ld32_b0`, `st32m_b0`): GGUF blocks are 34, 54, 66 or 210 bytes, so their fields are not word-aligned.
+ * `ld32_b0`, `st32m_b0`): GGUF block sizes (engine/quant/ggml_type.ts) are not all multiples of 4, so their fields are not word-aligned.
  *
  * @param name The binding's variable name.
  * @param writable Whether to emit the masked store (the binding is read-write).

@@ -7,13 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import { fixtureModel } from "./_fixtures.ts";
-import { encodeGguf, GgufFile } from "../engine/gguf/mod.ts";
-import { RefBackend } from "../engine/backends/mod.ts";
-import { BitnetModel } from "../engine/model/bitnet.ts";
-import type { LoadOptions } from "../engine/model/graph.ts";
-import { ropeTable } from "../engine/model/rope.ts";
-import type { SynthSpec } from "../engine/synth/mod.ts";
+import { fixtureModel } from "../synth/_testing.ts";
+import { encodeGguf, GgufFile } from "../gguf/mod.ts";
+import { RefBackend } from "../backends/mod.ts";
+import { BitnetModel } from "./bitnet.ts";
+import type { LoadOptions } from "./graph.ts";
+import { ropeTable } from "./rope.ts";
+import type { SynthSpec } from "../synth/mod.ts";
 
 const PROMPT = Int32Array.from([1, 17, 300, 42, 999, 5, 77, 256, 12, 640, 3]);
 

@@ -8,12 +8,12 @@
  */
 
 import assert from "node:assert/strict";
-import { RefBackend } from "../engine/backends/ref.ts";
-import type { KernelBackend, KernelId } from "../engine/backends/mod.ts";
-import { WasmBackend } from "../engine/backends/wasm.ts";
-import { TOLERANCES } from "../engine/backends/tolerances.ts";
-import { f32ToF16Row } from "../engine/quant/mod.ts";
-import { Prng } from "../engine/sampling.ts";
+import { RefBackend } from "./ref.ts";
+import type { KernelBackend, KernelId } from "./mod.ts";
+import { WasmBackend } from "./wasm.ts";
+import { TOLERANCES } from "./tolerances.ts";
+import { f32ToF16Row } from "../quant/mod.ts";
+import { Prng } from "../sampling.ts";
 
 const rng = new Prng(20261207);
 

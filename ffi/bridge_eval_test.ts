@@ -4,8 +4,8 @@
  * and the safety rules (views detached, use after close, missing or corrupt files).
  */
 import assert from "node:assert/strict";
-import { CppModel } from "../ffi/mod.ts";
-import { fixtureModel } from "./_fixtures.ts";
+import { CppModel } from "./mod.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 
 const PROMPT = "Once upon a time, there was a little robot who liked to read books.";
 /**

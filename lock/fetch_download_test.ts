@@ -11,13 +11,19 @@ import {
   ModelNotProvisionedError,
   readMetadata,
   resolveModel,
-} from "../lock/mod.ts";
-import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
-import { withTempDir } from "./_fixtures.ts";
+} from "./mod.ts";
+import { FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_testing.ts";
 
 const FAST: FetchOptions = { retry: { baseDelayMs: 5, maxDelayMs: 20 }, progressIntervalMs: 0 };
 
-const withCache = (fn: (dir: string) => Promise<void>) => withTempDir("fetch_test_", fn);
+async function withCache(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fetch_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 async function listTree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { cosf, sinf } from "../engine/model/sincosf.ts";
-import { reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vExpf, vSilu } from "../engine/backends/ggml_order.ts";
-import { Prng } from "../engine/sampling.ts";
+import { cosf, sinf } from "../model/sincosf.ts";
+import { reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vExpf, vSilu } from "./ggml_order.ts";
+import { Prng } from "../sampling.ts";
 
 const fr = Math.fround;
 

@@ -4,7 +4,7 @@
  * `crossval receipt verify` and the benchmark's token ids stay what they were.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../receipts/prng.ts";
+import { Prng } from "./prng.ts";
 import { Prng as Mulberry32 } from "../engine/sampling.ts";
 import { splitmix32 } from "../engine/synth/prng.ts";
 

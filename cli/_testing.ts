@@ -6,7 +6,7 @@
  */
 
 /** `cli/main.ts` of this checkout. */
-export const MAIN: string = new URL("../cli/main.ts", import.meta.url).pathname;
+export const MAIN: string = new URL("./main.ts", import.meta.url).pathname;
 /** `deno.json` of this checkout (passed explicitly, so a test may run the CLI from any directory). */
 export const CONFIG: string = new URL("../deno.json", import.meta.url).pathname;
 

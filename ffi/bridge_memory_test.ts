@@ -6,8 +6,8 @@
  * one step of ~57 MiB against ~4 MiB held per model, i.e. about 1/14 of 200 leaked models.)
  */
 import assert from "node:assert/strict";
-import { CppModel, type CppModelOptions } from "../ffi/mod.ts";
-import { fixtureModel } from "./_fixtures.ts";
+import { CppModel, type CppModelOptions } from "./mod.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 
 const CYCLES = 200;
 const WARMUP = 20;

@@ -8,12 +8,12 @@
  */
 
 import assert from "node:assert/strict";
-import { fixtureModel } from "./_fixtures.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 import { benchModelFile } from "../bench/bench_model.ts";
-import { type Baseline, generateBaseline, verifyBaseline } from "../receipts/baseline.ts";
-import { compareToBaseline } from "../receipts/baseline_compare.ts";
-import { verifyReceipt } from "../receipts/verify.ts";
-import type { BenchReceipt } from "../receipts/bench_receipt.ts";
+import { type Baseline, generateBaseline, verifyBaseline } from "./baseline.ts";
+import { compareToBaseline } from "./baseline_compare.ts";
+import { verifyReceipt } from "./verify.ts";
+import type { BenchReceipt } from "./bench_receipt.ts";
 
 const real = await benchModelFile(await fixtureModel(), { threads: 1, tests: ["pp16", "tg4"], reps: 3, warmup: 0 });
 const template = generateBaseline([real]);

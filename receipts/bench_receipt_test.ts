@@ -7,12 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { fixtureModel } from "./_fixtures.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 import { benchModelFile } from "../bench/bench_model.ts";
-import { mean, median, sampleStddev, summarize } from "../receipts/stats.ts";
-import { verifyReceipt } from "../receipts/verify.ts";
-import type { BenchReceipt } from "../receipts/bench_receipt.ts";
-import { maxPlausibleTokensPerSecond } from "../receipts/verify_bench.ts";
+import { mean, median, sampleStddev, summarize } from "./stats.ts";
+import { verifyReceipt } from "./verify.ts";
+import type { BenchReceipt } from "./bench_receipt.ts";
+import { maxPlausibleTokensPerSecond } from "./verify_bench.ts";
 import { llamaSourceDir } from "../ffi/mod.ts";
 
 // One real run shared by every case: threads 1 (CI machines are shared), few repetitions, short tests.

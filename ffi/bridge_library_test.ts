@@ -4,7 +4,7 @@
  * process without the FFI permission (fails with the fix, never skips).
  */
 import assert from "node:assert/strict";
-import { LibraryLoadError, LlamaLibrary, llamaSourceDir, PINNED_LLAMA } from "../ffi/mod.ts";
+import { LibraryLoadError, LlamaLibrary, llamaSourceDir, PINNED_LLAMA } from "./mod.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 

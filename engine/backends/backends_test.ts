@@ -9,26 +9,13 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type BackendKind,
-  createBackend,
-  type KernelBackend,
-  type KernelId,
-  RefBackend,
-} from "../engine/backends/mod.ts";
-import { fixtureModel } from "./_fixtures.ts";
-import { Engine } from "../engine/engine.ts";
-import { argmax } from "../engine/sampling.ts";
-import { Prng } from "../engine/sampling.ts";
-import {
-  bf16ToF32Row,
-  dequantizeQ8_0,
-  dequantizeQ8K,
-  f16ToF32Row,
-  GgmlType,
-  quantFormat,
-} from "../engine/quant/mod.ts";
-import { ropeTable } from "../engine/model/rope.ts";
+import { type BackendKind, createBackend, type KernelBackend, type KernelId, RefBackend } from "./mod.ts";
+import { fixtureModel } from "../synth/_testing.ts";
+import { Engine } from "../engine.ts";
+import { argmax } from "../sampling.ts";
+import { Prng } from "../sampling.ts";
+import { bf16ToF32Row, dequantizeQ8_0, dequantizeQ8K, f16ToF32Row, GgmlType, quantFormat } from "../quant/mod.ts";
+import { ropeTable } from "../model/rope.ts";
 
 /**
  * Relative tolerances against an f64 reference, as multiples of the sum of |terms| (f32 accumulation). Q6_K is

@@ -1,5 +1,5 @@
 /**
- * The fetcher against a misbehaving real HTTP server (tests/_fault_server.ts): every fault must end either in
+ * The fetcher against a misbehaving real HTTP server (lock/_testing.ts): every fault must end either in
  * the right file in the cache, or in a clear error with the cache unchanged (and partials kept for resume).
  */
 import assert from "node:assert/strict";
@@ -12,8 +12,8 @@ import {
   InsufficientSpaceError,
   Lockfile,
   readSidecar,
-} from "../lock/mod.ts";
-import { type Fault, FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_fault_server.ts";
+} from "./mod.ts";
+import { type Fault, FaultServer, fixtureBytes, lockfileText, sha256Hex } from "./_testing.ts";
 
 const SIZE = 1_000_000;
 const FAST: FetchOptions = { retry: { baseDelayMs: 5, maxDelayMs: 20 }, progressIntervalMs: 0, headroomBytes: 0 };
@@ -309,7 +309,7 @@ Deno.test("ENOSPC during the transfer aborts without retrying and leaves the cac
   // holding the cache of a fetch that runs in that namespace. The free-space probe is told "plenty", as when
   // another process fills the disk after the check; the kernel then answers ENOSPC to the writes.
   await scenario([], async (run) => {
-    const mod = new URL("../lock/mod.ts", import.meta.url).href;
+    const mod = new URL("./mod.ts", import.meta.url).href;
     const code = `
       import { fetchModels, Lockfile } from ${JSON.stringify(mod)};
       const dir = Deno.args[0];

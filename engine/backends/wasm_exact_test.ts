@@ -9,12 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { createBackend, type KernelBackend, type KernelId } from "../engine/backends/mod.ts";
-import { Engine } from "../engine/engine.ts";
-import { argmax, Prng } from "../engine/sampling.ts";
-import { f32ToF16Row, GgmlType, quantFormat } from "../engine/quant/mod.ts";
-import { fixtureModel } from "./_fixtures.ts";
-import type { SynthSpec } from "../engine/synth/mod.ts";
+import { createBackend, type KernelBackend, type KernelId } from "./mod.ts";
+import { Engine } from "../engine.ts";
+import { argmax, Prng } from "../sampling.ts";
+import { f32ToF16Row, GgmlType, quantFormat } from "../quant/mod.ts";
+import { fixtureModel } from "../synth/_testing.ts";
+import type { SynthSpec } from "../synth/mod.ts";
 
 const rng = new Prng(20261126);
 
@@ -148,6 +148,19 @@ const GEMM_WEIGHTS: Record<
       return out;
     },
     actBytes: (k) => k + 16,
+  },
+  // Float activations (`activations: "float"`): the same I2_S weights times unquantized f32 rows.
+  i2_s_f32: {
+    id: "gemm.i2_s_f32",
+    act: undefined,
+    qk: 128,
+    weights: (n, k) => {
+      const fmt = quantFormat(GgmlType.I2_S);
+      const out = new Uint8Array(n * k / 4 + fmt.tensorTailBytes);
+      fmt.quantize(Float32Array.from({ length: n * k }, () => (Math.floor(rng.next() * 3) - 1) * 0.02), out);
+      return out;
+    },
+    actBytes: (k) => 4 * k,
   },
 };
 

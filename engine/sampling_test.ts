@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { argmax, Prng, Sampler } from "../engine/sampling.ts";
-import { KernelRecorder } from "../engine/backends/recorder.ts";
+import { argmax, Prng, Sampler } from "./sampling.ts";
+import { KernelRecorder } from "./backends/recorder.ts";
 
 Deno.test("argmax() takes the lowest id on ties and never picks NaN", () => {
   assert.equal(argmax(Float32Array.of(1, 5, 5, 2)), 1);

@@ -4,9 +4,9 @@
  * embeds a vocabulary must tokenize like that vocabulary. These are the ids the engine's tokenizer must match.
  */
 import assert from "node:assert/strict";
-import { CppModel } from "../ffi/mod.ts";
-import { llamaSourceDir } from "../ffi/llama_source.ts";
-import { fixtureModel } from "./_fixtures.ts";
+import { CppModel } from "./mod.ts";
+import { llamaSourceDir } from "./llama_source.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 
 const SEP = "\n__ggml_vocab_test__\n";
 

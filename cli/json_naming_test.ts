@@ -1,11 +1,11 @@
 /**
  * One JSON naming convention (docs/CROSSVAL.md, "JSON output"): every key that every command prints with `--json`,
  * and every key of the receipts they write, is snake_case. Maps keyed by data (tensor kinds from llama.cpp's graph,
- * such as `Qcur`) are the only exception, each listed with its path.
+ * such as `Qcur`; GGML type names such as `I2_S`) are the only exception, each listed with its path.
  */
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
-import { fixtureModel, withTempDir } from "./_fixtures.ts";
+import { crossval } from "./_testing.ts";
+import { fixtureModel, withTempDir } from "../engine/synth/_testing.ts";
 
 const SNAKE = /^[a-z0-9]+(_[a-z0-9]+)*$/;
 
@@ -13,6 +13,7 @@ const SNAKE = /^[a-z0-9]+(_[a-z0-9]+)*$/;
 const DATA_MAPS: readonly RegExp[] = [
   /^\/thresholds\/localization\/new_error_row_nmse\/[^/]+$/, // llama.cpp tensor kinds (Qcur, Kcur, Vcur)
   /^\[\]\/thresholds\/localization\/new_error_row_nmse\/[^/]+$/,
+  /^\/reference\/input\/transcode\/from_types\/[^/]+$/, // GGML type names the transcode rewrote (I2_S, TQ2_0)
 ];
 
 /** Every key that breaks the convention, as a JSON path. */

@@ -3,7 +3,7 @@
  * number at all exits 2 before any work, says what is allowed, and ends with the usage line of that command.
  */
 import assert from "node:assert/strict";
-import { crossval } from "./_cli.ts";
+import { crossval } from "./_testing.ts";
 
 interface Case {
   /** Arguments (no model or file needs to exist: the error comes first). */
@@ -49,6 +49,11 @@ const CASES: readonly Case[] = [
   { args: ["parity", "--model", "m", "--timeout", "3000000"], error: int(1, 2147483), usage: PARITY },
   { args: ["validate", "--timeout", "0"], error: int(1, 2147483), usage: VALIDATE },
   { args: ["bench", "--reps", "0"], error: int(1, 10000), usage: BENCH },
+  {
+    args: ["reference", "build", "--jobs", "0"],
+    error: int(1, 1024),
+    usage: "Usage: crossval reference build [options]",
+  },
   { args: ["bench", "--seed", "4294967296"], error: int(0, 4294967295), usage: BENCH },
   { args: ["bench", "--pp", "64,-8"], error: int(0, 1048576), usage: BENCH },
   {

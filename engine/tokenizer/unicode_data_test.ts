@@ -2,16 +2,16 @@
  * Proves that `engine/tokenizer/_unicode_data.ts` holds exactly the codepoint tables of the pinned llama.cpp
  * (`src/unicode-data.cpp`, generated there by `scripts/gen-unicode-data.py`), so our `\p{L}`/`\p{N}`/`\s` follow
  * the same Unicode version as the reference. Run this file directly to regenerate the table:
- * `deno run -A tests/tokenizer_unicode_data_test.ts --write`.
+ * `deno run -A engine/tokenizer/unicode_data_test.ts --write`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { llamaSourceDir } from "../ffi/llama_source.ts";
-import { PINNED_LLAMA } from "../ffi/library.ts";
-import { FLAG_RANGES, LOWERCASE_PAIRS, WHITESPACE } from "../engine/tokenizer/_unicode_data.ts";
-import { CptFlag, cptFlags, cptToLower, decodeDeltaPairs } from "../engine/tokenizer/unicode_flags.ts";
+import { llamaSourceDir } from "../../ffi/llama_source.ts";
+import { PINNED_LLAMA } from "../../ffi/library.ts";
+import { FLAG_RANGES, LOWERCASE_PAIRS, WHITESPACE } from "./_unicode_data.ts";
+import { CptFlag, cptFlags, cptToLower, decodeDeltaPairs } from "./unicode_flags.ts";
 
 interface UnicodeTables {
   /** [start, flags] pairs, ascending, ending with the sentinel {0x110000, 0}. */
@@ -59,7 +59,7 @@ function renderModule(t: UnicodeTables): string {
   return `// Generated from llama.cpp src/unicode-data.cpp (${PINNED_LLAMA.release}, ${
     PINNED_LLAMA.commit.slice(0, 8)
   }) by
-// \`deno run -A tests/tokenizer_unicode_data_test.ts --write\`. Do not edit; the test proves it equals the source.
+// \`deno run -A engine/tokenizer/unicode_data_test.ts --write\`. Do not edit; the test proves it equals the source.
 // Encoding: comma-separated "a.b" pairs, each number base 36 and a delta from the previous pair's number.
 
 /** \`unicode_ranges_flags\`: (range start, flags) pairs; a range ends where the next starts. */
@@ -81,7 +81,7 @@ async function loadTables(): Promise<UnicodeTables> {
 }
 
 if (import.meta.main && Deno.args.includes("--write")) {
-  const out = new URL("../engine/tokenizer/_unicode_data.ts", import.meta.url);
+  const out = new URL("./_unicode_data.ts", import.meta.url);
   await Deno.writeTextFile(out, renderModule(await loadTables()));
   console.log(`wrote ${out.pathname}`);
 }

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_PROMPTS, runParityOnModel } from "../parity/mod.ts";
-import type { ParityReceipt } from "../receipts/parity_receipt.ts";
-import { verifyReceipt } from "../receipts/verify.ts";
-import { fixtureModel } from "./_fixtures.ts";
+import type { ParityReceipt } from "./parity_receipt.ts";
+import { verifyReceipt } from "./verify.ts";
+import { fixtureModel } from "../engine/synth/_testing.ts";
 
 const PROMPTS = [DEFAULT_PROMPTS[0], DEFAULT_PROMPTS[5]];
 const passing: Promise<ParityReceipt> =

@@ -7,10 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { fixtureModel } from "./_fixtures.ts";
-import { encodeGguf, GgufFile, GgufValueType } from "../engine/gguf/mod.ts";
-import { Engine, type GeneratedToken } from "../engine/engine.ts";
-import { argmax } from "../engine/sampling.ts";
+import { fixtureModel } from "./synth/_testing.ts";
+import { encodeGguf, GgufFile, GgufValueType } from "./gguf/mod.ts";
+import { Engine, type GeneratedToken } from "./engine.ts";
+import { argmax } from "./sampling.ts";
 
 const PROMPT = "Once upon a time there was a small model";
 
