@@ -312,6 +312,7 @@ export {
   type BaselineComparison,
   type BaselineEntry,
   type BaselineSide,
+  type BenchBandwidth,
   type BenchEngineInfo,
   type BenchmarkVerdict,
   type BenchModelInfo,

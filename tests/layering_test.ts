@@ -52,6 +52,7 @@ const PROGRAMS: ReadonlyMap<string, string> = new Map([
     "bench/kernel_profile.ts",
     "deno run -A bench/kernel_profile.ts: the per-kernel timing table of docs/performance.md",
   ],
+  ["bench/kernel_ab.ts", "deno run -A bench/kernel_ab.ts BEFORE AFTER: interleaved before/after of two kernel builds"],
 ]);
 
 /**
