@@ -41,7 +41,15 @@ export {
 export { Sampler, type SamplingOptions } from "./engine/sampling.ts";
 export { type ActivationPrecision } from "./engine/backends/activation_precision.ts";
 export { type KernelRecord, KernelRecorder } from "./engine/backends/recorder.ts";
-export { type BackendKind, type KernelBackend, type KernelId, type ScratchShape } from "./engine/backends/mod.ts";
+export {
+  type BackendKind,
+  isNumericsProfile,
+  type KernelBackend,
+  type KernelId,
+  NUMERICS_PROFILES,
+  type NumericsProfile,
+  type ScratchShape,
+} from "./engine/backends/mod.ts";
 // Whether `backend: "webgpu"` has an adapter here, and which (no device is created); its failures are WebGpuError.
 export {
   describeWebGpu,
@@ -304,6 +312,7 @@ export {
   type BaselineComparison,
   type BaselineEntry,
   type BaselineSide,
+  type BenchBandwidth,
   type BenchEngineInfo,
   type BenchmarkVerdict,
   type BenchModelInfo,

@@ -9,11 +9,13 @@
 import { Engine } from "../engine/engine.ts";
 import { GgufFile } from "../engine/gguf/mod.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
+import { configFromGguf } from "../engine/model/architectures.ts";
 import { weightTypeNames } from "../engine/model/manifest.ts";
 import type { RefModelInfo } from "../ffi/mod.ts";
 import { sha256File } from "../lock/sha256.ts";
-import type { BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
-import { parseTestName, testTokenCount } from "./measure.ts";
+import type { BenchBandwidth, BenchModelInfo, BenchReceipt } from "../receipts/bench_receipt.ts";
+import { parseTestName, testContext } from "./measure.ts";
 import { type BenchEvent, runBench } from "./run_bench.ts";
 import { engineBenchSubject, refBenchSubject } from "./subject.ts";
 import { resolveThreads } from "../engine/backends/create.ts";
@@ -30,6 +32,10 @@ export interface BenchModelOptions {
   readonly sha256?: string | null;
   /** Our engine's kernel backend (default `wasm`). */
   readonly backend?: BackendKind;
+  /** Our engine's kernel set (default `fast`, the engine's default). */
+  readonly numerics?: NumericsProfile;
+  /** The read bandwidth measured for this run, recorded in the receipt (`roofline`). */
+  readonly roofline?: BenchBandwidth | null;
   /** Threads for both engines (default: the core count). */
   readonly threads?: number;
   /** Tests (default `["pp64", "tg32"]`). */
@@ -113,6 +119,39 @@ export async function benchModelInfo(
   };
 }
 
+/** Bytes of one cache row element of a KV type (ggml type sizes; f32 for anything unknown). */
+const KV_BYTES: Readonly<Record<string, number>> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+
+/**
+ * What one decoded token reads: every matrix of the file each side runs once (the token embedding only when it is
+ * also the output matrix: otherwise one row is looked up; a reference fed a transcode reads the transcode), and per
+ * cache position K and V of every layer (`2 * n_layer * Kv` values) in each side's cache type: our engine's f32,
+ * llama.cpp's `type_k`.
+ */
+function decodeTraffic(
+  path: string,
+  referencePath: string,
+  referenceTypeK: string,
+): {
+  weightBytes: { engine: number; reference: number };
+  kvBytesPerPosition: { engine: number; reference: number };
+} {
+  const matrices = (p: string) => {
+    using f = GgufFile.open(p);
+    const tied = !f.tensor("output.weight");
+    let bytes = 0;
+    for (const t of f.tensors) if (t.name !== "token_embd.weight" || tied) bytes += t.byteLength;
+    return { bytes, cfg: configFromGguf(f) };
+  };
+  const engine = matrices(path);
+  const reference = referencePath === path ? engine : matrices(referencePath);
+  const values = 2 * engine.cfg.nLayer * engine.cfg.nHeadKv * engine.cfg.headDim;
+  return {
+    weightBytes: { engine: engine.bytes, reference: reference.bytes },
+    kvBytesPerPosition: { engine: 4 * values, reference: (KV_BYTES[referenceTypeK] ?? 4) * values },
+  };
+}
+
 /**
  * Benchmark one model file on both engines and return the receipt.
  *
@@ -133,7 +172,7 @@ export async function benchModelInfo(
  */
 export async function benchModelFile(path: string, opts: BenchModelOptions = {}): Promise<BenchReceipt> {
   const tests = (opts.tests ?? DEFAULT_BENCH_TESTS).map(parseTestName);
-  const nCtx = Math.max(...tests.map(testTokenCount));
+  const nCtx = Math.max(...tests.map(testContext));
   // The receipt compares equal threads; the webgpu backend runs none on the host (threads = 1), so llama.cpp runs on
   // one thread against it and the GPU's advantage shows in the ratio (bench/webgpu_bench.ts measures it alone).
   const backend = opts.backend ?? "wasm";
@@ -166,13 +205,14 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
   await using cpp = await ref.load(prepared.modelPath, { threads, ctx: nCtx, batch: Math.min(512, nCtx) });
   emit({ type: "load", side: "reference", ms: performance.now() - t });
   t = performance.now();
-  using engine = await Engine.load(path, { backend, threads, nCtx });
+  using engine = await Engine.load(path, { backend, threads, nCtx, numerics: opts.numerics ?? "fast" });
   emit({ type: "load", side: "engine", ms: performance.now() - t });
   const model = await benchModelInfo(path, cpp, { lockName: opts.lockName ?? null, sha256 });
   // Receipt names become file names (bench_<name>.json): keep them to [A-Za-z0-9._-], at most 100 characters.
   const stem = path.slice(path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
   const name = opts.name ?? (stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "").slice(0, 100) || "model");
-  return await runBench(engineBenchSubject(engine), refBenchSubject(cpp, prepared.library), {
+  const reference = refBenchSubject(cpp, prepared.library);
+  return await runBench(engineBenchSubject(engine), reference, {
     name,
     reference: {
       library: prepared.library,
@@ -182,6 +222,8 @@ export async function benchModelFile(path: string, opts: BenchModelOptions = {})
     },
     model,
     tests: tests.map((x) => x.name),
+    roofline: opts.roofline ?? null,
+    traffic: decodeTraffic(path, prepared.modelPath, reference.describe().typeK),
     ...(opts.reps !== undefined ? { reps: opts.reps } : {}),
     ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

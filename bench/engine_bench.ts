@@ -5,9 +5,10 @@
  * first use, ~10 s and 1.2 GB for the 2B4T-shape one), our engine (`wasm` backend) and llama.cpp (through the FFI
  * bridge, its default F16 KV cache and flash attention "auto") run the same llama-bench tests on the same token ids
  * with the same thread count (`BENCH_THREADS`, default the core count), in one process: `pp128` (prompt processing,
- * one 128-token evaluation) and `tg32` (32 single-token decodes). Each pair is a `deno bench` group with llama.cpp as
- * the baseline, so `deno bench` prints the ratio; an `unload` summary prints tokens/s, the ratio against the
- * targets of issue 5 (>= 0.5x for both) and the peak resident memory of our engine (measured in a child process:
+ * one 128-token evaluation) and `tg32` (32 single-token decodes), once per numerics profile of our engine
+ * (`BENCH_NUMERICS`, default `fast,exact`). Each pair is a `deno bench` group with llama.cpp as the baseline, so
+ * `deno bench` prints the ratio; an `unload` summary prints tokens/s, the ratio against the targets of issue 5
+ * (>= 0.5x for both) and the peak resident memory of our engine (its first profile, measured in a child process:
  * load + pp128 + tg32, `VmHWM`) against 1.3x the file size.
  *
  * @module
@@ -19,6 +20,7 @@ import { defaultLockfilePath, fetchModels, Lockfile, resolveModel } from "../loc
 import { type BenchTest, parseTestName, repetitionTokens, timeRepetition } from "./measure.ts";
 import { type BenchSubject, cppBenchSubject, engineBenchSubject } from "./subject.ts";
 import { resolveThreads } from "../engine/backends/create.ts";
+import { isNumericsProfile, type NumericsProfile } from "../engine/backends/type_kernels.ts";
 
 const TESTS = ["pp128", "tg32"].map(parseTestName);
 const N_CTX = 512;
@@ -35,10 +37,15 @@ function peakRss(): number {
 
 // Child mode: load one side, run pp128 + tg32 once, report the peak RSS as JSON on stdout.
 if (Deno.env.get("ENGINE_BENCH_CHILD")) {
-  const [side, path, threads] = JSON.parse(Deno.env.get("ENGINE_BENCH_CHILD")!) as [string, string, number];
+  const [side, path, threads, numerics] = JSON.parse(Deno.env.get("ENGINE_BENCH_CHILD")!) as [
+    string,
+    string,
+    number,
+    NumericsProfile,
+  ];
   const baseline = peakRss();
   const subject: BenchSubject = side === "engine"
-    ? engineBenchSubject(await Engine.load(path, { threads, nCtx: N_CTX }))
+    ? engineBenchSubject(await Engine.load(path, { threads, nCtx: N_CTX, numerics }))
     : cppBenchSubject(await CppModel.load(path, { threads, ctx: N_CTX }));
   for (const test of TESTS) {
     await timeRepetition(
@@ -51,10 +58,15 @@ if (Deno.env.get("ENGINE_BENCH_CHILD")) {
   Deno.exit(0);
 }
 
-async function childPeak(side: "engine" | "llama.cpp", path: string, threads: number): Promise<number> {
+async function childPeak(
+  side: "engine" | "llama.cpp",
+  path: string,
+  threads: number,
+  numerics: NumericsProfile,
+): Promise<number> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, import.meta.filename!],
-    env: { ENGINE_BENCH_CHILD: JSON.stringify([side === "engine" ? "engine" : "cpp", path, threads]) },
+    env: { ENGINE_BENCH_CHILD: JSON.stringify([side === "engine" ? "engine" : "cpp", path, threads, numerics]) },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -71,10 +83,15 @@ const threads = resolveThreads("wasm", envThreads === undefined ? undefined : Nu
 const names = (Deno.env.get("BENCH_MODELS") ?? "ci-tiny,bench-2b4t-tq2").split(",").map((s) => s.trim()).filter(
   Boolean,
 );
+const profiles = (Deno.env.get("BENCH_NUMERICS") ?? "fast,exact").split(",").map((s) => s.trim());
+for (const p of profiles) {
+  if (!isNumericsProfile(p)) throw new RangeError(`BENCH_NUMERICS: "${p}" is not a numerics profile; use fast, exact`);
+}
 const lock = await Lockfile.load(defaultLockfilePath());
 
 interface Row {
   model: string;
+  numerics: NumericsProfile;
   fileBytes: number;
   test: BenchTest;
   ours: number[];
@@ -96,33 +113,39 @@ for (const name of names) {
   memory.push({
     model: name,
     fileBytes,
-    engine: await childPeak("engine", path, threads),
-    llama: await childPeak("llama.cpp", path, threads),
+    engine: await childPeak("engine", path, threads, profiles[0] as NumericsProfile),
+    llama: await childPeak("llama.cpp", path, threads, profiles[0] as NumericsProfile),
   });
-  const engine = await Engine.load(path, { threads, nCtx: N_CTX });
   const cpp = await CppModel.load(path, { threads, ctx: N_CTX });
-  open.push(engine, cpp);
-  const sides: [string, BenchSubject][] = [["llama.cpp", cppBenchSubject(cpp)], ["engine", engineBenchSubject(engine)]];
+  open.push(cpp);
   const big = fileBytes > 256 << 20;
-  for (const test of TESTS) {
-    const row: Row = { model: name, fileBytes, test, ours: [], theirs: [] };
-    rows.push(row);
-    for (const [side, subject] of sides) {
-      let rep = 0;
-      Deno.bench({
-        name: `${side} ${test.name}`,
-        group: `${name} ${test.name} (${threads} threads)`,
-        baseline: side === "llama.cpp",
-        n: big ? 3 : 10,
-        warmup: 1,
-        async fn(b) {
-          const ids = repetitionTokens(test, rep++, { seed: 1, nVocab: subject.nVocab, bos: subject.bos });
-          b.start();
-          const r = await timeRepetition(subject, test, ids);
-          b.end();
-          (side === "engine" ? row.ours : row.theirs).push(r.ts);
-        },
-      });
+  for (const numerics of profiles as NumericsProfile[]) {
+    const engine = await Engine.load(path, { threads, nCtx: N_CTX, numerics });
+    open.push(engine);
+    const sides: [string, BenchSubject][] = [
+      ["llama.cpp", cppBenchSubject(cpp)],
+      [`engine ${numerics}`, engineBenchSubject(engine)],
+    ];
+    for (const test of TESTS) {
+      const row: Row = { model: name, numerics, fileBytes, test, ours: [], theirs: [] };
+      rows.push(row);
+      for (const [side, subject] of sides) {
+        let rep = 0;
+        Deno.bench({
+          name: `${side} ${test.name}`,
+          group: `${name} ${test.name} ${numerics} (${threads} threads)`,
+          baseline: side === "llama.cpp",
+          n: big ? 3 : 10,
+          warmup: 1,
+          async fn(b) {
+            const ids = repetitionTokens(test, rep++, { seed: 1, nVocab: subject.nVocab, bos: subject.bos });
+            b.start();
+            const r = await timeRepetition(subject, test, ids);
+            b.end();
+            (side === "llama.cpp" ? row.theirs : row.ours).push(r.ts);
+          },
+        });
+      }
     }
   }
 }
@@ -138,9 +161,9 @@ globalThis.addEventListener("unload", () => {
   for (const r of rows) {
     const ours = median(r.ours), theirs = median(r.theirs), ratio = ours / theirs;
     lines.push(
-      `  ${r.model.padEnd(16)} ${r.test.name.padEnd(6)} engine ${ours.toFixed(1).padStart(9)}  llama.cpp ${
-        theirs.toFixed(1).padStart(9)
-      }` +
+      `  ${r.model.padEnd(16)} ${r.test.name.padEnd(6)} ${r.numerics.padEnd(5)} engine ${
+        ours.toFixed(1).padStart(9)
+      }  llama.cpp ${theirs.toFixed(1).padStart(9)}` +
         `  ratio ${ratio.toFixed(2)}x  ${ratio >= TARGET_RATIO ? "meets" : "below"} the ${TARGET_RATIO}x target`,
     );
   }

@@ -6,14 +6,17 @@
  *   deno bench -A bench/kernels_bench.ts
  *
  * Weights per second = 2560 * 2560 / (time per iteration); the `ref` row of each group is the baseline, so deno
- * bench prints how many times faster the WASM kernel is. Activations are quantized by the backend's own kernel for
- * the pair the engine uses (Q8_K for TQ2_0/TQ1_0/Q6_K, Q8_0, F16, BF16, I8_S for I2_S), outside the timed call.
+ * bench prints how many times faster the WASM kernel is. Each numerics profile's kernel of a type is its own group
+ * (`TQ2_0 fast`: the row-pair TQ2_0x2 GEMV on weights repacked by the profile's load-time kernel; a type whose fast
+ * kernel is the exact one is benchmarked once). Activations are quantized by the backend's own kernel for the pair
+ * the engine uses (Q8_K for TQ2_0/TQ1_0/Q6_K, Q8_0, F16, BF16, I8_S for I2_S; f32 for the fast F16/BF16 GEMV),
+ * outside the timed call.
  *
  * @module
  */
 
 import { createBackend, type KernelBackend } from "../engine/backends/mod.ts";
-import { typeKernels } from "../engine/backends/type_kernels.ts";
+import { NUMERICS_PROFILES, typeKernels } from "../engine/backends/type_kernels.ts";
 import { quantFormat } from "../engine/quant/formats.ts";
 import { ggmlTensorBytes, GgmlType } from "../engine/quant/ggml_type.ts";
 import { Prng } from "../receipts/prng.ts";
@@ -44,19 +47,33 @@ const backends: KernelBackend[] = [
 globalThis.addEventListener("unload", () => backends.forEach((b) => b.close()));
 
 for (const type of TYPES) {
-  const f = quantFormat(type), pair = typeKernels(type);
+  const f = quantFormat(type);
   const w = new Uint8Array(ggmlTensorBytes(type, K * N_OUT));
   f.quantize(weightsF32, w);
-  for (const be of backends) {
-    const wp = be.alloc(w.length), xp = be.alloc(4 * K), qp = be.alloc(pair.actRowBytes(K)), yp = be.alloc(4 * N_OUT);
-    be.write(wp, w);
-    be.write(xp, new Uint8Array(x.buffer));
-    if (pair.quantize) be.run(pair.quantize, xp, qp, K, 1);
-    Deno.bench(`${be.id} ${pair.gemm} (${be.threads} thread${be.threads > 1 ? "s" : ""})`, {
-      group: f.name,
-      baseline: be.id === "ref",
-    }, () => {
-      be.run(pair.gemm, wp, qp, yp, N_OUT, K, 1);
-    });
+  for (const profile of NUMERICS_PROFILES) {
+    const pair = typeKernels(type, profile);
+    if (profile !== "exact" && pair.gemm === typeKernels(type, "exact").gemm) continue;
+    for (const be of backends) {
+      const repack = pair.repack;
+      const wp = be.alloc(repack ? repack.bytes(N_OUT, K) : w.length), xp = be.alloc(4 * K);
+      const qp = pair.quantize ? be.alloc(pair.actRowBytes(K)) : xp, yp = be.alloc(4 * N_OUT);
+      // The weights in the layout the kernel reads, as the engine places them at load (engine/model/arena.ts).
+      if (repack && !repack.inPlace) {
+        const sp = be.alloc(w.length);
+        be.write(sp, w);
+        be.run(repack.kernel, sp, wp, N_OUT, K);
+      } else {
+        be.write(wp, w);
+        if (repack) be.run(repack.kernel, wp, N_OUT, K);
+      }
+      be.write(xp, new Uint8Array(x.buffer));
+      if (pair.quantize) be.run(pair.quantize, xp, qp, K, 1);
+      Deno.bench(`${be.id} ${pair.gemm} (${be.threads} thread${be.threads > 1 ? "s" : ""})`, {
+        group: `${f.name} ${profile}`,
+        baseline: be.id === "ref",
+      }, () => {
+        be.run(pair.gemm, wp, qp, yp, N_OUT, K, 1);
+      });
+    }
   }
 }

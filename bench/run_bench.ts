@@ -11,10 +11,19 @@
  */
 
 import { bootstrapMedianCi, summarize } from "../receipts/stats.ts";
-import { parseTestName, type Repetition, repetitionTokens, testTokenCount, timeRepetition } from "./measure.ts";
+import {
+  type BenchTest,
+  depthTokens,
+  parseTestName,
+  type Repetition,
+  repetitionTokens,
+  testContext,
+  timeRepetition,
+} from "./measure.ts";
 import type { BenchSubject, SubjectInfo } from "./subject.ts";
 import {
   BENCH_SCHEMA_VERSION,
+  type BenchBandwidth,
   type BenchModelInfo,
   type BenchReceipt,
   type BenchRecord,
@@ -62,6 +71,17 @@ export interface RunBenchOptions {
   readonly seed?: number;
   /** Confidence level of the ratio intervals (default 0.95). */
   readonly confidence?: number;
+  /** The read bandwidth measured for this run (bench/bandwidth.ts), recorded as the receipt's `roofline`. */
+  readonly roofline?: BenchBandwidth | null;
+  /**
+   * What a generated token reads on each side, for `bytes_per_token`: the matrices of the file it runs
+   * (`weightBytes`: a reference fed a transcode reads the transcode) and the KV cache bytes of one position (their
+   * cache types differ: our f32 cache, llama.cpp's F16 by default).
+   */
+  readonly traffic?: {
+    readonly weightBytes: { readonly engine: number; readonly reference: number };
+    readonly kvBytesPerPosition: { readonly engine: number; readonly reference: number };
+  };
   /** Progress events. */
   readonly onEvent?: (event: BenchEvent) => void;
   /** Which reference this is and the file it ran (default: the pinned llama.cpp on the model itself). */
@@ -74,7 +94,7 @@ function toRecord(
   build: string,
   cpu: string,
   model: BenchModelInfo,
-  test: { nPrompt: number; nGen: number },
+  test: BenchTest,
   testTime: string,
   reps: readonly Repetition[],
 ): BenchRecord {
@@ -117,7 +137,7 @@ function toRecord(
     fit_min_ctx: 0,
     n_prompt: test.nPrompt,
     n_gen: test.nGen,
-    n_depth: 0,
+    n_depth: test.nDepth,
     test_time: testTime,
     avg_ns: Math.round(ns.mean),
     stddev_ns: Math.round(ns.stddev),
@@ -195,11 +215,10 @@ export async function runBench(
   }
   const nCtx = Math.min(engine.nCtx, reference.nCtx);
   for (const t of tests) {
-    if (testTokenCount(t) > nCtx) {
+    if (testContext(t) > nCtx) {
       throw new RangeError(
-        `Cannot run ${t.name}: ${
-          testTokenCount(t)
-        } tokens do not fit the context of ${nCtx}. Load both with a larger context.`,
+        `Cannot run ${t.name}: ${testContext(t)} tokens (depth included) do not fit the context of ${nCtx}. ` +
+          `Load both with a larger context.`,
       );
     }
   }
@@ -218,14 +237,16 @@ export async function runBench(
     emit({ type: "test_start", test: test.name, reps, warmup });
     const measured: Record<BenchSide, Repetition[]> = { engine: [], reference: [] };
     let testTime = "";
+    // At a depth the cache starts with the depth's tokens (BOS first); the timed tokens continue them.
+    const depthIds = test.nDepth > 0 ? depthTokens(test.nDepth, { seed, nVocab: engine.nVocab, bos }) : undefined;
     for (let rep = -warmup; rep < reps; rep++) {
       if (rep === 0) testTime = new Date().toISOString();
-      const ids = repetitionTokens(test, rep, { seed, nVocab: engine.nVocab, bos });
+      const ids = repetitionTokens(test, rep, { seed, nVocab: engine.nVocab, bos: depthIds ? null : bos });
       for (const side of ["engine", "reference"] as const) {
         const s = sides[side];
         if (s.error !== null) continue;
         try {
-          const r = await timeRepetition(s.subject, test, ids);
+          const r = await timeRepetition(s.subject, test, ids, depthIds);
           if (rep >= 0) measured[side].push(r);
           emit({ type: "repetition", test: test.name, side, rep, ns: r.ns, ts: r.ts });
         } catch (e) {
@@ -249,10 +270,20 @@ export async function runBench(
         measured.reference,
       )
       : null;
+    const traffic = opts.traffic;
+    // A token at position p attends over p + 1 cache rows: the mean over the test's tokens.
+    const rows = test.nDepth + (test.nGen + 1) / 2;
     results.push({
       test: test.name,
       n_prompt: test.nPrompt,
       n_gen: test.nGen,
+      n_depth: test.nDepth,
+      bytes_per_token: traffic && test.nGen > 0
+        ? {
+          engine: traffic.weightBytes.engine + rows * traffic.kvBytesPerPosition.engine,
+          reference: traffic.weightBytes.reference + rows * traffic.kvBytesPerPosition.reference,
+        }
+        : null,
       engine: eRec,
       reference: rRec,
       ratio: eRec && rRec ? pairedRatio(eRec.samples_ts, rRec.samples_ts, confidence, seed) : null,
@@ -277,6 +308,7 @@ export async function runBench(
     name: opts.name,
     compute_path: "real",
     backend: eInfo.backend,
+    ...(eInfo.numerics ? { numerics: eInfo.numerics } : {}),
     model_sha256: opts.model.sha256,
     commit: tool.commit,
     tokens_per_second: headline.engine?.stats_ts.median ?? null,
@@ -302,6 +334,7 @@ export async function runBench(
       backend: eInfo.backend,
       threads: eInfo.threads,
       kernels,
+      ...(eInfo.numerics ? { numerics: eInfo.numerics } : {}),
       faults: eInfo.faults,
       error: sides.engine.error,
     },
@@ -322,5 +355,6 @@ export async function runBench(
       error: sides.reference.error,
     },
     results,
+    roofline: opts.roofline ?? null,
   };
 }

@@ -45,6 +45,8 @@ export interface SubjectInfo {
   readonly poll: number;
   /** Test-only modifications (an injected delay); empty for the real engines. */
   readonly faults: Readonly<Record<string, string>>;
+  /** Our engine's kernel set (absent for llama.cpp). */
+  readonly numerics?: "exact" | "fast";
 }
 
 /** The reference library's identity. */
@@ -69,6 +71,13 @@ export interface BenchSubject {
   readonly bos: number | null;
   /** Clear the cache: the next {@link decode} starts at position 0. Not timed. */
   reset(): void | Promise<void>;
+  /**
+   * Keep only the first `n` positions of the cache (the next {@link decode} starts at `n`). Optional: a subject
+   * without it is refilled for every repetition of a test at depth. Not timed.
+   *
+   * @param n Positions to keep (at most those in the cache).
+   */
+  rewind?(n: number): void | Promise<void>;
   /**
    * Append tokens to the sequence in the cache and compute the last one's logits (one token for `tg`, the whole
    * prompt for `pp`; the engine splits it into batches as it would for any prompt).
@@ -115,6 +124,7 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
     nCtx: info.nCtx,
     bos: engine.tokenizer.addBos ? engine.tokenizer.bos : null,
     reset: () => engine.reset(),
+    rewind: (n) => engine.rewind(n),
     decode: async (ids) => void await engine.decode(ids),
     kernels: () => engine.kernels(),
     describe: () => ({
@@ -138,6 +148,7 @@ export function engineBenchSubject(engine: Engine): BenchSubject {
       // compare-llama-bench.py pairs records on equal key fields and NULL never equals NULL in its SQL join.
       poll: 0,
       faults: {},
+      numerics: info.numerics,
     }),
   };
 }

@@ -170,6 +170,51 @@ export function intListOption(
   return defaultValue === undefined ? o : o.default(defaultValue, defaultValue.join(","));
 }
 
+/** The kernel sets `--numerics` names (engine/backends/type_kernels.ts `NUMERICS_PROFILES`). */
+const NUMERICS = ["exact", "fast"] as const;
+
+/**
+ * `--numerics <profile>`: the engine's kernel set, `exact` (llama.cpp's x86 float order, bit for bit) or `fast`
+ * (WebAssembly-native numerics).
+ *
+ * @param defaultValue The command's default.
+ * @returns The option; its value is `"exact"` or `"fast"`.
+ * @example
+ * ```ts
+ * import { numericsOption } from "./_flags.ts";
+ * console.log(numericsOption("fast").defaultValue); // "fast"
+ * ```
+ */
+export function numericsOption(defaultValue: "exact" | "fast"): Option {
+  return new Option(
+    "--numerics <profile>",
+    "kernel set: fast (WebAssembly-native numerics) or exact (llama.cpp's x86 float order, bit-identical logits)",
+  ).choices(NUMERICS).default(defaultValue);
+}
+
+/**
+ * `--numerics <profile,...>`: several kernel sets, each run in turn (duplicates removed, order kept).
+ *
+ * @param defaultValue The command's default list.
+ * @param description Help text.
+ * @returns The option; its value is a list of `"exact"` / `"fast"`.
+ * @example
+ * ```ts
+ * import { numericsListOption } from "./_flags.ts";
+ * console.log(numericsListOption(["exact", "fast"], "profiles").defaultValue); // ["exact", "fast"]
+ * ```
+ */
+export function numericsListOption(defaultValue: readonly ("exact" | "fast")[], description: string): Option {
+  return new Option("--numerics <profile,...>", description).argParser(parser((v) => {
+    const list = [...new Set(v.split(",").map((x) => x.trim()))];
+    const bad = list.find((x) => !(NUMERICS as readonly string[]).includes(x));
+    if (bad !== undefined || list.length === 0) {
+      throw new RangeError(`Expected a comma-separated list of ${NUMERICS.join(", ")} (got "${bad ?? v}").`);
+    }
+    return list;
+  })).default([...defaultValue], defaultValue.join(","));
+}
+
 /**
  * A real-valued option, parsed and bounds-checked by commander.
  *

@@ -1,9 +1,13 @@
 /**
- * `crossval bench [--model M | --tier T] [--pp N] [--tg N] [--reps R] [--threads T] [--json]`: measure our engine
- * and llama.cpp on the same model and threads, repetitions interleaved, print a llama-bench-style table (`t/s` as
- * mean ± stddev, plus the median, per engine, and the engine/llama.cpp ratio of medians of the interleaved pairs
- * with its 95% interval), and write one receipt per model to `<out-dir>/bench_<name>.json`. Each receipt is
- * verified right after it is written.
+ * `crossval bench [--model M | --tier T] [--pp N] [--tg N] [--depth D,...] [--numerics fast,exact] [--reps R]
+ * [--threads T] [--json]`: measure our engine and llama.cpp on the same model and threads, repetitions
+ * interleaved, print a llama-bench-style table (`t/s` as mean ± stddev, plus the median, per engine, and the
+ * engine/llama.cpp ratio of medians of the interleaved pairs with its 95% interval), and write one receipt per model
+ * and kernel set to `<out-dir>/bench_<name>.json` (`fast`, the engine's default) or `bench_<name>-<profile>.json`.
+ * Each receipt is verified right after it is written. Generation tests also run at each `--depth` (`tg32@d512`:
+ * 512 tokens in the cache first, llama-bench's `-d`), and the machine's streaming-read bandwidth is measured first
+ * (`bench/bandwidth.ts`, native and WebAssembly, unless `--no-roofline`): the table shows what fraction of it each
+ * engine's decode reads per second.
  *
  * Also the benchmark step of `crossval validate` ({@link benchValidateStep}): the tier's models are benchmarked,
  * the receipts verified, and compared with `docs/baselines/latest-cpu.json` when that baseline exists (the working
@@ -16,7 +20,8 @@
  */
 
 import { styleText } from "node:util";
-import type { BenchReceipt } from "../receipts/bench_receipt.ts";
+import type { BenchBandwidth, BenchReceipt } from "../receipts/bench_receipt.ts";
+import { isNumericsProfile, type NumericsProfile } from "../engine/backends/type_kernels.ts";
 import type { ReceiptProblem } from "../receipts/problem.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
 import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
@@ -36,6 +41,9 @@ export interface BenchFlags {
   warmup: number;
   threads?: number;
   backend: string;
+  numerics?: string[];
+  depth?: number[];
+  roofline?: boolean;
   seed: number;
   outDir: string;
   lockfile?: string;
@@ -46,14 +54,31 @@ export interface BenchFlags {
   ikFormat?: string;
 }
 
-/** `--pp 64,128 --tg 32` -> `["pp64", "pp128", "tg32"]`; 0 drops that kind (llama-bench's `-p 0`). */
-export function testsFromFlags(pp: readonly number[], tg: readonly number[]): string[] {
+/**
+ * `--pp 64,128 --tg 32 --depth 0,512` -> `["pp64", "pp128", "tg32", "tg32@d512"]`; 0 drops that kind (llama-bench's
+ * `-p 0`); depths apply to the generation tests (decode at depth is what a long context slows down).
+ */
+export function testsFromFlags(pp: readonly number[], tg: readonly number[], depth: readonly number[] = [0]): string[] {
   const list = (kind: "pp" | "tg", v: readonly number[]) => v.filter((n) => n > 0).map((n) => `${kind}${n}`);
-  const tests = [...list("pp", pp), ...list("tg", tg)];
+  const depths = [...new Set(depth)];
+  const tests = [...list("pp", pp), ...list("tg", tg).flatMap((t) => depths.map((d) => testAtDepth(t, d)))];
   if (tests.length === 0) {
     throw new UsageError("Nothing to measure: --pp and --tg are both 0. Pass e.g. --pp 64 --tg 32");
   }
   return tests;
+}
+
+/** The test name at a depth (`tg32@d512`), as bench/measure.ts `testAtDepth`. */
+function testAtDepth(base: string, depth: number): string {
+  return depth > 0 ? `${base}@d${depth}` : base;
+}
+
+/**
+ * Receipt name of a model and kernel set: the model's name for `fast` (the engine's default), `<name>-<profile>`
+ * for the others.
+ */
+export function receiptNameFor(name: string, numerics: string): string {
+  return numerics === "fast" ? name : `${name}-${numerics}`.slice(0, 100);
 }
 
 const f1 = (x: number) => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toPrecision(3));
@@ -76,11 +101,13 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
         humanBytes(r.model.size_bytes),
         `${(r.model.n_params / 1e6).toFixed(2)} M`,
         r.backend,
+        r.numerics ?? "exact",
         r.settings.threads,
         res.test,
         ...side(res.engine),
         ...side(res.reference),
         q ? `${q.median.toFixed(2)} [${q.low.toFixed(2)}, ${q.high.toFixed(2)}]` : "",
+        rooflineCell(r, res),
       ]);
     }
   }
@@ -100,6 +127,7 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     "size",
     "params",
     "backend",
+    "numerics",
     "threads",
     "test",
     "engine t/s",
@@ -107,6 +135,7 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
     `${refName} t/s`,
     "median",
     `engine/${refName} [95% CI]`,
+    `read GB/s: engine, ${refName} (of native)`,
   ];
   // A GPU backend names its adapter (llama-bench's gpu_info; `[CPU fallback]` on a software rasteriser).
   const gpu = receipts[0].results.find((r) => r.engine?.gpu_info)?.engine?.gpu_info;
@@ -117,7 +146,23 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
       `fingerprint ${m.fingerprint}; ${refs}; ` + (gpu ? `engine on ${gpu}; ` : "") +
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
-  return `${renderTable(head, rows)}\n${machine}`;
+  const bw = receipts.find((r) => r.roofline)?.roofline;
+  const roof = bw
+    ? `\nroofline: streaming reads ${bw.native_gbps.toFixed(1)} GB/s native, ${bw.wasm_gbps.toFixed(1)} GB/s ` +
+      `WebAssembly (${bw.threads} thread${bw.threads > 1 ? "s" : ""}, measured in this run)`
+    : "";
+  return `${renderTable(head, rows)}\n${machine}${roof}`;
+}
+
+/** Read bandwidth of a generation test's decode on both sides, and its share of the native roofline. */
+function rooflineCell(r: BenchReceipt, res: BenchReceipt["results"][number]): string {
+  const bpt = res.bytes_per_token;
+  if (!bpt || !res.engine || !res.reference) return "";
+  const gbps = (bytes: number, ts: number) => (bytes * ts) / 1e9;
+  const e = gbps(bpt.engine, res.engine.stats_ts.median), l = gbps(bpt.reference, res.reference.stats_ts.median);
+  if (!r.roofline) return `${e.toFixed(1)}, ${l.toFixed(1)}`;
+  const pct = (x: number) => `${Math.round((100 * x) / r.roofline!.native_gbps)}%`;
+  return `${e.toFixed(1)} (${pct(e)}), ${l.toFixed(1)} (${pct(l)})`;
 }
 
 function progress(enabled: boolean): (e: BenchEvent | BenchLoadEvent) => void {
@@ -144,6 +189,8 @@ async function benchTargets(
     warmup: number;
     threads?: number;
     backend: BackendKind;
+    numerics: readonly NumericsProfile[];
+    roofline: boolean;
     seed: number;
     outDir: string;
     log: boolean;
@@ -155,29 +202,71 @@ async function benchTargets(
   const { writeJsonAtomic } = await import("../receipts/write.ts");
   const { verifyReceipt } = await import("../receipts/verify.ts");
   const out = [];
+  const roofline = o.roofline ? await measureRoofline(o.threads, o.backend, o.log) : null;
   for (const t of targets) {
-    if (o.log) console.error(`bench ${t.lockName ?? t.path}`);
     (await import("./preflight.ts")).preflightModelFile(t.path);
-    const receipt = await benchModelFile(t.path, {
-      ...(t.lockName ? { name: t.lockName } : {}),
-      lockName: t.lockName,
-      sha256: t.sha256,
-      backend: o.backend,
-      ...(o.threads !== undefined ? { threads: o.threads } : {}),
-      tests: o.tests,
-      reps: o.reps,
-      warmup: o.warmup,
-      seed: o.seed,
-      onEvent: progress(o.log),
-      ...(o.reference !== undefined ? { reference: o.reference } : {}),
-      ...(o.ikFormat ? { ikFormat: o.ikFormat } : {}),
-      ...(o.log ? { onBuildEvent: (await import("./parity.ts")).buildProgress(false) } : {}),
-    });
-    const path = `${o.outDir.replace(/\/+$/, "")}/bench_${receipt.name}.json`;
-    await writeJsonAtomic(path, receipt);
-    out.push({ receipt, path, problems: verifyReceipt(JSON.parse(JSON.stringify(receipt))) });
+    const stem = t.lockName ?? t.path.slice(t.path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
+    for (const numerics of o.numerics) {
+      if (o.log) console.error(`bench ${t.lockName ?? t.path} (${numerics} numerics)`);
+      const receipt = await benchModelFile(t.path, {
+        name: receiptNameFor(stem.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "") || "model", numerics),
+        lockName: t.lockName,
+        sha256: t.sha256,
+        backend: o.backend,
+        numerics,
+        roofline,
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
+        tests: o.tests,
+        reps: o.reps,
+        warmup: o.warmup,
+        seed: o.seed,
+        onEvent: progress(o.log),
+        ...(o.reference !== undefined ? { reference: o.reference } : {}),
+        ...(o.ikFormat ? { ikFormat: o.ikFormat } : {}),
+        ...(o.log ? { onBuildEvent: (await import("./parity.ts")).buildProgress(false) } : {}),
+      });
+      const path = `${o.outDir.replace(/\/+$/, "")}/bench_${receipt.name}.json`;
+      await writeJsonAtomic(path, receipt);
+      out.push({ receipt, path, problems: verifyReceipt(JSON.parse(JSON.stringify(receipt))) });
+    }
   }
   return out;
+}
+
+/**
+ * The machine's streaming-read bandwidth on the benchmark's threads (bench/bandwidth.ts): the native probe and the
+ * WebAssembly one, 512 MiB, best of 5. It needs a C compiler; without one the receipts carry no roofline and a line
+ * says why.
+ */
+async function measureRoofline(
+  threads: number | undefined,
+  backend: BackendKind,
+  log: boolean,
+): Promise<BenchBandwidth | null> {
+  const { resolveThreads } = await import("../engine/backends/create.ts");
+  const n = backend === "webgpu" ? threads ?? 1 : resolveThreads(backend, threads);
+  const { nativeBandwidth, wasmBandwidth } = await import("../bench/bandwidth.ts");
+  try {
+    const native = await nativeBandwidth({ threads: n, mib: 512, reps: 5 });
+    const wasm = await wasmBandwidth({ threads: n, mib: 512, reps: 5 });
+    if (log) {
+      console.error(
+        `  read bandwidth (${n} threads): native ${native.gbPerSecond.toFixed(1)} GB/s, ` +
+          `WebAssembly ${wasm.gbPerSecond.toFixed(1)} GB/s`,
+      );
+    }
+    return {
+      threads: n,
+      bytes: native.bytes,
+      native_gbps: native.gbPerSecond,
+      wasm_gbps: wasm.gbPerSecond,
+      native_seconds: native.seconds,
+      wasm_seconds: wasm.seconds,
+    };
+  } catch (e) {
+    if (log) console.error(`  ${styleText("yellow", "no roofline")}: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 /** Run `bench`; returns the exit code. */
@@ -185,7 +274,7 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
   if (flags.model !== undefined && flags.tier !== undefined) {
     throw new UsageError("Pass at most one of --model <gguf|name> or --tier <tier>");
   }
-  const tests = testsFromFlags(flags.pp, flags.tg);
+  const tests = testsFromFlags(flags.pp, flags.tg, flags.depth ?? [0]);
   const { reps, warmup, seed, threads } = flags; // parsed and range-checked (cli/_flags.ts)
   if (!isBackendKind(flags.backend)) {
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
@@ -200,6 +289,8 @@ export async function benchCommand(flags: BenchFlags): Promise<number> {
     warmup,
     ...(threads !== undefined ? { threads } : {}),
     backend: flags.backend,
+    numerics: (flags.numerics ?? ["fast"]).filter(isNumericsProfile),
+    roofline: flags.roofline ?? true,
     seed,
     outDir: flags.outDir,
     log,
@@ -262,6 +353,9 @@ export const benchValidateStep: ValidateStep = {
       warmup: 1,
       threads,
       backend,
+      numerics: (flags.numerics ?? ["exact", "fast"]).filter(isNumericsProfile),
+      // The CI model fits in the caches: a memory roofline says nothing about it (and costs seconds).
+      roofline: false,
       seed: 1,
       outDir,
       log: !flags.json,

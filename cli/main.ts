@@ -10,7 +10,16 @@
 import { Command, CommanderError, Option } from "commander";
 import { exitCodeOf, formatError, UsageError } from "./_errors.ts";
 import { exitOnInterrupt } from "./_interrupt.ts";
-import { activeUsageLine, installUsageLines, intListOption, intOption, numberOption, RANGES } from "./_flags.ts";
+import {
+  activeUsageLine,
+  installUsageLines,
+  intListOption,
+  intOption,
+  numberOption,
+  numericsListOption,
+  numericsOption,
+  RANGES,
+} from "./_flags.ts";
 
 let exitCode = 0;
 function done(code: number): void {
@@ -104,6 +113,7 @@ program.command("run")
   .addOption(intOption("--seed <n>", "sampling seed (default random, printed)", RANGES.seed))
   .addOption(intOption("--threads <n>", "kernel threads (default: core count)", RANGES.threads))
   .addOption(new Option("--backend <backend>", "kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"))
+  .addOption(numericsOption("fast"))
   .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./run.ts")).runCommand(opts)));
@@ -176,6 +186,7 @@ program.command("parity")
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
+  .addOption(numericsOption("exact"))
   .addOption(
     intOption(
       "--threads <n>",
@@ -208,6 +219,7 @@ program.command("parity-calibrate", { hidden: true })
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
+  .addOption(numericsOption("exact"))
   .option("--faults", "run the injected-fault set instead of the model set")
   .option("--out <file>", "also write the JSON lines here")
   .addOption(
@@ -237,6 +249,12 @@ program.command("validate")
   .addOption(intOption("--steps <n>", "greedy steps per prompt (default 32)", RANGES.tokens))
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
+  )
+  .addOption(
+    numericsListOption(
+      ["exact", "fast"],
+      "parity checks each profile (exact: ci/parity.json, others: ci/parity-<profile>.json); the benchmark runs them all",
+    ),
   )
   .addOption(intOption("--threads <n>", "threads for both engines (default 1)", RANGES.threads))
   .addOption(
@@ -297,6 +315,21 @@ program.command("bench")
   .addOption(
     new Option("--backend <backend>", "our engine's kernel backend").choices(["wasm", "ref", "webgpu"]).default("wasm"),
   )
+  .addOption(
+    numericsListOption(
+      ["fast"],
+      "our engine's kernel sets, each benchmarked against llama.cpp (receipts bench_<name>.json for fast, bench_<name>-exact.json for exact)",
+    ),
+  )
+  .addOption(
+    intListOption(
+      "--depth <n,...>",
+      "context depths the generation tests start at (llama-bench -d): the cache holds n tokens first, untimed",
+      RANGES.tokens,
+      [0],
+    ),
+  )
+  .option("--no-roofline", "skip the streaming-read bandwidth probes (the decode roofline)")
   .addOption(intOption("--seed <n>", "seed of the random token ids", RANGES.seed, 1))
   .option(
     "--reference <ref>",

@@ -16,6 +16,7 @@ import type { ParityOverallStatus, ParityReceipt } from "../receipts/parity_rece
 import { printJson, renderTable } from "./_output.ts";
 import { EXIT_REFERENCE_CRASHED, UsageError } from "./_errors.ts";
 import { isBackendKind } from "../engine/backends/backend.ts";
+import { isNumericsProfile } from "../engine/backends/type_kernels.ts";
 import { type ModelTarget, provisionTier, resolveModelFlag } from "./_targets.ts";
 import { strictMode, strictParityProblems } from "./_strict.ts";
 import { preflightSkipped } from "./preflight.ts";
@@ -28,6 +29,7 @@ export interface ParityFlags {
   steps: number;
   out: string;
   backend: string;
+  numerics?: string;
   threads?: number;
   ctx?: number;
   timeout?: number;
@@ -132,10 +134,10 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
     : `${lib} did not run`;
   const lines = [
     `${styleText("bold", "parity")} ${r.model.lock_name ?? r.model.path} (sha256 ${r.model_sha256.slice(0, 12)}…)`,
-    `engine ${r.engine.backend ?? "n/a"}${
-      r.engine.device ? ` on ${r.engine.device}` : ""
-    } (${r.engine.kernels.length} ` +
-    `kernels, ${r.engine.activations ?? "int8"} activations) vs ${ref}` +
+    `engine ${r.engine.backend ?? "n/a"}${r.engine.device ? ` on ${r.engine.device}` : ""}, ${
+      r.engine.numerics ?? "exact"
+    } numerics (${r.engine.kernels.length} kernels, ${r.engine.activations ?? "int8"} activations, ` +
+    `gates ${r.thresholds.id}) vs ${ref}` +
     (r.reference.selection?.by === "architecture" ? ` (default for ${r.model.arch})` : ""),
     renderTable(["check", "status", "detail"], rows),
     ...r.reasons.map((x) => `  ${styleText("red", "•")} ${x.check}: ${x.message}`),
@@ -148,6 +150,7 @@ function renderParitySummary(r: ParityReceipt, path: string): string {
 export function runOptionsFromFlags(flags: {
   steps?: number;
   backend?: string;
+  numerics?: string;
   threads?: number;
   ctx?: number;
   timeout?: number;
@@ -160,6 +163,10 @@ export function runOptionsFromFlags(flags: {
   if (!isBackendKind(backend)) {
     throw new UsageError(`Invalid --backend "${backend}": expected wasm, ref or webgpu`);
   }
+  const numerics = flags.numerics ?? "exact";
+  if (!isNumericsProfile(numerics)) {
+    throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
+  }
   if (flags.reference !== undefined && flags.reference.trim() === "") {
     throw new UsageError(`Invalid --reference "": expected llama.cpp, ik_llama or a path`);
   }
@@ -168,6 +175,7 @@ export function runOptionsFromFlags(flags: {
   }
   return {
     backend,
+    numerics,
     ...(flags.reference !== undefined ? { reference: flags.reference } : {}),
     ...(flags.ikFormat !== undefined ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
     onBuildEvent: buildProgress(flags.json ?? false),
@@ -311,6 +319,7 @@ async function parityTargets(
 /** Flags of the hidden `parity-calibrate` command. */
 export interface CalibrateFlags {
   backend: string;
+  numerics?: string;
   faults?: boolean;
   out?: string;
   /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`). */
@@ -324,12 +333,17 @@ export async function parityCalibrateCommand(flags: CalibrateFlags): Promise<num
   if (!isBackendKind(flags.backend)) {
     throw new UsageError(`Invalid --backend "${flags.backend}": expected wasm, ref or webgpu`);
   }
+  const numerics = flags.numerics ?? "exact";
+  if (!isNumericsProfile(numerics)) {
+    throw new UsageError(`Invalid --numerics "${numerics}": expected exact or fast`);
+  }
   const { calibrate } = await import("../parity/calibrate.ts");
   if (flags.ikFormat !== undefined && flags.ikFormat !== "f32" && flags.ikFormat !== "iq2_bn") {
     throw new UsageError(`Invalid --ik-format "${flags.ikFormat}": expected f32 or iq2_bn`);
   }
   const records = await calibrate({
     backend: flags.backend,
+    numerics,
     faults: flags.faults ?? false,
     ...(flags.ikFormat ? { ikFormat: flags.ikFormat as "f32" | "iq2_bn" } : {}),
     measure: flags.measure ?? false,

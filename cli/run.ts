@@ -24,6 +24,7 @@ export interface RunFlags {
   seed?: number;
   threads?: number;
   backend: string;
+  numerics?: string;
   ctx?: number;
   json?: boolean;
 }
@@ -45,7 +46,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 
   (await import("./preflight.ts")).preflightModelFile(flags.model);
   const { Engine } = await import("../engine/engine.ts");
-  using engine = await Engine.load(flags.model, { backend: flags.backend, threads, nCtx });
+  const numerics = flags.numerics ?? "fast"; // commander checked the choice
+  using engine = await Engine.load(flags.model, {
+    backend: flags.backend,
+    threads,
+    nCtx,
+    numerics: numerics === "exact" ? "exact" : "fast",
+  });
   const info = engine.info();
   const stream = engine.stream(prompt, {
     maxTokens,
@@ -80,6 +87,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       tokens_per_second: { prompt: t.promptTokPerS, gen: Number.isNaN(t.genTokPerS) ? null : t.genTokPerS },
       backend: info.backend,
       threads: info.threads,
+      numerics: info.numerics,
       weight_type: info.weightType,
       embedding_type: info.embeddingType,
       kernels: engine.kernels(),
@@ -88,7 +96,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const gen = Number.isNaN(t.genTokPerS) ? "n/a" : `${t.genTokPerS.toFixed(1)} tok/s`;
     console.error(
       `\n${styleText("dim", "---")}\nprompt: ${t.promptTokens} tokens, ${t.promptTokPerS.toFixed(1)} tok/s | ` +
-        `generation: ${res.ids.length} tokens, ${gen} | ${info.backend} backend, ${info.threads} thread(s)` +
+        `generation: ${res.ids.length} tokens, ${gen} | ${info.backend} backend, ${info.threads} thread(s), ` +
+        `${info.numerics} numerics` +
         (res.sampling.greedy ? ", greedy" : `, temp ${res.sampling.temperature}, seed ${res.sampling.seed}`),
     );
   }

@@ -26,10 +26,24 @@ export interface ValidateFlags {
   out: string;
   steps?: number;
   backend: string;
+  /** Kernel sets: parity checks each against its gates, the benchmark measures each (default exact, fast). */
+  numerics?: string[];
   threads?: number;
   timeout?: number;
   lockfile?: string;
   json?: boolean;
+}
+
+/**
+ * Where the parity receipt of a profile goes: `out` for `exact` (the profile parity against the pinned llama.cpp
+ * defaults to), `<stem>-<profile>.json` beside it for the others.
+ *
+ * @param out The `--out` path.
+ * @param numerics The profile.
+ * @returns The path.
+ */
+export function parityOutFor(out: string, numerics: string): string {
+  return numerics === "exact" ? out : `${out.replace(/\.json$/, "")}-${numerics}.json`;
 }
 
 /** What one step reports for the final table. */
@@ -63,34 +77,48 @@ const parityStep: ValidateStep = {
   name: "parity",
   async run(targets, flags) {
     const lib = await import("../parity/mod.ts");
-    const run = runOptionsFromFlags(flags);
     const json = flags.json ?? false;
     const out: StepResult[] = [];
-    for (const t of targets) {
-      const { receipt: r, path, strict } = await runParityTarget(t, {
-        run: { ...run, ...(t === targets[0] ? earlyReference?.take() : {}) },
-        out: flags.out,
-        nTargets: targets.length,
-        json,
-      });
-      const s = r.checks.logits.summary;
-      out.push({
-        step: "parity",
-        model: t.lockName ?? t.path,
-        code: Math.max(exitCodeOfStatus(r.status), strict.length ? 1 : 0),
-        detail: strict.length
-          ? `strict: ${strict[0]}`
-          : r.status === "pass"
-          ? `min cos ${s?.cosine_min?.toFixed(5)}, KLD mean ${s?.kld.mean?.toExponential(1)}, top-1 ` +
-            `${((s?.same_top.p ?? 0) * 100).toFixed(1)}%, greedy ${r.metrics.greedy_steps_compared} steps`
-          : r.reasons[0]?.message.split("\n")[0] ?? r.status,
-        receipt: path,
-        summary: strict.length ? { ...lib.summarizeParityReceipt(r), strict } : lib.summarizeParityReceipt(r),
-      });
+    for (const numerics of flags.numerics ?? ["exact", "fast"]) {
+      const run = runOptionsFromFlags({ ...flags, numerics });
+      for (const t of targets) {
+        const { receipt: r, path, strict } = await runParityTarget(t, {
+          run: { ...run, ...(t === targets[0] ? earlyReference?.take() : {}) },
+          out: parityOutFor(flags.out, numerics),
+          nTargets: targets.length,
+          json,
+        });
+        out.push(parityResult(lib, numerics, t, r, path, strict));
+      }
     }
     return out;
   },
 };
+
+/** One parity receipt as a row of validate's table. */
+function parityResult(
+  lib: typeof import("../parity/mod.ts"),
+  numerics: string,
+  t: ModelTarget,
+  r: import("../receipts/parity_receipt.ts").ParityReceipt,
+  path: string,
+  strict: readonly string[],
+): StepResult {
+  const s = r.checks.logits.summary;
+  return {
+    step: `parity ${numerics}`,
+    model: t.lockName ?? t.path,
+    code: Math.max(exitCodeOfStatus(r.status), strict.length ? 1 : 0),
+    detail: strict.length
+      ? `strict: ${strict[0]}`
+      : r.status === "pass"
+      ? `min cos ${s?.cosine_min?.toFixed(5)}, KLD mean ${s?.kld.mean?.toExponential(1)}, top-1 ` +
+        `${((s?.same_top.p ?? 0) * 100).toFixed(1)}%, greedy ${r.metrics.greedy_steps_compared} steps`
+      : r.reasons[0]?.message.split("\n")[0] ?? r.status,
+    receipt: path,
+    summary: strict.length ? { ...lib.summarizeParityReceipt(r), strict } : lib.summarizeParityReceipt(r),
+  };
+}
 
 /** The steps of `validate`, in order. The benchmark issue appends its step here. */
 export const VALIDATE_STEPS: readonly ValidateStep[] = [parityStep, benchValidateStep];
@@ -99,13 +127,13 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 
 /** Run `validate`; returns the exit code. */
 export async function validateCommand(flags: ValidateFlags): Promise<number> {
-  runOptionsFromFlags(flags); // flag errors before any work
+  runOptionsFromFlags({ ...flags, numerics: undefined }); // flag errors before any work
   strictMode(); // and an invalid BITNET_STRICT_MODE
   const log = (line: string) => {
     if (!flags.json) console.error(line);
   };
   // The reference process starts now, so its start-up overlaps provisioning; parity's first model takes it over.
-  earlyReference = await startReferenceEarly(runOptionsFromFlags(flags));
+  earlyReference = await startReferenceEarly(runOptionsFromFlags({ ...flags, numerics: undefined }));
   let targets: ModelTarget[];
   try {
     targets = await provisionTier(flags.tier, flags.lockfile, log);

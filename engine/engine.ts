@@ -10,6 +10,7 @@ import { GgufFile } from "./gguf/file.ts";
 import type { BackendKind, KernelBackend } from "./backends/backend.ts";
 import type { ActivationPrecision } from "./backends/activation_precision.ts";
 import { createBackend } from "./backends/create.ts";
+import { isNumericsProfile, NUMERICS_PROFILES, type NumericsProfile } from "./backends/type_kernels.ts";
 import { loadModel } from "./model/architectures.ts";
 import type { ModelConfig } from "./model/config.ts";
 import type { Model, TensorHook } from "./model/graph.ts";
@@ -26,6 +27,13 @@ export interface EngineOptions {
   readonly backend?: BackendKind | KernelBackend;
   /** Threads; default `resolveThreads` (the core count for wasm, 1 for ref). Not with a backend instance. */
   readonly threads?: number;
+  /**
+   * Kernel set (`engine/backends/type_kernels.ts`): `"fast"` (default: WebAssembly-native numerics, ternary
+   * weights repacked at load; logits within float noise of llama.cpp's, docs/parity.md) or `"exact"` (llama.cpp's
+   * x86 float order: bit-identical logits, what parity against the pinned llama.cpp uses). A backend with one
+   * kernel set (`webgpu`) runs it for either; {@link EngineInfo.numerics} says which ran.
+   */
+  readonly numerics?: NumericsProfile;
   /** Context length in tokens; default `min(n_ctx_train, 4096)`. */
   readonly nCtx?: number;
   /** Most tokens per forward chunk (longer prompts are split); default 128. */
@@ -66,6 +74,10 @@ export interface EngineInfo {
   readonly backend: string;
   /** Threads the kernels run on. */
   readonly threads: number;
+  /** The kernel set that runs (`exact` or `fast`). */
+  readonly numerics: NumericsProfile;
+  /** The kernel set asked for (differs from `numerics` on a backend that has only one). */
+  readonly numericsRequested: NumericsProfile;
   /** What computes: `CPU`, or the backend's device label (`WebGPU llvmpipe (...) [CPU fallback]`). */
   readonly device: string;
   /** Ternary weight type(s), e.g. `TQ2_0`. */
@@ -165,7 +177,7 @@ export interface GenerationResult {
  * // `using`, not `await using`: close() is synchronous.
  * using engine = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
  * const r = await engine.generate("Once upon a time", { maxTokens: 8, onToken: (t) => console.log(t.text) });
- * console.log(r.timings.genTokPerS > 0, engine.kernels().includes("wasm.gemm.tq2_0_q8_k.relaxed")); // true true
+ * console.log(r.timings.genTokPerS > 0, engine.kernels().includes("wasm.fast.gemm.tq2_0x2_q8_k.relaxed")); // true true
  * ```
  */
 export class Engine implements Disposable {
@@ -197,6 +209,12 @@ export class Engine implements Disposable {
    */
   static async load(path: string, opts: EngineOptions = {}): Promise<Engine> {
     const t0 = performance.now();
+    const requested = opts.numerics ?? "fast";
+    if (!isNumericsProfile(requested)) {
+      throw new RangeError(
+        `Cannot load "${path}" with numerics "${requested as string}": expected one of ${NUMERICS_PROFILES.join(", ")}`,
+      );
+    }
     using file = GgufFile.open(path);
     const given = typeof opts.backend === "object" ? opts.backend : undefined;
     if (given && opts.threads !== undefined && opts.threads !== given.threads) {
@@ -208,7 +226,8 @@ export class Engine implements Disposable {
     }
     const backend = given ?? await createBackend((opts.backend as BackendKind) ?? "wasm", { threads: opts.threads });
     try {
-      const model = loadModel(file, backend, opts);
+      const numerics = backend.numerics && !backend.numerics.includes(requested) ? backend.numerics[0] : requested;
+      const model = loadModel(file, backend, { ...opts, numerics });
       const tokenizer = Tokenizer.fromGguf(file);
       const s = model.summary;
       const info: EngineInfo = {
@@ -216,6 +235,8 @@ export class Engine implements Disposable {
         config: model.config,
         backend: backend.id,
         threads: backend.threads,
+        numerics,
+        numericsRequested: requested,
         device: backend.device ?? "CPU",
         weightType: s.weightTypes.join("+"),
         embeddingType: s.embeddingType,
@@ -321,6 +342,30 @@ export class Engine implements Disposable {
   /** Forget the current sequence (the next `decode` starts at position 0). */
   reset(): void {
     this.#pos = 0;
+  }
+
+  /**
+   * Keep the first `n` tokens of the current sequence and forget the rest (the next `decode` starts at position
+   * `n`; the cache rows of those tokens are untouched, later rows are overwritten as decoding goes on).
+   *
+   * @param n Tokens to keep, at most {@link position}.
+   * @throws {RangeError} When `n` is not an integer from 0 to the current position.
+   * @example
+   * ```ts
+   * import { Engine } from "./engine.ts";
+   * import { writeSyntheticModel } from "./synth/write.ts";
+   * const { path } = await writeSyntheticModel(await Deno.makeTempFile({ suffix: ".gguf" }), { preset: "tiny" });
+   * using e = await Engine.load(path, { backend: "ref", nCtx: 16 });
+   * await e.decode([1, 2, 3]);
+   * e.rewind(1);
+   * console.log(e.position); // 1
+   * ```
+   */
+  rewind(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.#pos) {
+      throw new RangeError(`Cannot rewind to ${n} tokens: the sequence has ${this.#pos}; pass 0..${this.#pos}`);
+    }
+    this.#pos = n;
   }
 
   /**

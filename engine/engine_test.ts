@@ -114,8 +114,10 @@ Deno.test("Engine.generate stops when its signal aborts, keeping the tokens so f
 
 Deno.test("Engine.info and kernels describe the model, the backend and the kernels that ran", async () => {
   const path = await fixtureModel({ type: "tq1_0", embedType: "q8_0", scales: true });
-  using e = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
+  using e = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64, numerics: "exact" });
   const i = e.info();
+  assert.equal(i.numerics, "exact");
+  assert.equal(i.numericsRequested, "exact");
   assert.equal(i.backend, "wasm");
   assert.equal(i.threads, 2);
   assert.equal(i.weightType, "TQ1_0");
@@ -155,4 +157,27 @@ Deno.test("Engine errors say what failed and how to fix it", async () => {
   e.close();
   await assert.rejects(() => e.eval([1]), /the engine is closed/);
   await assert.rejects(() => Engine.load(path, { backend: "gpu" as "ref" }), /Unknown backend "gpu"/);
+});
+
+Deno.test("the fast profile is the default: TQ weights repacked at load (<= 1.3x the file), fast kernels recorded", async () => {
+  for (const type of ["tq2_0", "tq1_0"] as const) {
+    const path = await fixtureModel({ type, embedType: "f16" });
+    using e = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
+    const i = e.info();
+    assert.equal(i.numerics, "fast");
+    assert.equal(i.numericsRequested, "fast");
+    // TQ1_0 becomes TQ2_0x2 (66 instead of 54 bytes per 256 weights); TQ2_0 keeps its size.
+    assert.ok(i.weightBytes <= 1.3 * i.fileBytes, `${type}: ${i.weightBytes} bytes of weights, file ${i.fileBytes}`);
+    await e.eval(e.tokenize(PROMPT));
+    const k = e.kernels();
+    const repack = type === "tq2_0" ? "fast.repack.tq2_0x2" : "fast.repack.tq1_0_tq2_0x2";
+    for (const id of [repack, "fast.gemm.tq2_0x2_q8_k", "fast.attention", "fast.swiglu", "fast.gemm.f16_f32"]) {
+      assert.ok(k.some((x) => x.startsWith(`wasm.${id}`)), `${id} in ${k.join(", ")}`);
+    }
+    assert.ok(!k.some((x) => x.startsWith("wasm.gemm.tq")), `no exact ternary kernel in ${k.join(", ")}`);
+  }
+  await assert.rejects(
+    () => Engine.load("/nonexistent.gguf", { numerics: "turbo" as "fast" }),
+    /numerics "turbo": expected one of exact, fast/,
+  );
 });

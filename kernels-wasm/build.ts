@@ -3,10 +3,10 @@
  *
  * - `kernels.wasm`: SIMD128 + threads (shared imported memory).
  * - `kernels_relaxed.wasm`: the same crate built with `--cfg relaxed`, whose placeholder instructions
- *   (`i16x8.q15mulr_sat_s`, opcode 0xfd 0x82 0x01) are rewritten in place into
- *   `i16x8.relaxed_dot_i8x16_i7x16_s` (0xfd 0x92 0x02, same length). Rust 1.63 has no relaxed-SIMD
- *   intrinsics; the placeholder has the same operand and result types, and the SIMD128 build is checked
- *   to contain none.
+ *   (`v128.bitselect` inside functions named `*_rdot*` / `*_rmadd*`) are rewritten into
+ *   `i32x4.relaxed_dot_i8x16_i7x16_add_s` / `f32x4.relaxed_madd` (see `RELAXED3`; the opcodes are one byte
+ *   longer, so the code section is re-encoded by `spliceCode`). Rust 1.63 has no relaxed-SIMD intrinsics; the
+ *   SIMD128 build is checked to have no bitselect in such functions.
  * - In both modules, `f64x2.ceil` (0xfd 0x74) is the placeholder of `f32x4.demote_f64x2_zero` (0xfd 0x5e),
  *   which LLVM 14 would otherwise scalarize (see `src/simd128/mod.rs` `demote`).
  *
@@ -46,6 +46,10 @@ const RUSTC_FLAGS = [
   "panic=abort",
   "-C",
   "debuginfo=0",
+  // The precompiled `core` carries DWARF sections; the code rewrites below change instruction lengths, which would
+  // leave them stale. The "name" section (function names, used by the rewrites) stays.
+  "-C",
+  "strip=debuginfo",
   // Fat LTO is what lets the precompiled `core` join a module with the atomics feature (platform.md).
   "-C",
   "target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals",
@@ -141,8 +145,6 @@ async function instructionOffsets(file: string, name: string): Promise<number[]>
   return offs;
 }
 
-const PLACEHOLDER = [0xfd, 0x82, 0x01]; // i16x8.q15mulr_sat_s
-const RELAXED_DOT = [0xfd, 0x92, 0x02]; // i16x8.relaxed_dot_i8x16_i7x16_s (final opcode 0x112)
 const DEMOTE_PLACEHOLDER = [0xfd, 0x74]; // f64x2.ceil
 const DEMOTE = [0xfd, 0x5e]; // f32x4.demote_f64x2_zero
 
@@ -167,6 +169,241 @@ async function rewriteDemote(file: string): Promise<void> {
   }
 }
 
+/** LEB128 encoding of an unsigned integer. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Reads an unsigned LEB128 at `at`; returns the value and the offset after it. */
+function readLeb(b: Uint8Array, at: number): [number, number] {
+  let v = 0, shift = 0;
+  for (;;) {
+    const x = b[at++];
+    v += (x & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((x & 0x80) === 0) return [v, at];
+  }
+}
+
+/** One instruction replacement: `len` bytes at file offset `off` become `bytes(base)` (any length), where `base` is
+ * the index of the first of `locals` v128 locals added to the function holding it. */
+interface Splice {
+  off: number;
+  len: number;
+  locals: number;
+  bytes: (base: number) => readonly number[];
+}
+
+/** Number of parameters of every function body, in code-section order (the module imports no functions). */
+function paramCounts(bytes: Uint8Array): number[] {
+  const types: number[] = [];
+  const counts: number[] = [];
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, body] = readLeb(bytes, at + 1);
+    let p = body;
+    if (id === 1) {
+      const [n, q] = readLeb(bytes, p);
+      p = q;
+      for (let i = 0; i < n; i++) {
+        if (bytes[p] !== 0x60) throw new Error("Cannot parse the type section: not a function type.");
+        const [np, q1] = readLeb(bytes, p + 1);
+        types.push(np);
+        const [nr, q2] = readLeb(bytes, q1 + np);
+        p = q2 + nr;
+      }
+    } else if (id === 2) {
+      const [n, q] = readLeb(bytes, p);
+      p = q;
+      for (let i = 0; i < n; i++) {
+        for (let s = 0; s < 2; s++) {
+          const [len, q1] = readLeb(bytes, p);
+          p = q1 + len;
+        }
+        if (bytes[p] === 0x00) throw new Error("Cannot splice: the module imports functions (indices would shift).");
+        // memory import: kind 2, limits flag, min, max (shared)
+        const kind = bytes[p++];
+        if (kind !== 2) throw new Error(`Cannot splice: unexpected import kind ${kind}.`);
+        const flags = bytes[p++];
+        [, p] = readLeb(bytes, p);
+        if (flags & 1) [, p] = readLeb(bytes, p);
+      }
+    } else if (id === 3) {
+      const [n, q] = readLeb(bytes, p);
+      p = q;
+      for (let i = 0; i < n; i++) {
+        const [t, q1] = readLeb(bytes, p);
+        counts.push(types[t]);
+        p = q1;
+      }
+    }
+    at = body + size;
+  }
+  return counts;
+}
+
+/**
+ * Applies `splices` (inside function bodies of the code section) to a module: re-encodes each changed body (with
+ * any added v128 locals declared after its own) and the section sizes. Wasm control flow is structured (no byte
+ * offsets), so an instruction may change length; the custom sections left are "name", "producers" and
+ * "target_features", which hold no code offsets.
+ */
+export function spliceCode(bytes: Uint8Array, splices: readonly Splice[]): Uint8Array {
+  const sorted = [...splices].sort((a, b) => a.off - b.off);
+  const params = paramCounts(bytes);
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  let at = 8, used = 0;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, body] = readLeb(bytes, at + 1);
+    const end = body + size;
+    if (id !== 10) {
+      parts.push(bytes.subarray(at, end));
+      at = end;
+      continue;
+    }
+    const [count, first] = readLeb(bytes, body);
+    const section: Uint8Array[] = [new Uint8Array(leb(count))];
+    let f = first;
+    for (let n = 0; n < count; n++) {
+      const [fsize, fbody] = readLeb(bytes, f);
+      const fend = fbody + fsize;
+      const mine: Splice[] = [];
+      while (used < sorted.length && sorted[used].off < fend) mine.push(sorted[used++]);
+      if (mine.length === 0) {
+        section.push(bytes.subarray(f, fend));
+        f = fend;
+        continue;
+      }
+      // Local declarations: a vector of (count, type).
+      const [ndecl, d0] = readLeb(bytes, fbody);
+      let p = d0, nlocals = params[n];
+      for (let i = 0; i < ndecl; i++) {
+        const [c, q] = readLeb(bytes, p);
+        nlocals += c;
+        p = q + 1;
+      }
+      const extra = Math.max(...mine.map((s) => s.locals));
+      const fn: Uint8Array[] = [
+        new Uint8Array(leb(ndecl + (extra > 0 ? 1 : 0))),
+        bytes.subarray(d0, p),
+        new Uint8Array(extra > 0 ? [...leb(extra), 0x7b] : []),
+      ];
+      let i = p;
+      for (const s of mine) {
+        if (s.off < i) throw new Error(`Cannot splice at offset ${s.off}: overlaps another edit or a body header.`);
+        fn.push(bytes.subarray(i, s.off), new Uint8Array(s.bytes(nlocals)));
+        i = s.off + s.len;
+      }
+      fn.push(bytes.subarray(i, fend));
+      const b = concat(fn);
+      section.push(new Uint8Array(leb(b.length)), b);
+      f = fend;
+    }
+    const code = concat(section);
+    parts.push(new Uint8Array([10, ...leb(code.length)]), code);
+    at = end;
+  }
+  if (used !== sorted.length) throw new Error(`Cannot splice: ${sorted.length - used} edits lie outside the code.`);
+  return concat(parts);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Every `v128.bitselect` of `file` with the name of the function it sits in. */
+async function bitselects(file: string): Promise<{ off: number; fn: string }[]> {
+  const r = await run(OBJDUMP, ["-d", file], "/");
+  if (!r.ok) throw new Error(`Cannot disassemble ${file}: ${r.out}`);
+  const found: { off: number; fn: string }[] = [];
+  let fn = "";
+  for (const line of r.out.split("\n")) {
+    const head = /^[0-9a-f]+ func\[\d+\] <(.*)>:$/.exec(line);
+    if (head) {
+      fn = head[1];
+      continue;
+    }
+    const m = /^\s*([0-9a-f]+):[0-9a-f ]+\|\s*v128\.bitselect\s*$/.exec(line);
+    if (m) found.push({ off: parseInt(m[1], 16), fn });
+  }
+  return found;
+}
+
+/**
+ * The three-operand relaxed instructions. Rust 1.63 has no relaxed intrinsics, and `v128.bitselect` is the only
+ * SIMD128 instruction with the same stack signature (v128, v128, v128 -> v128); LLVM 14 treats its intrinsic as
+ * opaque (no folding, even of constant operands). So `simd128::relaxed3` emits bitselect as the placeholder, and
+ * a function's name says which instruction its placeholders stand for: names containing `_rdot` hold
+ * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (0xfd 0x113), names containing `_rmadd` `f32x4.relaxed_madd` (0xfd 0x105).
+ * The placeholder takes the accumulator first, `bitselect(c, a, b)` for `op(a, b, c)`: LLVM emits operands in
+ * order, so a chain of accumulations is then computed step by step (with the accumulator last, as the instruction
+ * takes it, LLVM pushes every step's operands before the first step: 32 live vectors for one TQ2_0 block, which V8
+ * spills). The rewrite moves the three values through added locals: `local.set t2; local.set t1; local.set t0;
+ * local.get t1; local.get t2; local.get t0; op`.
+ */
+const RELAXED3: readonly { marker: string; name: string; bytes: readonly number[] }[] = [
+  { marker: "_rdot", name: "i32x4.relaxed_dot_i8x16_i7x16_add_s", bytes: [0xfd, 0x93, 0x02] },
+  { marker: "_rmadd", name: "f32x4.relaxed_madd", bytes: [0xfd, 0x85, 0x02] },
+];
+
+/** Function names of marked (placeholder) functions. */
+function markerOf(fn: string): (typeof RELAXED3)[number] | undefined {
+  const hits = RELAXED3.filter((r) => fn.includes(r.marker));
+  if (hits.length > 1) throw new Error(`Cannot build kernels-wasm: function ${fn} carries two relaxed markers.`);
+  return hits[0];
+}
+
+/** Rewrites the placeholders of the relaxed build in place (see RELAXED3); returns how many. */
+async function rewriteRelaxed3(file: string): Promise<number> {
+  const edits: Splice[] = [];
+  for (const b of await bitselects(file)) {
+    const m = markerOf(b.fn);
+    if (m) {
+      edits.push({
+        off: b.off,
+        len: 2,
+        locals: 3,
+        bytes: (t) => [
+          ...[0x21, ...leb(t + 2), 0x21, ...leb(t + 1), 0x21, ...leb(t)],
+          ...[0x20, ...leb(t + 1), 0x20, ...leb(t + 2), 0x20, ...leb(t)],
+          ...m.bytes,
+        ],
+      });
+    }
+  }
+  if (edits.length === 0) throw new Error(`Cannot build kernels-wasm: ${file} has no relaxed placeholder to rewrite.`);
+  await Deno.writeFile(file, spliceCode(await Deno.readFile(file), edits));
+  const left = (await bitselects(file)).filter((b) => markerOf(b.fn) !== undefined);
+  if (left.length !== 0) throw new Error(`Cannot rewrite ${file}: ${left.length} placeholders left.`);
+  return edits.length;
+}
+
+/** The SIMD128 build must not hold a bitselect inside a marked function (it would be taken for a placeholder). */
+async function checkNoMarkedBitselect(file: string): Promise<void> {
+  const bad = (await bitselects(file)).filter((b) => markerOf(b.fn) !== undefined);
+  if (bad.length !== 0) {
+    throw new Error(
+      `Cannot build kernels-wasm: ${file} has ${bad.length} v128.bitselect in functions named with a relaxed marker ` +
+        `(${bad[0].fn}). Fix: move that code out of the marked function (RELAXED3 in build.ts).`,
+    );
+  }
+}
+
 /** Builds both modules into `dir`; returns their paths keyed by output name. */
 export async function buildInto(dir: string): Promise<Map<string, string>> {
   await ensureToolchain();
@@ -176,31 +413,9 @@ export async function buildInto(dir: string): Promise<Map<string, string>> {
   // The two builds are independent: run them side by side.
   await Promise.all([rustc(plain, []), rustc(relaxedRaw, ["--cfg", "relaxed"])]);
 
-  const inPlain = await instructionOffsets(plain, "i16x8.q15mulr_sat_s");
-  if (inPlain.length !== 0) {
-    throw new Error(
-      `Cannot build kernels-wasm: the SIMD128 build contains ${inPlain.length} i16x8.q15mulr_sat_s, the placeholder ` +
-        `reserved for the relaxed build. Fix: avoid i16x8_q15mulr_sat outside simd128::relaxed_dot_i8x16_i7x16.`,
-    );
-  }
-  const offs = await instructionOffsets(relaxedRaw, "i16x8.q15mulr_sat_s");
-  if (offs.length === 0) throw new Error("Cannot build kernels-wasm: the relaxed build has no placeholder to rewrite.");
-  const bytes = await Deno.readFile(relaxedRaw);
-  for (const o of offs) {
-    if (!PLACEHOLDER.every((b, i) => bytes[o + i] === b)) {
-      throw new Error(`Cannot rewrite the relaxed build: unexpected bytes at offset ${o}.`);
-    }
-    bytes.set(RELAXED_DOT, o);
-  }
-  await Deno.writeFile(relaxed, bytes);
-  await Deno.remove(relaxedRaw);
-  const left = await instructionOffsets(relaxed, "i16x8.q15mulr_sat_s");
-  const done = await instructionOffsets(relaxed, "i16x8.dot_i8x16_i7x16_s");
-  if (left.length !== 0 || done.length !== offs.length) {
-    throw new Error(
-      `Cannot rewrite the relaxed build: ${left.length} placeholders left, ${done.length} of ${offs.length} rewritten.`,
-    );
-  }
+  await Deno.rename(relaxedRaw, relaxed);
+  await checkNoMarkedBitselect(plain);
+  await rewriteRelaxed3(relaxed);
   for (const f of [plain, relaxed]) await rewriteDemote(f);
   for (const f of [plain, relaxed]) {
     const b = await Deno.readFile(f);

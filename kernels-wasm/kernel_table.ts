@@ -72,6 +72,16 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "mul_scalar": spec("mul_scalar", elems(0.3)),
   // n is in bytes here: about 16 bytes per ns.
   "copy": spec("copy", (a) => 0.06 * a[2]),
+  // --- numerics profile `fast` (issue 14). Costs from kernels_bench.ts (2B4T shapes, one thread).
+  "fast.gemm.tq2_0x2_q8_k": spec("fast.gemm.tq2_0x2_q8_k", gemm(0.02), true),
+  "fast.gemm.f16_f32": spec("fast.gemm.f16_f32", gemm(0.12), true),
+  "fast.gemm.bf16_f32": spec("fast.gemm.bf16_f32", gemm(0.1), true),
+  "fast.attention": spec("fast.attention", (a) => 0.1 * a[5] * a[7] * (a[6] + a[5]) * a[9], true),
+  "fast.swiglu": spec("fast.swiglu", elems(1), true),
+  "fast.repack.tq2_0x2": spec("fast.repack.tq2_0x2", (a) => 0.05 * a[1] * a[2]),
+  "fast.repack.tq1_0_tq2_0x2": spec("fast.repack.tq1_0_tq2_0x2", (a) => 0.2 * a[2] * a[3]),
+  // --- memory-bandwidth probe of the benchmarks: ~20 GB/s per thread.
+  "probe.read": spec("probe.read", (a) => 0.05 * a[1]),
 };
 
 /** All kernel ids, in table order. */

@@ -1,7 +1,14 @@
 /**
  * The calibration behind docs/parity.md: our engine vs llama.cpp on generated models, with and without injected
  * faults, one record per run with the numbers the gates are chosen from. Rerun it after any change to the
- * engine's numerics or to the gates: `crossval parity-calibrate [--backend wasm|ref] [--faults] [--out FILE]`.
+ * engine's numerics or to the gates:
+ * `crossval parity-calibrate [--backend wasm|ref] [--numerics exact|fast] [--faults] [--out FILE]`.
+ *
+ * The model set covers every family the engine runs: `bitnet` and `llama` models run against the pinned llama.cpp;
+ * `bitnet-b1.58` models (squared-ReLU FFN, which stock llama.cpp does not compute, and I2_S weights, which it does
+ * not load) run against our engine's `exact` profile, the bit-for-bit twin of llama.cpp's x86 float order
+ * (docs/performance.md "Numerics and speed"): what calibrates the `fast` profile's distance from that order. Such
+ * records say `reference: "engine-exact"`.
  *
  * @module
  */
@@ -9,6 +16,9 @@
 import { normalizeSpec, type SynthSpec, writeSyntheticModel } from "../engine/synth/mod.ts";
 import type { Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
+import { REFERENCE_NOT_LOADED } from "./assemble.ts";
+import type { ReferenceParitySubject } from "./subject.ts";
 import type { ParityReceipt } from "../receipts/parity_receipt.ts";
 import { CppSubject } from "./cpp_subject.ts";
 import { EngineSubject } from "./engine_subject.ts";
@@ -35,7 +45,16 @@ export const CALIBRATION_MODELS: readonly Partial<SynthSpec>[] = [
   { layers: 4, scales: true },
   { layers: 2 },
   { layers: 8 },
+  { layers: 4, arch: "bitnet-b1.58" },
+  { layers: 4, arch: "bitnet-b1.58", type: "i2_s" },
+  { layers: 4, arch: "bitnet-b1.58", embedType: "bf16", seed: 2 },
+  { preset: "tiny-llama", arch: "llama" },
+  { preset: "tiny-llama", arch: "llama", layers: 4, seed: 2 },
+  { preset: "tiny-llama", arch: "llama", untied: true, outputType: "q6_k", ropeFreqs: true },
 ];
+
+/** Architectures stock llama.cpp computes correctly (the others are calibrated against the exact profile). */
+const LLAMA_CPP_ARCHS: ReadonlySet<string> = new Set(["bitnet", "llama"]);
 
 /** Faults injected at layer 2 of the first model. */
 export const CALIBRATION_FAULTS: readonly Faults[] = [
@@ -138,11 +157,28 @@ export function calibrationLine(
   };
 }
 
+/** Our engine's exact profile as the reference side (models stock llama.cpp cannot compute). */
+function exactEngineReference(e: EngineSubject): ReferenceParitySubject & Disposable {
+  return {
+    nVocab: e.nVocab,
+    nCtx: e.nCtx,
+    tokenize: (text, v) => e.tokenize(text, v),
+    piece: (id) => e.piece(id),
+    evalAll: (ids) => e.evalAll(ids),
+    begin: (ids) => e.begin(ids),
+    step: (id) => e.step(id),
+    capture: (ids) => e.capture(ids),
+    describe: () => ({ ...REFERENCE_NOT_LOADED, library: "llama.cpp" }),
+    [Symbol.dispose]: () => e.close(),
+  };
+}
+
 async function runOne(
   dir: string,
   spec: Partial<SynthSpec>,
   faults: Faults | null,
   backend: BackendKind,
+  numerics: NumericsProfile,
   prompts: readonly ParityPrompt[],
   steps: number,
 ) {
@@ -153,10 +189,20 @@ async function runOne(
     await writeSyntheticModel(path, normalizeSpec(spec));
   }
   const facts = await describeModelFile(path);
-  using eng = await EngineSubject.open(path, { backend, threads: 1, nCtx: 512, ...(faults ? { faults } : {}) });
-  await using ref = await CppSubject.open(path, { threads: 1, nCtx: 512, greedySteps: steps });
-  const r = await runParity(eng, ref, prompts, { model: facts.model, tokenizer: facts.tokenizer, steps });
-  return calibrationLine(spec, faults, r);
+  const common = { threads: 1, nCtx: 512 };
+  using eng = await EngineSubject.open(path, { ...common, backend, numerics, ...(faults ? { faults } : {}) });
+  const stock = LLAMA_CPP_ARCHS.has(normalizeSpec(spec).arch) && normalizeSpec(spec).type !== "i2_s";
+  await using ref = stock
+    ? await CppSubject.open(path, { ...common, greedySteps: steps })
+    : exactEngineReference(await EngineSubject.open(path, { ...common, backend: "wasm", numerics: "exact" }));
+  const r = await runParity(eng, ref, prompts, {
+    model: facts.model,
+    tokenizer: facts.tokenizer,
+    steps,
+    thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!,
+  });
+  // Our exact profile as the reference describes itself as llama.cpp (its bit-for-bit twin): the record says which.
+  return { ...calibrationLine(spec, faults, r), reference: stock ? "llama.cpp" : "engine-exact" };
 }
 
 /**
@@ -201,9 +247,15 @@ async function runOneReference(
   spec: Partial<SynthSpec>,
   faults: Faults | null,
   backend: BackendKind,
-  how: { ikFormat: IkInputFormat; measure: boolean; prompts: readonly ParityPrompt[]; steps: number },
+  how: {
+    ikFormat: IkInputFormat;
+    measure: boolean;
+    numerics: NumericsProfile;
+    prompts: readonly ParityPrompt[];
+    steps: number;
+  },
 ) {
-  const { ikFormat, measure } = how;
+  const { ikFormat, measure, numerics } = how;
   const path = `${dir}/${JSON.stringify(spec).replace(/[^a-z0-9]+/gi, "_")}.gguf`;
   try {
     await Deno.stat(path);
@@ -214,9 +266,11 @@ async function runOneReference(
     library: "ik_llama.cpp",
     input: ikFormat,
     activations: ikFormat === "f32" ? "float" : "int8",
+    numerics,
   })!;
   const r = await runParityOnModel(path, {
     backend,
+    numerics,
     reference: "ik_llama",
     ikFormat,
     prompts: how.prompts,
@@ -231,6 +285,8 @@ async function runOneReference(
 export interface CalibrateOptions {
   /** Our engine's backend (default `wasm`). */
   readonly backend?: BackendKind;
+  /** Our engine's kernel set (default `exact`). */
+  readonly numerics?: NumericsProfile;
   /** Calibrate against ik_llama.cpp on this input (`f32`, `iq2_bn`) instead of the pinned llama.cpp. */
   readonly ikFormat?: IkInputFormat;
   /** With `ikFormat`: record each op's clean-row NMSE instead of judging it (the tolerances' calibration). */
@@ -266,7 +322,7 @@ export interface CalibrateOptions {
  * ```
  */
 export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<string, unknown>[]> {
-  const backend = opts.backend ?? "wasm";
+  const backend = opts.backend ?? "wasm", numerics = opts.numerics ?? "exact";
   const dir = await Deno.makeTempDir({ prefix: "crossval-calibrate-" });
   const out: Record<string, unknown>[] = [];
   try {
@@ -283,14 +339,16 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<Record<str
     for (const [spec, faults] of runs) {
       const record = {
         backend,
+        numerics,
         ...(ik
           ? await runOneReference(dir, spec, faults, backend, {
             ikFormat: ik,
             measure: opts.measure ?? false,
+            numerics,
             prompts,
             steps,
           })
-          : await runOne(dir, spec, faults, backend, prompts, steps)),
+          : await runOne(dir, spec, faults, backend, numerics, prompts, steps)),
       };
       opts.onRecord?.(record);
       out.push(record);

@@ -12,6 +12,7 @@ import type { ActivationPrecision } from "../engine/backends/activation_precisio
 import type { TensorHook } from "../engine/model/graph.ts";
 import { applyFaults, type FaultedModel, type Faults } from "./faults.ts";
 import type { BackendKind } from "../engine/backends/backend.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import type { EngineInfoJson } from "../receipts/parity_receipt.ts";
 import type { EngineParitySubject, NamedTensor, TokenizeVariant } from "./subject.ts";
 
@@ -23,6 +24,8 @@ export interface EngineSubjectOptions {
   readonly threads?: number;
   /** Context length (default: the engine's default). */
   readonly nCtx?: number;
+  /** Kernel set (default `exact`: parity against the pinned llama.cpp is bit for bit in that profile). */
+  readonly numerics?: NumericsProfile;
   /** TEST-ONLY fault injection, recorded in the receipt (a receipt with faults never verifies). */
   readonly faults?: Faults;
   /** Activation precision of the ternary projections (default `int8`): `float` against a float reference. */
@@ -76,6 +79,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
     const kind = opts.backend ?? "wasm";
     const common = {
       ...(opts.nCtx !== undefined ? { nCtx: opts.nCtx } : {}),
+      numerics: opts.numerics ?? "exact",
       ...(opts.activations !== undefined ? { activations: opts.activations } : {}),
     };
     if (!faulted) {
@@ -157,6 +161,7 @@ export class EngineSubject implements EngineParitySubject, Disposable {
       threads: info.threads,
       n_ctx: info.nCtx,
       kernels: this.#engine.kernels(),
+      numerics: info.numerics,
       tokenizer_sha256: this.#engine.tokenizer.identity.sha256,
       faults: { ...(this.#opts.faults ?? {}) },
     };

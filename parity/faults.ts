@@ -272,8 +272,8 @@ class FaultBackend implements KernelBackend {
       be.run(id, x, this.#shiftRows(nTok), nTok, nHead, headDim, nRot);
       return;
     }
-    if ((id === "swiglu" || id === "relu2_glu") && L === f.swapActivation) {
-      return be.run(id === "swiglu" ? "relu2_glu" : "swiglu", ...args);
+    if ((id === "swiglu" || id === "fast.swiglu" || id === "relu2_glu") && L === f.swapActivation) {
+      return be.run(id === "relu2_glu" ? "swiglu" : "relu2_glu", ...args);
     }
     if (id === "quantize.q8_k" && L === f.perTokenActQuant) {
       const [x, y, K, rows] = args, host = be.hostBuffer;

@@ -29,6 +29,7 @@ async function run(path: string, faults?: Faults): Promise<[string, Float32Array
   const patched = faulted?.patch(await createBackend("ref"), hook);
   using e = await Engine.load(faulted?.path ?? path, {
     nCtx: 64,
+    numerics: "exact",
     backend: patched?.backend ?? "ref",
     onTensor: patched?.onTensor ?? hook,
   });

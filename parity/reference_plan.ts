@@ -38,6 +38,7 @@ import { GgufFile } from "../engine/gguf/mod.ts";
 import { quantFormat } from "../engine/quant/formats.ts";
 import { ggmlTypeName } from "../engine/quant/ggml_type.ts";
 import type { ActivationPrecision } from "../engine/backends/activation_precision.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { cacheRoot } from "../lock/cache_dir.ts";
 import { sha256File } from "../lock/sha256.ts";
 import { gatesFor } from "../receipts/parity_gates.ts";
@@ -126,6 +127,8 @@ export interface PrepareReferenceOptions {
   readonly cacheDir?: string;
   /** A process of the pinned llama.cpp already started (the CLI starts one early); used when that is the choice. */
   readonly spawned?: Promise<ReferenceProcess>;
+  /** Our engine's kernel set, which with the reference decides the gates (default `exact`). */
+  readonly numerics?: NumericsProfile;
 }
 
 /** A reference ready to run: its process, the file it loads, and how to compare with it. */
@@ -179,6 +182,7 @@ export async function prepareReference(
   model: ModelForReference,
   opts: PrepareReferenceOptions = {},
 ): Promise<PreparedReference> {
+  const numerics = opts.numerics ?? "exact";
   const base = {
     selection: sel,
     modelPath: model.path,
@@ -196,7 +200,7 @@ export async function prepareReference(
       ...base,
       library: cppDir ? "custom" : "llama.cpp",
       process,
-      thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8" })!,
+      thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!,
       dialect: "llama.cpp",
     };
   }
@@ -212,13 +216,13 @@ export async function prepareReference(
         library,
         process,
         buildFlags,
-        thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8" })!,
+        thresholds: gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!,
         dialect: "llama.cpp",
       };
     }
     const support = computeSupport("ik_llama.cpp", model);
     if (support.ok) {
-      const thresholds = gatesFor({ library, input: null, activations: "int8" });
+      const thresholds = gatesFor({ library, input: null, activations: "int8", numerics });
       if (!thresholds) throw uncalibrated(model.path, "the model as it is");
       return { ...base, library, process, buildFlags, thresholds, dialect: "ik_llama.cpp" };
     }
@@ -235,7 +239,7 @@ export async function prepareReference(
       transcode,
     };
     const activations: ActivationPrecision = format === "f32" ? "float" : "int8";
-    const thresholds = gatesFor({ library, input: format, activations })!;
+    const thresholds = gatesFor({ library, input: format, activations, numerics })!;
     return {
       ...base,
       library,

@@ -17,7 +17,8 @@ import type { ReferenceProcess, ReferenceProcessOptions } from "../ffi/ref_proce
 import { ReferenceCrashedError } from "../ffi/ref_crash.ts";
 import { crashedReference, referenceCrashError } from "./reference_crash.ts";
 import { EngineSubject } from "./engine_subject.ts";
-import { DEFAULT_THRESHOLDS } from "../receipts/parity_gates.ts";
+import { gatesFor } from "../receipts/parity_gates.ts";
+import type { NumericsProfile } from "../engine/backends/type_kernels.ts";
 import { GgufFile, InvalidModelError, preflightGguf } from "../engine/gguf/mod.ts";
 import type { ReferenceBuildEvent, TensorDesc } from "../ffi/references/mod.ts";
 import {
@@ -41,6 +42,11 @@ export interface ParityRunOptions {
   /** Our engine's kernel backend (default `wasm`). */
   readonly backend?: BackendKind;
   /**
+   * Our engine's kernel set (default `exact`, bit-identical to the pinned llama.cpp on x86); `fast` is checked
+   * with its own gates (`gatesFor` in receipts/parity_gates.ts).
+   */
+  readonly numerics?: NumericsProfile;
+  /**
    * Threads for both sides (default 1). Parity checks correctness, not speed; on a shared 2-core CI machine,
    * llama.cpp's spinning thread pool with 2 threads was measured 10-500× slower than with 1 (docs/parity.md).
    */
@@ -49,7 +55,7 @@ export interface ParityRunOptions {
   readonly nCtx?: number;
   /** Budget for all reference calls, ms (default 300000). */
   readonly referenceTimeoutMs?: number;
-  /** Gates (default {@link DEFAULT_THRESHOLDS}). */
+  /** Gates (default: those calibrated for the reference, its input, our activations and kernel set, `gatesFor`). */
   readonly thresholds?: ParityThresholds;
   /** llama.cpp build directory (overrides `BITNET_CPP_DIR`). */
   readonly cppDir?: string;
@@ -154,6 +160,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
   if (!useEarly) await closeEarly();
   const threads = opts.threads ?? 1;
   const nCtx = opts.nCtx ?? 512;
+  const numerics = opts.numerics ?? "exact";
   const prompts = opts.prompts ?? DEFAULT_PROMPTS;
   const [tool, machine] = [await toolInfo(), machineInfo()];
 
@@ -165,7 +172,8 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
     selection: selection.json,
   };
   let prepared: PreparedReference | undefined;
-  let thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
+  let thresholds = opts.thresholds ??
+    gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics })!;
   try {
     try {
       prepared = await prepareReference(
@@ -174,6 +182,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         {
           process: CppSubject.processOptions(processOptions),
           ...(opts.ikFormat ? { ikFormat: opts.ikFormat } : {}),
+          numerics,
           ...(opts.onBuildEvent ? { onBuildEvent: opts.onBuildEvent } : {}),
           ...(useEarly && early ? { spawned: early } : {}),
         },
@@ -215,6 +224,7 @@ export async function runParityOnModel(path: string, opts: ParityRunOptions = {}
         backend: opts.backend ?? "wasm",
         threads,
         nCtx,
+        numerics,
         activations: prepared?.activations ?? "int8",
         ...(opts.faults ? { faults: opts.faults } : {}),
       });

@@ -19,8 +19,11 @@ import { compileSchemaCheck, type SchemaCheck } from "./schema_check.ts";
 import { verifyBenchReceipt } from "./verify_bench.ts";
 import { summarize } from "./stats.ts";
 
-/** Schema version of baselines written by this code. */
-export const BASELINE_SCHEMA_VERSION = "1.0.0";
+/**
+ * Schema version of baselines written by this code. 1.1.0 (additive): tests at a depth (`tg32@d512`), each entry's
+ * `numerics` (the engine's kernel set).
+ */
+export const BASELINE_SCHEMA_VERSION = "1.1.0";
 
 /** One engine's side of a baselined test. */
 export interface BaselineSide {
@@ -54,6 +57,8 @@ export interface BaselineEntry {
   readonly model_sha256: string;
   /** Our engine's backend. */
   readonly backend: string;
+  /** Our engine's kernel set (1.1.0; absent: `exact`). */
+  readonly numerics?: "exact" | "fast";
   /** Threads of both engines. */
   readonly threads: number;
   /** Our engine. */
@@ -192,6 +197,7 @@ export function generateBaseline(receipts: readonly BenchReceipt[], opts: Genera
         n_gen: res.n_gen,
         model_sha256: r.model_sha256,
         backend: r.backend,
+        numerics: r.numerics ?? "exact",
         threads: r.settings.threads,
         engine: side(e),
         reference: { ...side(f), version: r.reference.version, commit: r.reference.commit },

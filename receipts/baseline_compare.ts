@@ -180,6 +180,17 @@ function judge(entry: BaselineEntry, r: BenchReceipt, res: BenchResult, o: Requi
     notes.push(`threads differ: baseline ${entry.threads}, now ${r.settings.threads}`);
   }
   if (entry.backend !== r.backend) notes.push(`backend differs: baseline ${entry.backend}, now ${r.backend}`);
+  if ((entry.numerics ?? "exact") !== (r.numerics ?? "exact")) {
+    return {
+      id,
+      verdict: "not_comparable",
+      reason: `another kernel set: the baseline ran ${entry.numerics ?? "exact"} numerics, the receipt ${
+        r.numerics ?? "exact"
+      }`,
+      ...none,
+      notes,
+    };
+  }
   if (entry.receipt.commit !== r.tool.commit) {
     notes.push(
       `engine build: baseline ${entry.receipt.commit.slice(0, 12)}, now ${r.tool.commit.slice(0, 12)}${

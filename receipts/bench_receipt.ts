@@ -17,7 +17,12 @@
 import type { ReferenceInputJson, ReferenceLibraryName, ReferenceSelectionJson } from "./parity_receipt.ts";
 import type { MachineInfo, ToolInfo } from "./provenance.ts";
 
-/** Schema version of bench receipts written by this code. */
+/**
+ * Schema version of bench receipts written by this code. 1.1.0 (additive): `numerics` (the engine's kernel set),
+ * tests at a depth (`tg32@d512`, `n_depth`), `bytes_per_token` of generation tests and the measured read bandwidth
+ * (`roofline`); which reference ran and how (`reference.library` `ik_llama.cpp`/`custom`, `selection`,
+ * `build_flags`, `input` with its transcode).
+ */
 export const BENCH_SCHEMA_VERSION = "1.1.0";
 
 /**
@@ -114,7 +119,7 @@ export interface BenchRecord {
   readonly n_prompt: number;
   /** Generated tokens per repetition (`tg<N>`: N, else 0). */
   readonly n_gen: number;
-  /** Tokens in the cache before the test (always 0 here). */
+  /** Tokens in the cache before the test (the `@d<D>` of the test name, else 0). */
   readonly n_depth: number;
   /** RFC 3339 time of the test's first repetition. */
   readonly test_time: string;
@@ -152,14 +157,22 @@ export interface PairedRatio {
   readonly confidence: number;
 }
 
-/** One test (`pp<N>` or `tg<N>`) on both engines. */
+/** One test (`pp<N>` or `tg<N>`, optionally at a depth: `tg32@d512`) on both engines. */
 export interface BenchResult {
-  /** llama-bench test name: `pp512`, `tg128`. */
+  /** llama-bench test name: `pp512`, `tg128`, `tg32@d2048` (llama-bench prints `tg32 @ d2048`). */
   readonly test: string;
   /** Prompt tokens. */
   readonly n_prompt: number;
   /** Generated tokens. */
   readonly n_gen: number;
+  /** Tokens in the cache before the timed part (1.1.0; absent in 1.0.0 receipts: 0). */
+  readonly n_depth?: number;
+  /**
+   * Generation tests (1.1.0): bytes each side reads per generated token, the model's matrices once (the token
+   * embedding only when it is also the output matrix) plus the mean KV cache rows attended over, in each side's
+   * cache type; null for prompt tests. Times tokens/s, over `roofline.native_gbps`: the fraction of the roofline.
+   */
+  readonly bytes_per_token?: { readonly engine: number; readonly reference: number } | null;
   /** Our engine, or null when it did not run. */
   readonly engine: BenchRecord | null;
   /** llama.cpp, or null when it did not run. */
@@ -226,6 +239,8 @@ export interface BenchEngineInfo {
   readonly threads: number;
   /** Kernel ids that executed, first-run order (`<backend>.<op>[.<variant>]`). */
   readonly kernels: readonly string[];
+  /** The kernel set (1.1.0). */
+  readonly numerics?: "exact" | "fast";
   /** Test-only modifications in effect (an injected delay); empty in a real receipt. */
   readonly faults: Readonly<Record<string, string>>;
   /** Why it did not run, or null. */
@@ -276,6 +291,8 @@ export interface BenchReceipt {
   readonly compute_path: "real";
   /** Our engine's kernel backend. */
   readonly backend: string;
+  /** Our engine's kernel set (1.1.0; 1.0.0 receipts ran `exact`). */
+  readonly numerics?: "exact" | "fast";
   /** SHA-256 of the model file. */
   readonly model_sha256: string;
   /** Commit of this tool (the engine's build). */
@@ -304,4 +321,22 @@ export interface BenchReceipt {
   readonly reference: BenchReferenceInfo;
   /** Per test. */
   readonly results: readonly BenchResult[];
+  /** The streaming-read bandwidth measured in the same run (1.1.0), or null. */
+  readonly roofline?: BenchBandwidth | null;
+}
+
+/** Streaming-read bandwidth of the machine (bench/bandwidth.ts), the roofline of decode. */
+export interface BenchBandwidth {
+  /** Threads reading (the benchmark's). */
+  readonly threads: number;
+  /** Bytes read per repetition. */
+  readonly bytes: number;
+  /** Native probe (C): bytes over the best repetition, GB/s. */
+  readonly native_gbps: number;
+  /** WebAssembly probe (`probe.read`): GB/s. */
+  readonly wasm_gbps: number;
+  /** Seconds of each native repetition. */
+  readonly native_seconds: readonly number[];
+  /** Seconds of each WebAssembly repetition. */
+  readonly wasm_seconds: readonly number[];
 }

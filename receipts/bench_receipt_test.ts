@@ -29,7 +29,9 @@ const codes = (r: unknown) => [...new Set(verifyReceipt(r).map((p) => p.code))].
 Deno.test("a receipt from a real run passes receipt verification", () => {
   assert.deepEqual(verifyReceipt(JSON.parse(JSON.stringify(real))), []);
   assert.equal(real.compute_path, "real");
-  assert.ok(real.kernels.some((k) => k.startsWith("wasm.gemm.")), `kernels: ${real.kernels.join(", ")}`);
+  assert.ok(real.kernels.some((k) => /^wasm\.(fast\.)?gemm\./.test(k)), `kernels: ${real.kernels.join(", ")}`);
+  assert.equal(real.numerics, "fast"); // the engine's default
+  assert.equal(real.engine.numerics, "fast");
   assert.match(real.model_sha256, /^[0-9a-f]{64}$/);
   for (const res of real.results) {
     assert.equal(res.engine!.samples_ts.length, 5);

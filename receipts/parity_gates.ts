@@ -90,6 +90,8 @@ export interface GateKey {
   readonly input: string | null;
   /** Our engine's activation precision (`int8` when absent, the only one before schema 1.2.0). */
   readonly activations: string | null;
+  /** Our engine's kernel set (`exact` when absent or null, the only one before schema 1.2.0). */
+  readonly numerics?: string | null;
 }
 
 /**
@@ -144,28 +146,56 @@ export const IK_IQ2BN_INT8_THRESHOLDS: ParityThresholds = {
   },
 };
 
+/**
+ * The gates of the `fast` numerics profile (calibrated on generated models of every family, docs/parity.md
+ * "Fast profile"): the logit gates of {@link DEFAULT_THRESHOLDS}, which were calibrated on kernels with their own
+ * float order too; localization allows the denser rounding differences of the fast kernels.
+ */
+export const FAST_THRESHOLDS: ParityThresholds = {
+  ...DEFAULT_THRESHOLDS,
+  id: "parity-gates-fast/1",
+  localization: {
+    ...DEFAULT_THRESHOLDS.localization,
+    new_error_row_nmse: {
+      ...DEFAULT_THRESHOLDS.localization.new_error_row_nmse,
+      // The fast F16/BF16 output GEMV multiplies f32 activations (llama.cpp rounds result_norm to the weight type
+      // first): clean rows then differ by that rounding, NMSE 3e-8..7e-8 (F16) and 2e-6..3.6e-6 (BF16) measured.
+      result_output: 2e-5,
+    },
+  },
+};
+
 /** Every gate set, by id. */
 export const GATE_SETS: ReadonlyMap<string, ParityThresholds> = new Map(
-  [DEFAULT_THRESHOLDS, IK_F32_FLOAT_THRESHOLDS, IK_IQ2BN_INT8_THRESHOLDS].map((t) => [t.id, t]),
+  [DEFAULT_THRESHOLDS, FAST_THRESHOLDS, IK_F32_FLOAT_THRESHOLDS, IK_IQ2BN_INT8_THRESHOLDS].map((t) => [t.id, t]),
 );
 
 /**
- * The gates a run is judged with: the pinned llama.cpp (and a user's llama.cpp build) with our bit-exact engine gets
- * {@link DEFAULT_THRESHOLDS}; ik_llama.cpp, whose float order we do not replicate, gets the set calibrated for the
- * file it ran and our activation precision. A combination nobody calibrated has no gates: null.
+ * The gates a run is judged with: the pinned llama.cpp (and a user's llama.cpp build) with our engine's int8
+ * activations gets {@link DEFAULT_THRESHOLDS} for the bit-exact `exact` kernels and {@link FAST_THRESHOLDS} for the
+ * `fast` ones; ik_llama.cpp, whose float order neither profile replicates, gets the set calibrated for the file it
+ * ran and our activation precision, in either profile (the fast kernels' rounding differences are orders of
+ * magnitude below ik_llama.cpp's own: docs/parity.md, "Fast profile"). A combination nobody calibrated has no
+ * gates: null.
  *
- * @param k Library, the reference's input format, our activations.
+ * @param k Library, the reference's input format, our activations and kernel set.
  * @returns The gate set, or null.
  * @example
  * ```ts
  * import { gatesFor } from "./parity_gates.ts";
  * console.log(gatesFor({ library: "ik_llama.cpp", input: "f32", activations: "float" })?.id);
  * // parity-gates/ik_llama-f32-float/1
+ * console.log(gatesFor({ library: "llama.cpp", input: null, activations: "int8", numerics: "fast" })?.id);
+ * // parity-gates-fast/1
  * ```
  */
 export function gatesFor(k: GateKey): ParityThresholds | null {
-  const act = k.activations ?? "int8";
-  if (k.library !== "ik_llama.cpp") return act === "int8" ? DEFAULT_THRESHOLDS : null;
+  const act = k.activations ?? "int8", numerics = k.numerics ?? "exact";
+  if (numerics !== "exact" && numerics !== "fast") return null;
+  if (k.library !== "ik_llama.cpp") {
+    if (act !== "int8") return null;
+    return numerics === "fast" ? FAST_THRESHOLDS : DEFAULT_THRESHOLDS;
+  }
   if (k.input === "f32" && act === "float") return IK_F32_FLOAT_THRESHOLDS;
   if (k.input === "iq2_bn" && act === "int8") return IK_IQ2BN_INT8_THRESHOLDS;
   return null;

@@ -5,6 +5,10 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_THRESHOLDS as T,
+  FAST_THRESHOLDS,
+  gatesFor,
+  IK_F32_FLOAT_THRESHOLDS,
+  IK_IQ2BN_INT8_THRESHOLDS,
   isExcusedTie,
   judgeGreedy,
   judgeLogits,
@@ -152,4 +156,21 @@ Deno.test("localizedStatus() needs a dense majority of clean-input rows to call 
   assert.equal(localizedStatus(m - 1, m - 1, T), "undetermined");
   assert.equal(localizedStatus(100, Math.floor(100 * f), T), "ok");
   assert.equal(localizedStatus(100, Math.floor(100 * f) + 1, T), "exceeded");
+});
+
+Deno.test("gatesFor() picks the gates by reference, its input, our activations and our kernel set", () => {
+  const llama = { library: "llama.cpp", input: null } as const;
+  assert.equal(gatesFor({ ...llama, activations: "int8" }), T);
+  assert.equal(gatesFor({ ...llama, activations: null, numerics: null }), T, "absent fields: int8, exact");
+  assert.equal(gatesFor({ ...llama, activations: "int8", numerics: "fast" }), FAST_THRESHOLDS);
+  assert.equal(gatesFor({ library: "custom", input: null, activations: "int8", numerics: "fast" }), FAST_THRESHOLDS);
+  assert.equal(gatesFor({ ...llama, activations: "float" }), null, "float activations against llama.cpp: uncalibrated");
+  const ik = { library: "ik_llama.cpp" } as const;
+  for (const numerics of ["exact", "fast"]) {
+    assert.equal(gatesFor({ ...ik, input: "f32", activations: "float", numerics }), IK_F32_FLOAT_THRESHOLDS);
+    assert.equal(gatesFor({ ...ik, input: "iq2_bn", activations: "int8", numerics }), IK_IQ2BN_INT8_THRESHOLDS);
+    assert.equal(gatesFor({ ...ik, input: "f32", activations: "int8", numerics }), null);
+    assert.equal(gatesFor({ ...ik, input: null, activations: "int8", numerics }), null);
+  }
+  assert.equal(gatesFor({ ...llama, activations: "int8", numerics: "turbo" }), null, "an unknown kernel set");
 });

@@ -19,9 +19,9 @@ import type { MachineInfo, ToolInfo } from "./provenance.ts";
 /**
  * Schema version of parity receipts written by this code. 1.1.0 (additive): overall status `reference_crashed`,
  * reference error kind `crashed` with `reference.error.crash`. 1.2.0 (additive): `engine.device`, the WebGPU
- * adapter the engine ran on; which reference ran and how (`reference.library` `ik_llama.cpp`/`custom`,
- * `reference.selection`, `driver`, `build_flags`, `arch`, `input` with its transcode), error kind `unsupported`,
- * `engine.activations`, and the localization's `clean_row_nmse_max`.
+ * adapter the engine ran on; `engine.numerics`, the kernel set that ran; which reference ran and how
+ * (`reference.library` `ik_llama.cpp`/`custom`, `reference.selection`, `driver`, `build_flags`, `arch`, `input` with
+ * its transcode), error kind `unsupported`, `engine.activations`, and the localization's `clean_row_nmse_max`.
  */
 export const PARITY_SCHEMA_VERSION = "1.2.0";
 
@@ -483,6 +483,12 @@ export interface EngineInfoJson {
   readonly n_ctx: number | null;
   /** Kernel ids that executed, first-run order (`<backend>.<op>[.<variant>]`). */
   readonly kernels: readonly string[];
+  /**
+   * The kernel set that ran (`exact`: llama.cpp's x86 float order; `fast`: WebAssembly-native numerics), which
+   * with the reference also selects the gates (`receipts/parity_gates.ts` `gatesFor`); absent in receipts before schema 1.2.0
+   * (they ran `exact`).
+   */
+  readonly numerics?: "exact" | "fast";
   /** The engine tokenizer's own vocabulary hash (must equal `tokenizer.vocab_sha256`, computed from the file). */
   readonly tokenizer_sha256: string | null;
   /** Test-only faults in effect; must be empty in a real receipt. */

@@ -101,6 +101,13 @@ export function verifyBenchReceipt(receipt: Readonly<Record<string, unknown>>): 
     );
   }
   problems.push(...checkKernelIds(r.engine.kernels, r.backend));
+  if ((r.numerics ?? null) !== (r.engine.numerics ?? null)) {
+    add(
+      "/engine/numerics",
+      "numerics_mismatch",
+      `engine.numerics "${r.engine.numerics}" differs from numerics "${r.numerics}" (they are the same kernel set)`,
+    );
+  }
   if (JSON.stringify(r.kernels) !== JSON.stringify(r.engine.kernels)) {
     add("/kernels", "kernels_mismatch", "the top-level kernels differ from engine.kernels (they are the same list)");
   }
@@ -162,13 +169,30 @@ export function verifyBenchReceipt(receipt: Readonly<Record<string, unknown>>): 
   let totalNs = 0;
   r.results.forEach((res, i) => {
     const base = `/results/${i}`;
-    const m = /^(pp|tg)(\d+)$/.exec(res.test)!;
-    const want = { n_prompt: m[1] === "pp" ? Number(m[2]) : 0, n_gen: m[1] === "tg" ? Number(m[2]) : 0 };
-    if (res.n_prompt !== want.n_prompt || res.n_gen !== want.n_gen) {
+    const m = /^(pp|tg)(\d+)(?:@d(\d+))?$/.exec(res.test)!;
+    const want = {
+      n_prompt: m[1] === "pp" ? Number(m[2]) : 0,
+      n_gen: m[1] === "tg" ? Number(m[2]) : 0,
+      n_depth: m[3] ? Number(m[3]) : 0,
+    };
+    if (res.n_prompt !== want.n_prompt || res.n_gen !== want.n_gen || (res.n_depth ?? 0) !== want.n_depth) {
       add(
         base,
         "test_mismatch",
-        `${res.test} must have n_prompt ${want.n_prompt} and n_gen ${want.n_gen}, not ${res.n_prompt}/${res.n_gen}`,
+        `${res.test} must have n_prompt ${want.n_prompt}, n_gen ${want.n_gen} and n_depth ${want.n_depth}, not ` +
+          `${res.n_prompt}/${res.n_gen}/${res.n_depth ?? 0}`,
+      );
+    }
+    const bpt = res.bytes_per_token;
+    if (bpt && want.n_gen === 0) {
+      add(`${base}/bytes_per_token`, "bytes_per_token", `${res.test} is a prompt test: bytes_per_token must be null`);
+    }
+    if (bpt && res.engine && Math.max(...res.engine.samples_ts) * bpt.engine > MAX_MEMORY_BANDWIDTH) {
+      add(
+        `${base}/bytes_per_token`,
+        "implausible_rate",
+        `${res.test}: ${fmt(Math.max(...res.engine.samples_ts))} t/s x ${fmt(bpt.engine)} bytes per token exceeds ` +
+          `any CPU's memory bandwidth (${MAX_MEMORY_BANDWIDTH / 1e9} GB/s)`,
       );
     }
     for (const side of ["engine", "reference"] as const) {
@@ -262,15 +286,16 @@ function checkRecord(
   rec: BenchRecord,
   path: string,
   test: string,
-  want: { n_prompt: number; n_gen: number },
+  want: { n_prompt: number; n_gen: number; n_depth: number },
   r: BenchReceipt,
   add: (p: string, c: string, m: string) => void,
 ): void {
-  if (rec.n_prompt !== want.n_prompt || rec.n_gen !== want.n_gen) {
+  if (rec.n_prompt !== want.n_prompt || rec.n_gen !== want.n_gen || rec.n_depth !== want.n_depth) {
     add(
       path,
       "test_mismatch",
-      `${test} must have n_prompt ${want.n_prompt} and n_gen ${want.n_gen}, not ${rec.n_prompt}/${rec.n_gen}`,
+      `${test} must have n_prompt ${want.n_prompt}, n_gen ${want.n_gen} and n_depth ${want.n_depth}, not ` +
+        `${rec.n_prompt}/${rec.n_gen}/${rec.n_depth}`,
     );
   }
   const reps = r.settings.reps;

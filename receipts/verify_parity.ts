@@ -52,16 +52,22 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   const add = (path: string, code: string, message: string) => problems.push({ path, code, message });
   const t = r.thresholds;
 
-  // The gates are those of the reference that ran, the file it ran and our activations (a receipt cannot pick a
-  // looser set than its own run's).
+  // The gates are those of the reference that ran, the file it ran, our activations and our kernel set (a receipt
+  // cannot pick a looser set than its own run's).
   const input = r.reference.input?.transcode ? r.reference.input.transcode.to : null;
-  const gates = gatesFor({ library: r.reference.library, input, activations: r.engine.activations ?? null });
+  const gates = gatesFor({
+    library: r.reference.library,
+    input,
+    activations: r.engine.activations ?? null,
+    numerics: r.engine.numerics ?? null,
+  });
   if (gates === null) {
     add(
       "/thresholds/id",
       "thresholds_uncalibrated",
       `no gates are calibrated for ${r.reference.library} on ${input ?? "the model itself"} with ` +
-        `${r.engine.activations ?? "int8"} activations: not evidence of parity`,
+        `${r.engine.activations ?? "int8"} activations and the ${r.engine.numerics ?? "exact"} kernels: not ` +
+        `evidence of parity`,
     );
   } else thresholdsNotLooser(t, gates, add);
 
@@ -275,6 +281,7 @@ export function verifyParityReceipt(receipt: Readonly<Record<string, unknown>>):
   return problems;
 }
 
+/** `t` must be at least as strict as `d`, the gates of the run. */
 function thresholdsNotLooser(
   t: ParityThresholds,
   d: ParityThresholds,

@@ -7,11 +7,17 @@
 
 export { fixtureModel, withTempDir } from "../engine/synth/_testing.ts";
 
-/** The files `crossval validate --out <dir>/parity.json` writes into `<dir>` for the lockfile's CI tier. */
+/**
+ * The files `crossval validate --out <dir>/parity.json` writes into `<dir>` for the lockfile's CI tier, with both
+ * numerics profiles (validate's default).
+ */
 export interface ValidateOutputs {
-  /** Parity receipts: `parity.json` for one model, `parity-<name>.json` each for several. */
+  /**
+   * Parity receipts: `parity.json` for one model, `parity-<name>.json` each for several (the exact profile), and
+   * the same with `parity-fast` for the fast profile.
+   */
   readonly parity: readonly string[];
-  /** Bench receipts, `bench_<name>.json`. */
+  /** Bench receipts, `bench_<name>.json` (fast profile) and `bench_<name>-exact.json`. */
   readonly bench: readonly string[];
   /** Every file, the report (`report.html`) included, sorted. */
   readonly all: readonly string[];
@@ -27,7 +33,9 @@ export async function validateOutputs(): Promise<ValidateOutputs> {
   const names: string[] = lock.models.filter((m: { tier: string }) => m.tier === "ci").map((m: { name: string }) =>
     m.name
   );
-  const parity = names.length === 1 ? ["parity.json"] : names.map((n) => `parity-${n}.json`);
-  const bench = names.map((n) => `bench_${n}.json`);
+  const parity = ["parity", "parity-fast"].flatMap((stem) =>
+    names.length === 1 ? [`${stem}.json`] : names.map((n) => `${stem}-${n}.json`)
+  );
+  const bench = names.flatMap((n) => [`bench_${n}.json`, `bench_${n}-exact.json`]);
   return { parity, bench, all: [...parity, ...bench, "report.html"].sort() };
 }

@@ -53,7 +53,7 @@ for (const spec of MODELS) {
     await t.step("the pinned llama.cpp refuses the I2_S original", async () => {
       await assert.rejects(() => CppModel.load(original, { parity: true, threads: 1, ctx: 256 }));
     });
-    using i2s = await Engine.load(original, { backend: "wasm", threads: 2, nCtx: 256 });
+    using i2s = await Engine.load(original, { backend: "wasm", threads: 2, nCtx: 256, numerics: "exact" });
     await withTempDir("convert_llama_", async (dir) => {
       for (const to of ["tq2_0", "tq1_0"] as const) {
         const path = `${dir}/${to}.gguf`;
@@ -63,7 +63,7 @@ for (const spec of MODELS) {
         assert.ok(v.ok, v.problems.join("; "));
         // One llama.cpp thread: its pool spins while waiting, which on a loaded machine costs seconds per token.
         using cpp = await CppModel.load(path, { parity: true, threads: 1, ctx: 256 });
-        using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256 });
+        using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256, numerics: "exact" });
         for (const prompt of PROMPTS) {
           const ids = cpp.tokenize(prompt);
           const theirs = cpp.eval(ids, { copy: true }).logits;

@@ -72,7 +72,7 @@ Deno.test("validate run from the package uses the project's lockfile and baselin
     assert.doesNotMatch(again.stdout, /not in baseline/);
     assert.match(again.stdout, /bench\s*│\s*my-tiny\s*│\s*PASS\s*│.*; baseline /);
 
-    // baselines verify against the packaged baseline (ci-tiny only): its benchmarks are missing from the project's
+    // baselines verify against the packaged baseline (the ci tier only): its benchmarks are missing from the project's
     // receipts, a warning; in strict mode a failure.
     const pkgBaseline = `${ROOT}/docs/baselines/latest-cpu.json`;
     const lenient = await crossval(["baselines", "verify", "--baseline", pkgBaseline], proj);

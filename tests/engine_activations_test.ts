@@ -12,7 +12,8 @@ const B158 = { arch: "bitnet-b1.58", type: "i2_s" } as const;
 const IDS = [1, 17, 300, 42, 5, 999, 64, 128, 7, 250];
 
 async function logits(path: string, opts: Parameters<typeof Engine.load>[1]): Promise<[Float32Array, string[]]> {
-  using e = await Engine.load(path, { threads: 1, nCtx: 64, ...opts });
+  // The exact kernel set unless told: its one defined float order is what makes wasm and ref bit-identical.
+  using e = await Engine.load(path, { threads: 1, nCtx: 64, numerics: "exact", ...opts });
   const out = await e.eval(IDS, { positions: "all" });
   return [out, e.kernels()];
 }
@@ -22,6 +23,7 @@ Deno.test("float activations compute the unquantized math, int8 the per-token in
   const [int8, kInt8] = await logits(src, { backend: "wasm" });
   const [float, kFloat] = await logits(src, { backend: "wasm", activations: "float" });
   const [floatRef] = await logits(src, { backend: "ref", activations: "float" });
+  const [floatFast] = await logits(src, { backend: "wasm", activations: "float", numerics: "fast" });
   assert.ok(kInt8.some((k) => k.includes("gemm.i2_s_i8_s")) && !kInt8.some((k) => k.includes("gemm.i2_s_f32")));
   assert.ok(kFloat.some((k) => k.includes("gemm.i2_s_f32")) && !kFloat.some((k) => k.includes("quantize.i8_s")));
   // wasm and ref compute the kernel's one defined order: bit-identical.
@@ -33,6 +35,9 @@ Deno.test("float activations compute the unquantized math, int8 the per-token in
   const int8VsInt8 = compare(toRows(int8, V), f64Int8), int8VsFloat = compare(toRows(int8, V), f64Float);
   // Float: float order only (measured 0.9999999) against the whole int8 quantization (measured 0.997).
   assert.ok(floatVsFloat.cosine_min > 0.99999, JSON.stringify(floatVsFloat));
+  // The fast kernel set sums in other orders: the same unquantized math.
+  const fastVsFloat = compare(toRows(floatFast, V), f64Float);
+  assert.ok(fastVsFloat.cosine_min > 0.99999, JSON.stringify(fastVsFloat));
   assert.ok(floatVsInt8.cosine_min < 0.999, `the quantization must show: ${JSON.stringify(floatVsInt8)}`);
   // Int8: nearer its own oracle than the float one. Not to 1e-6: an activation on a rounding tie in float64 and not
   // in f32 flips one int8 code, which the layers after it amplify (measured 0.9998 here; exactness of the int8 path

@@ -28,7 +28,7 @@ Deno.test("crossval run streams the prompt and continuation, then prints prompt 
   assert.ok(r.stdout.length > "Once upon a time".length);
   assert.match(
     r.stderr,
-    /prompt: \d+ tokens, [\d.]+ tok\/s \| generation: 8 tokens, [\d.]+ tok\/s \| wasm backend, 2 thread\(s\), greedy/,
+    /prompt: \d+ tokens, [\d.]+ tok\/s \| generation: 8 tokens, [\d.]+ tok\/s \| wasm backend, 2 thread\(s\), fast numerics, greedy/,
   );
 });
 
@@ -46,7 +46,8 @@ Deno.test("crossval run --json reports ids, text, timings, tokens/s, backend, th
   assert.deepEqual(j.sampling, { greedy: false, temperature: 0.9, top_k: 40, top_p: 0.95, seed: 3 });
   assert.ok(j.tokens_per_second.prompt > 0 && j.tokens_per_second.gen > 0);
   assert.ok(j.timings.prompt_ms > 0 && j.timings.gen_decodes === 5);
-  assert.ok(j.kernels.includes("ref.gemm.tq2_0_q8_k"), j.kernels.join(", "));
+  assert.equal(j.numerics, "fast"); // run's default
+  assert.ok(j.kernels.includes("ref.fast.gemm.tq2_0x2_q8_k"), j.kernels.join(", "));
   // Same seed, same tokens.
   const again = JSON.parse((await crossval(...sampled)).stdout);
   assert.deepEqual(again.ids, j.ids);

@@ -40,8 +40,8 @@ for (const spec of MODELS) {
     const path = await fixtureModel({ preset: "tiny-llama", ...spec });
     using cpp = await CppModel.load(path, { parity: true, threads: 1, ctx: 256 });
     assert.equal(cpp.info().arch, "llama");
-    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256 });
-    using ref = await Engine.load(path, { backend: "ref", nCtx: 256 });
+    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256, numerics: "exact" });
+    using ref = await Engine.load(path, { backend: "ref", nCtx: 256, numerics: "exact" });
     assert.equal(wasm.info().tiedOutput, spec.untied === false);
     for (const prompt of PROMPTS) assert.deepEqual(wasm.tokenize(prompt), cpp.tokenize(prompt), prompt);
     const cases = PROMPTS.map((prompt) => {

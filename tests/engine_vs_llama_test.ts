@@ -65,8 +65,8 @@ for (const spec of MODELS) {
   Deno.test(`engine matches llama.cpp on a bitnet model (${label})`, async (t) => {
     const path = await fixtureModel({ arch: "bitnet", ...spec });
     using cpp = await CppModel.load(path, { parity: true, threads: 2, ctx: 256 });
-    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256 });
-    using ref = await Engine.load(path, { backend: "ref", nCtx: 256 });
+    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 256, numerics: "exact" });
+    using ref = await Engine.load(path, { backend: "ref", nCtx: 256, numerics: "exact" });
     const cases = PROMPTS.map((prompt) => {
       const ids = cpp.tokenize(prompt);
       return {

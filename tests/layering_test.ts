@@ -48,6 +48,11 @@ const DIRECTIONS: readonly DirectionRule[] = [
 const PROGRAMS: ReadonlyMap<string, string> = new Map([
   ["kernels-wasm/build.ts", "deno task build:wasm"],
   ["ffi/ref_child.ts", "the reference child process that ffi/ref_process.ts spawns (its stdout is the protocol)"],
+  [
+    "bench/kernel_profile.ts",
+    "deno run -A bench/kernel_profile.ts: the per-kernel timing table of docs/performance.md",
+  ],
+  ["bench/kernel_ab.ts", "deno run -A bench/kernel_ab.ts BEFORE AFTER: interleaved before/after of two kernel builds"],
 ]);
 
 /**

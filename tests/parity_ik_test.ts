@@ -29,6 +29,17 @@ Deno.test("bitnet-b1.58 (tiny, I2_S) passes against ik_llama.cpp on its F32 tran
   assert.ok(r.checks.localization.tensors.some((t) => t.name === "ffn_sub_out-3" && t.status === "ok"));
 });
 
+Deno.test("the fast kernel set passes against ik_llama.cpp under the same F32 gates; the receipt names both", async () => {
+  const r = await runParityOnModel(await fixtureModel(B158), { numerics: "fast", steps: 16 });
+  assert.equal(r.status, "pass", r.reasons.map((x) => x.message).join("\n"));
+  assert.deepEqual(verifyReceipt(JSON.parse(JSON.stringify(r))), []);
+  assert.equal(r.engine.numerics, "fast");
+  assert.equal(r.engine.activations, "float");
+  assert.equal(r.thresholds.id, "parity-gates/ik_llama-f32-float/1");
+  // The fast attention and FFN kernels ran (not the exact ones under another name).
+  assert.ok(r.engine.kernels.some((k) => k.includes("fast.attention")), r.engine.kernels.join());
+});
+
 Deno.test("bitnet-b1.58 in 2B4T's exact shape (one layer) passes against ik_llama.cpp", async () => {
   const model = await fixtureModel({ ...B158, preset: "2b4t", layers: 1 });
   // One prompt: the 128256-entry vocabulary makes every step of both sides slow on 2 cores.

@@ -72,5 +72,13 @@ export function kernelsAt(
         `model losslessly first (crossval convert IN --to i2_s --out OUT).`,
     );
   }
-  return { type, activation: "f32", quantize: undefined, gemm, getRows: base.getRows, actRowBytes: (k) => 4 * k };
+  return {
+    type,
+    activation: "f32",
+    quantize: undefined,
+    gemm,
+    getRows: base.getRows,
+    repack: undefined,
+    actRowBytes: (k) => 4 * k,
+  };
 }

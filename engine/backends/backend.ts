@@ -15,6 +15,7 @@
 
 import type { KernelId, ScratchShape } from "./kernel_table.ts";
 import type { KernelRecorder } from "./recorder.ts";
+import type { NumericsProfile } from "./type_kernels.ts";
 
 export {
   checkKernelCall,
@@ -61,6 +62,12 @@ export interface KernelBackend extends Disposable {
    * `[CPU fallback]` for a software rasteriser such as llvmpipe); undefined for CPU backends.
    */
   readonly device?: string;
+  /**
+   * The numerics profiles whose kernel sets this backend implements (`type_kernels.ts`), when not all of them:
+   * the engine runs a profile the backend lacks with the first one listed (the `webgpu` backend lists `exact`:
+   * its WGSL kernels are its own fast path). Undefined: every profile.
+   */
+  readonly numerics?: readonly NumericsProfile[];
   /**
    * The arena as an `ArrayBuffer` the host can read and write, when it is one (CPU backends); undefined when the
    * arena lives elsewhere (a GPU buffer). Re-read after `alloc`: growing the arena may replace the object.

@@ -367,8 +367,8 @@ for (
 ) {
   Deno.test(`ref and wasm give the same logits on a generated model (${JSON.stringify(spec)})`, async () => {
     const path = await fixtureModel(spec);
-    using ref = await Engine.load(path, { backend: "ref", nCtx: 64 });
-    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64 });
+    using ref = await Engine.load(path, { backend: "ref", nCtx: 64, numerics: "exact" });
+    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 64, numerics: "exact" });
     const ids = ref.tokenize("The quick brown fox jumps over the lazy dog");
     const a = await ref.eval(ids), b = await wasm.eval(ids);
     let d = 0, x = 0, y = 0;

@@ -40,12 +40,24 @@ export type KernelId =
   | "relu2_glu"
   | "add"
   | "mul_scalar"
-  | "copy";
+  | "copy"
+  // The `fast` numerics profile (issue 14): WebAssembly-native orders, defined in ABI.md "Fast profile".
+  | "fast.gemm.tq2_0x2_q8_k"
+  | "fast.gemm.f16_f32"
+  | "fast.gemm.bf16_f32"
+  | "fast.attention"
+  | "fast.swiglu"
+  | "fast.repack.tq2_0x2"
+  | "fast.repack.tq1_0_tq2_0x2"
+  // The streaming-read probe of the benchmarks' memory roofline.
+  | "probe.read";
 
 /** The sizes a kernel's scratch depends on, given by the caller that allocates it (the largest it will pass). */
 export interface ScratchShape {
   /** Most KV cache rows an `attention` call attends over (its `n_ctx` argument). */
   readonly nCtx: number;
+  /** Query heads of the `attention` calls (`n_head`); `fast.attention`'s decode keeps a score row per head. */
+  readonly nHead?: number;
 }
 
 /** One row of the kernel table. */
@@ -108,6 +120,20 @@ export const KERNELS: Readonly<Record<KernelId, KernelSpec>> = {
   "add": k(BINARY, "Kernels"),
   "mul_scalar": k(["x", "s_ptr", "y", "n"], "Kernels"),
   "copy": k(["x", "y", "n"], "Precise semantics: copy"),
+  "fast.gemm.tq2_0x2_q8_k": k(GEMM, "Fast profile: fast.gemm.tq2_0x2_q8_k"),
+  "fast.gemm.f16_f32": k(["w", "x", "y", "n_out", "K", "n_tok"], "Fast profile: fast.gemm.f16_f32"),
+  "fast.gemm.bf16_f32": k(["w", "x", "y", "n_out", "K", "n_tok"], "Fast profile: fast.gemm.f16_f32"),
+  "fast.attention": k(
+    ["q", "k", "v", "out", "scratch", "n_tok", "pos0", "n_head", "n_head_kv", "head_dim", "n_ctx", "scale"],
+    "Fast profile: fast.attention",
+    // Prefill: up to 4 rows of n_ctx f32 scores per thread (the query heads of a KV group that share each K/V row
+    // read); decode: one row per query head (each thread walks the cache rows for a range of KV heads).
+    (shape, threads) => 4 * shape.nCtx * Math.max(4 * threads, shape.nHead ?? 0),
+  ),
+  "fast.swiglu": k(BINARY, "Fast profile: fast.swiglu"),
+  "fast.repack.tq2_0x2": k(["w", "n_out", "K"], "Fast profile: TQ2_0x2"),
+  "fast.repack.tq1_0_tq2_0x2": k(["src", "dst", "n_out", "K"], "Fast profile: TQ2_0x2"),
+  "probe.read": k(["x", "n", "out"], "Fast profile: probe.read"),
 };
 
 /** All kernel ids, in table order. */

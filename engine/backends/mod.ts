@@ -23,4 +23,15 @@ export {
 export { type KernelRecord, KernelRecorder } from "./recorder.ts";
 export { RefBackend, type RefBackendOptions } from "./ref.ts";
 export { WasmBackend } from "./wasm.ts";
+export {
+  isNumericsProfile,
+  NUMERICS_PROFILES,
+  type NumericsProfile,
+  PROFILE_KERNELS,
+  type ProfileKernels,
+  TYPE_KERNELS,
+  type TypeKernels,
+  typeKernels,
+  type WeightRepack,
+} from "./type_kernels.ts";
 export { createBackend, type CreateBackendOptions, MAX_THREADS, resolveThreads } from "./create.ts";

@@ -24,6 +24,7 @@ import { fma32, hsum8, reduce16, tinyBlasDotF32, vecDotF32, vecDotF32Padded, vEx
 import { bf16ToF32Row, f16ToF32, f16ToF32Row, f32ToBf16Row, f32ToF16Row } from "../quant/fp16.ts";
 import { dequantizeQ6K, dequantizeQ8_0, quantizeRowI8S, quantizeRowQ8_0, quantizeRowQ8K } from "../quant/mod.ts";
 import { activationRowBytes, blockBytes, GgmlType } from "../quant/ggml_type.ts";
+import { FAST_KERNELS } from "./ref_fast.ts";
 
 const fr = Math.fround;
 const QK_K = 256;
@@ -572,6 +573,7 @@ const KERNELS: Record<KernelId, Kernel> = {
   "add": add,
   "mul_scalar": mulScalar,
   "copy": copy,
+  ...FAST_KERNELS,
 };
 
 /**

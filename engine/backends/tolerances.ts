@@ -16,6 +16,9 @@ export const TOLERANCES: {
     readonly opUlps: number;
     readonly attentionUlps: number;
   };
+  readonly fastDot: { readonly rel: number };
+  readonly fastAttention: { readonly rel: number };
+  readonly fastExp: { readonly rel: number };
 } = {
   /**
    * Attention outputs vs a float64 softmax-weighted sum: inputs are N(0,1), head_dim <= 128, <= 49 cache
@@ -39,4 +42,22 @@ export const TOLERANCES: {
     /** Attention: softmax denominator as double-f32; 0 measured. */
     attentionUlps: 0,
   },
+  /**
+   * Fast profile, relaxed module vs the scalar twin: `fast.gemm.f16_f32` / `bf16_f32` with fused multiply-adds
+   * (one rounding per step) against multiply-then-add (two). Both are sums of the same K terms in the same order,
+   * each within `gamma_n * sum|w_i x_i|` of the exact sum, `gamma_n ~ n * 2^-24` with n = K/32 + 5 rounding
+   * steps per chain and reduction (85 for K = 2560): 5e-6; the bound is on `sum|w_i x_i|` (computed in f64).
+   */
+  fastDot: { rel: 1e-5 },
+  /**
+   * `fast.attention`, relaxed vs twin, relative to max|v| (outputs are convex combinations of V rows): a score
+   * error of `gamma_16 * sum|k_i q_i| * scale` (about 1e-5 for N(0,1) inputs, head_dim 128) changes each
+   * probability by that relative amount; the polynomial exp adds a few ulp. 5e-5 leaves a 5x margin.
+   */
+  fastAttention: { rel: 5e-5 },
+  /**
+   * `fast.swiglu`, relaxed vs twin, relative to |g * u|: the exp polynomial's 7 multiply-adds fused or not differ
+   * by a few ulp (2^-24 each) of exp(-x), and silu(x) = x / (1 + exp(-x)) passes that on at most 1:1.
+   */
+  fastExp: { rel: 2e-6 },
 };

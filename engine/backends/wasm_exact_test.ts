@@ -408,8 +408,8 @@ const MODELS: Partial<SynthSpec>[] = [
 for (const spec of MODELS) {
   Deno.test(`wasm and ref give byte-identical logits on a generated model (${JSON.stringify(spec)})`, async () => {
     const path = await fixtureModel(spec);
-    using ref = await Engine.load(path, { backend: "ref", nCtx: 160 });
-    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 160 });
+    using ref = await Engine.load(path, { backend: "ref", nCtx: 160, numerics: "exact" });
+    using wasm = await Engine.load(path, { backend: "wasm", threads: 2, nCtx: 160, numerics: "exact" });
     // A prompt longer than 64 tokens, so that cache rows pass ggml's 16- and 64-lane accumulators.
     const text = "The quick brown fox jumps over the lazy dog because it wanted to see what was on the other side. ";
     const ids = ref.tokenize(text.repeat(3)).slice(0, 90);

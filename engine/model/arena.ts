@@ -1,14 +1,17 @@
 /**
- * Weights in the kernel arena: {@link placeWeights} allocates every tensor of an architecture's manifest that the
- * file holds (members of a fused group back to back, so that a single-token step multiplies them with one
+ * Weights in the kernel arena: {@link PlacedWeights.place} allocates every tensor of an architecture's manifest
+ * that the file holds (members of a fused group back to back, so that a single-token step multiplies them with one
  * dispatch), and {@link PlacedWeights.read} copies them from the file, straight into a host-visible arena or
- * through `KernelBackend.write`. Tensors with the `host` role stay in the file (the host reads them itself).
+ * through `KernelBackend.write`, then rewrites the matrices whose matmul in the numerics profile reads another
+ * layout (`type_kernels.ts` `repack`: the fast profile's TQ2_0x2) with the profile's repack kernel, in the arena.
+ * Tensors with the `host` role stay in the file (the host reads them itself).
  *
  * @module
  */
 
 import type { GgufFile } from "../gguf/file.ts";
 import type { KernelBackend } from "../backends/backend.ts";
+import { type NumericsProfile, TYPE_KERNELS, type WeightRepack } from "../backends/type_kernels.ts";
 import { GgmlType, ggmlTypeName } from "../quant/ggml_type.ts";
 import type { TensorRole, TensorSpec } from "./manifest.ts";
 
@@ -59,18 +62,32 @@ export const FUSED_GROUPS: readonly FusedGroup[] = [
 /** Weight types whose rows are independent blocks, so that tensors placed back to back form one matrix. */
 const ROW_BLOCK_TYPES: ReadonlySet<number> = new Set([GgmlType.TQ1_0, GgmlType.TQ2_0]);
 
+/** Roles whose matrices a profile may repack (the ones only a matmul reads). */
+const REPACKED_ROLES: ReadonlySet<TensorRole> = new Set(["ternary", "output"]);
+
 /** The weights of a model, placed in a backend's arena. */
 export class PlacedWeights {
-  /** Total weight bytes in the arena. */
+  /** Total weight bytes in the arena (repacked sizes; the staging copy of out-of-place repacks excluded). */
   readonly bytes: number;
   readonly #tensors: ReadonlyMap<string, ArenaTensor>;
   readonly #roles: ReadonlyMap<string, TensorRole>;
+  readonly #repacks: ReadonlyMap<string, WeightRepack>;
+  readonly #staging: number;
   readonly #path: string;
 
-  private constructor(path: string, tensors: Map<string, ArenaTensor>, roles: Map<string, TensorRole>, bytes: number) {
+  private constructor(
+    path: string,
+    tensors: Map<string, ArenaTensor>,
+    roles: Map<string, TensorRole>,
+    repacks: Map<string, WeightRepack>,
+    staging: number,
+    bytes: number,
+  ) {
     this.#path = path;
     this.#tensors = tensors;
     this.#roles = roles;
+    this.#repacks = repacks;
+    this.#staging = staging;
     this.bytes = bytes;
   }
 
@@ -80,19 +97,33 @@ export class PlacedWeights {
    * @param file The open GGUF file (already checked against `manifest`).
    * @param backend The backend whose arena receives them.
    * @param manifest The architecture's manifest.
+   * @param numerics The profile whose matmuls will read the weights (default `exact`: the file's layout).
    * @returns The placement.
    */
-  static place(file: GgufFile, backend: KernelBackend, manifest: readonly TensorSpec[]): PlacedWeights {
+  static place(
+    file: GgufFile,
+    backend: KernelBackend,
+    manifest: readonly TensorSpec[],
+    numerics: NumericsProfile = "exact",
+  ): PlacedWeights {
     const tensors = new Map<string, ArenaTensor>(), roles = new Map<string, TensorRole>();
+    const repacks = new Map<string, WeightRepack>();
     const roleOf = new Map(manifest.map((s) => [s.name, s.role]));
-    let bytes = 0;
+    let bytes = 0, staged = 0;
     const place = (name: string, align: number): void => {
       const info = file.tensor(name);
-      if (!info || tensors.has(name) || roleOf.get(name) === "host") return;
-      const ptr = backend.alloc(info.byteLength, align);
-      tensors.set(name, { name, type: info.type, shape: info.shape, ptr, bytes: info.byteLength });
-      roles.set(name, roleOf.get(name)!);
-      bytes += info.byteLength;
+      const role = roleOf.get(name);
+      if (!info || tensors.has(name) || role === "host") return;
+      const repack = REPACKED_ROLES.has(role!) ? TYPE_KERNELS[numerics].get(info.type)?.repack : undefined;
+      const size = repack ? repack.bytes(info.shape[1] ?? 1, info.shape[0]) : info.byteLength;
+      const ptr = backend.alloc(size, align);
+      tensors.set(name, { name, type: info.type, shape: info.shape, ptr, bytes: size });
+      roles.set(name, role!);
+      if (repack) {
+        repacks.set(name, repack);
+        if (!repack.inPlace) staged = Math.max(staged, info.byteLength);
+      }
+      bytes += size;
     };
     for (const spec of manifest) {
       const m = /^blk\.\d+\.(\w+)\.weight$/.exec(spec.name);
@@ -106,7 +137,9 @@ export class PlacedWeights {
       }
       place(spec.name, 64);
     }
-    return new PlacedWeights(file.path, tensors, roles, bytes);
+    // Out-of-place repacks read the file's bytes into one staging region, the size of the largest such tensor.
+    const staging = staged > 0 ? backend.alloc(staged, 64) : 0;
+    return new PlacedWeights(file.path, tensors, roles, repacks, staging, bytes);
   }
 
   /**
@@ -119,9 +152,15 @@ export class PlacedWeights {
   read(file: GgufFile, backend: KernelBackend, onProgress?: (loaded: number, total: number) => void): void {
     let loaded = 0;
     for (const t of this.#tensors.values()) {
+      const repack = this.#repacks.get(t.name);
+      const fileBytes = file.tensor(t.name)!.byteLength;
+      const at = repack && !repack.inPlace ? this.#staging : t.ptr;
       const host = backend.hostBuffer;
-      if (host) file.readTensor(t.name, new Uint8Array(host, t.ptr, t.bytes));
-      else backend.write(t.ptr, file.readTensor(t.name, new Uint8Array(t.bytes)));
+      if (host) file.readTensor(t.name, new Uint8Array(host, at, fileBytes));
+      else backend.write(at, file.readTensor(t.name, new Uint8Array(fileBytes)));
+      const nOut = t.shape[1] ?? 1, k = t.shape[0];
+      if (repack?.inPlace) backend.run(repack.kernel, t.ptr, nOut, k);
+      else if (repack) backend.run(repack.kernel, at, t.ptr, nOut, k);
       loaded += t.bytes;
       onProgress?.(loaded, this.bytes);
     }
@@ -156,10 +195,12 @@ export class PlacedWeights {
     const parts = group.parts.map((p) => this.projection(il, p));
     const first = parts[0].w;
     let end = first.ptr;
-    for (const { w: t } of parts) {
+    for (const [i, { w: t }] of parts.entries()) {
       if (t.type !== first.type || !ROW_BLOCK_TYPES.has(t.type) || t.ptr !== end || t.shape[0] !== first.shape[0]) {
         return undefined;
       }
+      // A row-pair layout only continues across a part boundary that falls between pairs.
+      if (this.#repacks.get(t.name)?.rowPairs && i < parts.length - 1 && t.shape[1] % 2 !== 0) return undefined;
       end += t.bytes;
     }
     const w: ArenaTensor = {

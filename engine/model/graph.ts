@@ -27,7 +27,14 @@
 
 import type { GgufFile } from "../gguf/file.ts";
 import type { KernelBackend, KernelId } from "../backends/backend.ts";
-import { TYPE_KERNELS, type TypeKernels, typeKernels } from "../backends/type_kernels.ts";
+import {
+  type NumericsProfile,
+  PROFILE_KERNELS,
+  type ProfileKernels,
+  TYPE_KERNELS,
+  type TypeKernels,
+  typeKernels,
+} from "../backends/type_kernels.ts";
 import { type ActivationPrecision, kernelsAt } from "../backends/activation_precision.ts";
 import type { GgmlTypeId } from "../quant/ggml_type.ts";
 import { ggmlTypeInfo, ggmlTypeName } from "../quant/ggml_type.ts";
@@ -73,6 +80,12 @@ export interface LoadOptions {
   readonly onTensor?: TensorHook;
   /** Load progress: bytes of weights read so far and in total. */
   readonly onProgress?: (loaded: number, total: number) => void;
+  /**
+   * The kernel set (`type_kernels.ts`): `exact` (llama.cpp's x86 float order, bit for bit; the default here) or
+   * `fast` (WebAssembly-native numerics, weights repacked at load). The backend must implement it
+   * (`KernelBackend.numerics`); the engine resolves that before loading.
+   */
+  readonly numerics?: NumericsProfile;
   /**
    * How the ternary projections take their input (`engine/backends/activation_precision.ts`): `int8` (default,
    * the weight type's own activation quantization) or `float` (unquantized f32).
@@ -132,6 +145,8 @@ export interface ModelSummary {
   readonly hasScales: boolean;
   /** Bytes of weights in the arena. */
   readonly weightBytes: number;
+  /** The kernel set the model runs with. */
+  readonly numerics: NumericsProfile;
 }
 
 /** A model loaded into a backend: what the engine drives. */
@@ -199,6 +214,10 @@ export abstract class DecoderGraph implements Model {
   readonly activations: ActivationPrecision;
   /** Layer of the block being built (-1 outside the layers), for the hook names of matmul outputs. */
   protected layerIndex = -1;
+  /** The kernel set (from the summary). */
+  protected readonly numerics: NumericsProfile;
+  /** The profile's kernels that do not depend on a weight type. */
+  readonly #ops: ProfileKernels;
   readonly #onTensor: TensorHook | undefined;
   // The activation format the quantized buffer holds after the last matmul, so projections of one input (Q/K/V,
   // up/gate) quantize it once.
@@ -220,6 +239,8 @@ export abstract class DecoderGraph implements Model {
     this.backend = init.backend;
     this.io = init.io;
     this.summary = init.summary;
+    this.numerics = init.summary.numerics;
+    this.#ops = PROFILE_KERNELS[this.numerics];
     this.#onTensor = init.onTensor;
     this.activations = init.activations ?? "int8";
     this.#idsHost = new Int32Array(init.state.maxBatch);
@@ -289,7 +310,7 @@ export abstract class DecoderGraph implements Model {
     const st = this.state, be = this.backend, E = this.config.nEmbd, ids = this.#idsHost;
     for (let i = 0; i < c.T; i++) ids[i] = c.tokens[c.from + i];
     be.write(st.ids, this.#idsBytes.subarray(0, 4 * c.T));
-    be.run(typeKernels(this.io.tokEmbd.type).getRows!, this.io.tokEmbd.ptr, st.ids, st.x, E, c.T);
+    be.run(typeKernels(this.io.tokEmbd.type, this.numerics).getRows!, this.io.tokEmbd.ptr, st.ids, st.x, E, c.T);
     this.hook("inp_embd", st.x, c.T, E);
   }
 
@@ -361,7 +382,7 @@ export abstract class DecoderGraph implements Model {
     this.hook(`Kcur-${il}`, kRows, T, Kv);
     this.hook(`Vcur-${il}`, vRows, T, Kv);
     be.run(
-      "attention",
+      this.#ops.attention,
       q,
       st.kCache[il],
       st.vCache[il],
@@ -407,7 +428,7 @@ export abstract class DecoderGraph implements Model {
   /** `y = silu(gate) * up` or `relu(gate)^2 * up` over `n` values, hooked as `name`. */
   protected glu(activation: "silu" | "relu2", gate: number, up: number, y: number, rows: number, name: string): void {
     const F = this.config.nFf;
-    this.backend.run(activation === "relu2" ? "relu2_glu" : "swiglu", gate, up, y, rows * F);
+    this.backend.run(activation === "relu2" ? "relu2_glu" : this.#ops.swiglu, gate, up, y, rows * F);
     this.hook(this.#named(name), y, rows, F);
   }
 
@@ -470,7 +491,7 @@ export abstract class DecoderGraph implements Model {
 
   /** The kernels of a weight type at this model's activation precision. */
   #kernels(type: GgmlTypeId): TypeKernels {
-    return kernelsAt(type, this.activations);
+    return kernelsAt(type, this.activations, this.numerics);
   }
 
   #named(name: string): string {
@@ -581,8 +602,9 @@ export function loadDecoder(
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
     throw new RangeError(`Cannot load "${file.path}" with maxBatch=${maxBatch}: pass a positive integer`);
   }
+  const numerics = opts.numerics ?? "exact";
   // Every weight first (the arena may grow on each alloc), then the run state, then the bytes.
-  const weights = PlacedWeights.place(file, backend, manifest);
+  const weights = PlacedWeights.place(file, backend, manifest, numerics);
   const tokEmbd = weights.get("token_embd.weight");
   const outputW = weights.optional("output.weight");
   const multiplied = manifest.filter((m) => m.role === "ternary" && file.tensor(m.name)).map((m) =>
@@ -593,6 +615,7 @@ export function loadDecoder(
     maxBatch: Math.min(maxBatch, nCtx),
     weightTypes: [...new Set([...multiplied, (outputW ?? tokEmbd).type])],
     subNorms: opts.subNorms,
+    numerics,
   });
   weights.read(file, backend, opts.onProgress);
   const freqs = file.tensor("rope_freqs.weight");
@@ -618,6 +641,7 @@ export function loadDecoder(
     tiedOutput: outputW === undefined,
     hasScales: weights.typeNames("scale").length > 0,
     weightBytes: weights.bytes,
+    numerics,
   };
   return { weights, state, io, summary };
 }

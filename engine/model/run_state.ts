@@ -11,7 +11,7 @@
  */
 
 import type { KernelBackend } from "../backends/backend.ts";
-import { typeKernels } from "../backends/type_kernels.ts";
+import { type NumericsProfile, PROFILE_KERNELS, typeKernels } from "../backends/type_kernels.ts";
 import type { ModelConfig } from "./config.ts";
 
 /** Preallocated buffers (byte offsets into the arena). */
@@ -78,6 +78,8 @@ export interface RunStateOptions {
   readonly weightTypes: readonly number[];
   /** True when the architecture has sub-norms (`attn_sub_norm`, `ffn_sub_norm`). */
   readonly subNorms: boolean;
+  /** The kernel set (activation formats and the attention kernel's scratch depend on it); default `exact`. */
+  readonly numerics?: NumericsProfile;
 }
 
 /**
@@ -98,7 +100,10 @@ export function allocRunState(cfg: ModelConfig, be: KernelBackend, opts: RunStat
   };
   const f32 = (n: number): number => a(n * 4);
   const maxK = Math.max(E, F, Q);
-  const xqRow = Math.max(...opts.weightTypes.map((t) => typeKernels(t).actRowBytes(maxK)));
+  const numerics = opts.numerics ?? "exact";
+  // Only types whose matmul quantizes its input use the buffer (the fast F16/BF16 GEMV reads f32 activations).
+  const quantized = opts.weightTypes.map((t) => typeKernels(t, numerics)).filter((k) => k.quantize !== undefined);
+  const xqRow = Math.max(4, ...quantized.map((k) => k.actRowBytes(maxK)));
   const logitRows = Math.min(B, 16);
   const kCache: number[] = [], vCache: number[] = [];
   const state = {
@@ -123,7 +128,7 @@ export function allocRunState(cfg: ModelConfig, be: KernelBackend, opts: RunStat
     xq: a(B * xqRow),
     logits: f32(logitRows * V),
     rope: f32(C * cfg.nRot),
-    attnScratch: a(Math.max(4, be.scratchBytes("attention", { nCtx: C }))),
+    attnScratch: a(Math.max(4, be.scratchBytes(PROFILE_KERNELS[numerics].attention, { nCtx: C, nHead: cfg.nHead }))),
     kCache,
     vCache,
   };

@@ -18,6 +18,7 @@ mod ops;
 mod panic;
 mod rope_norm;
 mod scalar;
+mod scalar_fast;
 mod sched;
 mod simd128;
 mod view;
@@ -58,6 +59,18 @@ pair!(gemm_f16_f16, gemm_f16_f16__scalar, (w: u32, x: u32, y: u32, n_out: u32, k
 pair!(gemm_bf16_bf16, gemm_bf16_bf16__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::Bf16, w, x, y, n_out, k, n_tok, nth));
 pair!(gemm_f32_f32, gemm_f32_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::F32, w, x, y, n_out, k, n_tok, nth));
 pair!(gemm_i2_s_i8_s, gemm_i2_s_i8_s__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm(s, Wt::I2S, w, x, y, n_out, k, n_tok, nth));
+
+// The `fast` numerics profile (kernel ids `fast.*`).
+pair!(fast_gemm_tq2_0x2_q8_k, fast_gemm_tq2_0x2_q8_k__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_tq2(s, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_gemm_f16_f32, fast_gemm_f16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, true, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_gemm_bf16_f32, fast_gemm_bf16_f32__scalar, (w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32) => |s, ith, nth| ops::gemm_fast_float(s, false, w, x, y, n_out, k, n_tok, nth));
+pair!(fast_attention, fast_attention__scalar, (q: u32, k: u32, v: u32, out: u32, scratch: u32, n_tok: u32, pos0: u32, n_head: u32, n_head_kv: u32, head_dim: u32, n_ctx: u32, scale: f32) => |s, ith, nth| ops::attention_fast(s, [q, k, v, out, scratch], AttnArgs { n_tok, pos0, n_head, n_head_kv, head_dim, n_ctx, scale }, ith, nth));
+pair!(fast_swiglu, fast_swiglu__scalar, (g: u32, u: u32, y: u32, n: u32) => |s, ith, nth| ops::swiglu_fast(s, g, u, y, n, nth));
+pair!(fast_repack_tq2_0x2, fast_repack_tq2_0x2__scalar, (w: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq2_0x2(w, n_out, k, nth));
+pair!(fast_repack_tq1_0_tq2_0x2, fast_repack_tq1_0_tq2_0x2__scalar, (src: u32, dst: u32, n_out: u32, k: u32) => |s, ith, nth| ops::repack_tq1_0(s, src, dst, n_out, k, nth));
+
+// Memory-bandwidth probe (benchmarks).
+pair!(probe_read, probe_read__scalar, (x: u32, n: u32, out: u32) => |s, ith, nth| ops::probe_read(x, n, out, nth));
 
 pair!(get_rows_f32, get_rows_f32__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F32, w, ids, y, k, n_ids, nth));
 pair!(get_rows_f16, get_rows_f16__scalar, (w: u32, ids: u32, y: u32, k: u32, n_ids: u32) => |s, ith, nth| ops::get_rows(s, RowType::F16, w, ids, y, k, n_ids, nth));

@@ -5,8 +5,8 @@
 use crate::blocks::*;
 use crate::scalar::{self, AttnHead, Dims, RowType, Unary};
 use crate::sched::for_chunks;
-use crate::simd128::{self, float, ternary, Fast};
-use crate::view::Mem;
+use crate::simd128::{self, fast_float, fast_ternary, float, ternary, Fast, FastDot};
+use crate::view::{Mem, Scratch};
 
 /// Panics with "`kernel`: `what`" unless `ok`.
 #[inline(always)]
@@ -191,6 +191,161 @@ pub fn gemm(simd: bool, wt: Wt, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_to
     });
 }
 
+/// `fast.gemm.tq2_0x2_q8_k` (`scalar_fast::gemm_tq2_0x2`). Work items are (token group, row chunk): each thread
+/// fills the per-(token, block) activation table of a group once (`fast_ternary::fill_tab`, in its stack), then
+/// computes the row chunks it takes.
+pub fn gemm_fast_tq2(simd: bool, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, nth: u32) {
+    const N: &str = "fast.gemm.tq2_0x2_q8_k";
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    require(N, dm.k % QK_K == 0, format_args!("K = {} is not a multiple of {QK_K}. fix: check the tensor shape", dm.k));
+    let nb = dm.k / QK_K;
+    const TAB_BYTES: usize = 65536;
+    let cap = TAB_BYTES / fast_ternary::TAB_ENTRY;
+    require(N, nb <= cap, format_args!("K = {} is too long (at most {} blocks). fix: split the row", dm.k, cap));
+    let wv = Mem::arg(N, "w", w, sz(&[dm.n_out, nb, TQ2_0_BYTES]));
+    let xv = Mem::arg(N, "x", x, sz(&[dm.n_tok, nb, Q8_K_BYTES]));
+    let yv = Mem::arg(N, "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    if dm.n_out == 0 || dm.n_tok == 0 {
+        return;
+    }
+    // A small table for one token (decode): the scratch is zeroed on every call.
+    if dm.n_tok * nb * fast_ternary::TAB_ENTRY <= 2048 {
+        gemm_fast_items::<2048>(simd, wv, xv, yv, dm, nth)
+    } else {
+        gemm_fast_items::<TAB_BYTES>(simd, wv, xv, yv, dm, nth)
+    }
+}
+
+fn gemm_fast_items<const TB: usize>(simd: bool, wv: Mem, xv: Mem, yv: Mem, dm: Dims, nth: u32) {
+    let nb = dm.k / QK_K;
+    let cap = TB / fast_ternary::TAB_ENTRY;
+    let group = (cap / nb.max(1)).min(dm.n_tok).max(1);
+    let n_groups = (dm.n_tok + group - 1) / group;
+    let rc = row_chunk(dm.n_out, nth); // a multiple of 8: chunks start on a row pair
+    let n_rc = (dm.n_out + rc - 1) / rc;
+    let mut scratch = Scratch::<TB>::new();
+    let tab = scratch.mem();
+    let mut have = usize::MAX;
+    for_chunks(n_groups * n_rc, 1, nth, |s, e| {
+        for item in s..e {
+            let (g, c) = (item / n_rc, item % n_rc);
+            let (t0, t1) = (g * group, ((g + 1) * group).min(dm.n_tok));
+            let (r0, r1) = (c * rc, ((c + 1) * rc).min(dm.n_out));
+            if !simd {
+                crate::scalar_fast::gemm_tq2_0x2(wv, xv, yv, dm, (r0, r1), (t0, t1));
+                continue;
+            }
+            if have != g {
+                fast_ternary::fill_tab(xv, tab, nb, t0, t1 - t0);
+                have = g;
+            }
+            fast_ternary::gemm_x2::<FastDot>(wv, xv, yv, dm, r0, r1, t0, t1, tab, t0);
+        }
+    });
+}
+
+/// `fast.gemm.f16_f32` / `fast.gemm.bf16_f32` (`simd128::fast_float`). Work items are (token, row chunk); a
+/// thread scales a token's activations into its stack when its item's token changes.
+pub fn gemm_fast_float(simd: bool, f16: bool, w: u32, x: u32, y: u32, n_out: u32, k: u32, n_tok: u32, nth: u32) {
+    let name = if f16 { "fast.gemm.f16_f32" } else { "fast.gemm.bf16_f32" };
+    let dm = Dims { n_out: n_out as usize, k: k as usize, n_tok: n_tok as usize };
+    const XS: usize = 16384;
+    require(name, dm.k <= XS, format_args!("K = {} is too long (at most {XS}). fix: split the row", dm.k));
+    let wv = Mem::arg(name, "w", w, sz(&[dm.n_out, dm.k, 2]));
+    let xv = Mem::arg(name, "x", x, sz(&[dm.n_tok, dm.k, 4]));
+    let yv = Mem::arg(name, "y", y, sz(&[dm.n_tok, dm.n_out, 4]));
+    if dm.n_out == 0 || dm.n_tok == 0 {
+        return;
+    }
+    let rc = row_chunk(dm.n_out, nth);
+    let n_rc = (dm.n_out + rc - 1) / rc;
+    let mut scratch = Scratch::<{ XS * 4 }>::new();
+    let xs = scratch.mem().sub(0, dm.k * 4);
+    let mut have = usize::MAX;
+    let mut post = 1.0f32;
+    for_chunks(dm.n_tok * n_rc, 1, nth, |s, e| {
+        for item in s..e {
+            let (t, c) = (item / n_rc, item % n_rc);
+            let (r0, r1) = (c * rc, ((c + 1) * rc).min(dm.n_out));
+            if have != t {
+                let xt = xv.sub(t * dm.k * 4, dm.k * 4);
+                let sh = if f16 { fast_float::x_scale(xt, dm.k) } else { 0 };
+                let m = fast_float::pow2(sh);
+                for i in 0..dm.k {
+                    xs.set_f32_at(i, xt.f32_at(i) * m);
+                }
+                post = if f16 { fast_float::pow2(112 - sh) } else { 1.0 };
+                have = t;
+            }
+            match (simd, f16) {
+                (true, true) => fast_float::gemv_rmadd::<fast_float::F16>(wv, xs, yv, dm, r0, r1, t, post),
+                (true, false) => fast_float::gemv_rmadd::<fast_float::Bf16>(wv, xs, yv, dm, r0, r1, t, post),
+                (false, true) => crate::scalar_fast::gemm_float::<fast_float::F16>(wv, xs, yv, dm, r0, r1, t, post),
+                (false, false) => crate::scalar_fast::gemm_float::<fast_float::Bf16>(wv, xs, yv, dm, r0, r1, t, post),
+            }
+        }
+    });
+}
+
+/// `fast.repack.tq2_0x2`: TQ2_0 rows -> the pair layout TQ2_0x2, in place (a row pair at a time through the
+/// thread's stack).
+pub fn repack_tq2_0x2(w: u32, n_out: u32, k: u32, nth: u32) {
+    const N: &str = "fast.repack.tq2_0x2";
+    let (n, k) = (n_out as usize, k as usize);
+    require(N, k % QK_K == 0, format_args!("K = {k} is not a multiple of {QK_K}. fix: check the tensor shape"));
+    let nb = k / QK_K;
+    const SCR: usize = 2 * 256 * TQ2_0_BYTES;
+    require(N, 2 * nb * TQ2_0_BYTES <= SCR, format_args!("K = {k} is too long (at most 65536). fix: split the row"));
+    let wv = Mem::arg(N, "w", w, sz(&[n, nb, TQ2_0_BYTES]));
+    let mut scratch = Scratch::<SCR>::new();
+    let sc = scratch.mem();
+    let rb = nb * TQ2_0_BYTES;
+    for_chunks(n / 2, 16, nth, |p0, p1| {
+        for p in p0..p1 {
+            let pair = wv.sub(2 * p * rb, 2 * rb);
+            let tmp = sc.sub(0, 2 * rb);
+            let mut i = 0;
+            while i + 16 <= 2 * rb {
+                tmp.set_v128(i, pair.v128(i));
+                i += 16;
+            }
+            while i < 2 * rb {
+                tmp.set_u8(i, pair.u8(i));
+                i += 1;
+            }
+            for b in 0..nb {
+                for r in 0..2 {
+                    let (from, to) = (r * rb + b * TQ2_0_BYTES, (2 * b + r) * TQ2_0_BYTES);
+                    for q in 0..4 {
+                        pair.set_v128(to + 16 * q, tmp.v128(from + 16 * q));
+                    }
+                    pair.set_u16(to + TQ2_0_D, tmp.u16(from + TQ2_0_D));
+                }
+            }
+        }
+    });
+}
+
+/// `fast.repack.tq1_0_tq2_0x2`: TQ1_0 rows (`src`) -> TQ2_0x2 (`dst`, another region: 66 instead of 54 bytes per
+/// block).
+pub fn repack_tq1_0(simd: bool, src: u32, dst: u32, n_out: u32, k: u32, nth: u32) {
+    const N: &str = "fast.repack.tq1_0_tq2_0x2";
+    let (n, k) = (n_out as usize, k as usize);
+    require(N, k % QK_K == 0, format_args!("K = {k} is not a multiple of {QK_K}. fix: check the tensor shape"));
+    let nb = k / QK_K;
+    let sv = Mem::arg(N, "src", src, sz(&[n, nb, TQ1_0_BYTES]));
+    let dv = Mem::arg(N, "dst", dst, sz(&[n, nb, TQ2_0_BYTES]));
+    let (s0, s1, d0, d1) = (src as u64, src as u64 + sz(&[n, nb, TQ1_0_BYTES]), dst as u64, dst as u64 + sz(&[n, nb, TQ2_0_BYTES]));
+    require(N, s1 <= d0 || d1 <= s0, format_args!("src and dst overlap. fix: repack into a separate region"));
+    for_chunks(n, 64, nth, |r0, r1| {
+        if simd {
+            simd128::fast_misc::repack_tq1_0(sv, dv, n, k, r0, r1)
+        } else {
+            crate::scalar_fast::repack_tq1_0(sv, dv, n, k, r0, r1)
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Embedding rows
 
@@ -313,6 +468,92 @@ pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
     });
 }
 
+/// `fast.attention` (`scalar_fast::attention_head` per head): work items are (token, KV head, S query heads of
+/// its group); the S heads of an item share each K and V row read (S = the largest of 4, 2, 1 dividing the group
+/// that still gives at least 4 items per thread in prefill). Decode with SIMD walks the cache once per thread for
+/// a range of KV heads instead (`attention_decode_rmadd`, the same bits). `scratch` holds
+/// `max(nth * 4, n_head) * n_ctx` f32.
+pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
+    const N: &str = "fast.attention";
+    let [q, k, v, out, scratch] = ptrs;
+    let (nt, pos0, nh, nkv, hd, nctx) =
+        (a.n_tok as usize, a.pos0 as usize, a.n_head as usize, a.n_head_kv as usize, a.head_dim as usize, a.n_ctx as usize);
+    require(N, nkv > 0 && nh % nkv == 0, format_args!("n_head = {nh} is not a multiple of n_head_kv = {nkv}. fix: check the head counts"));
+    require(N, pos0 + nt <= nctx, format_args!("pos0 + n_tok = {} exceeds n_ctx = {nctx}. fix: grow the KV cache or shorten the prompt", pos0 + nt));
+    require(N, ith < nth.max(1), format_args!("thread {ith} of {nth}. fix: call through the pool"));
+    let qv = Mem::arg(N, "q", q, sz(&[nt, nh, hd, 4]));
+    let ov = Mem::arg(N, "out", out, sz(&[nt, nh, hd, 4]));
+    let kv = Mem::arg(N, "k", k, sz(&[nctx, nkv, hd, 4]));
+    let vv = Mem::arg(N, "v", v, sz(&[nctx, nkv, hd, 4]));
+    let group = nh / nkv;
+    if nt == 1 && simd && hd % 16 == 0 && nh <= simd128::fast_misc::DECODE_MAX_HEADS {
+        // Decode: each thread walks the cache rows once for a contiguous range of KV heads (a score row per query
+        // head in scratch); the same bits as the per-group items below.
+        let rows = nh.max(4 * nth.max(1) as usize);
+        let sv = Mem::arg(N, "scratch", scratch, sz(&[rows, nctx, 4]));
+        let n1 = nth.max(1) as usize;
+        // Four query heads per pass when the group allows (measured faster than two, whose 8 accumulators would fit
+        // x64's 16 SIMD registers: each K/V vector then feeds twice as many multiply-adds).
+        let sub = if group % 4 == 0 { 4 } else if group % 2 == 0 { 2 } else { 1 };
+        let p = AttnHead { head_dim: hd, n_kv: pos0 + 1, kv_stride: nkv * hd, kv_off: 0, scale: a.scale, batched: false };
+        for_chunks(nkv, (nkv + n1 - 1) / n1, nth, |k0, k1| match sub {
+            4 => simd128::fast_misc::attention_decode_rmadd::<4>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+            2 => simd128::fast_misc::attention_decode_rmadd::<2>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+            _ => simd128::fast_misc::attention_decode_rmadd::<1>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+        });
+        return;
+    }
+    let sv = Mem::arg(N, "scratch", scratch, sz(&[nth.max(1) as usize, 4, nctx, 4]));
+    let e = sv.sub(ith as usize * 4 * nctx * 4, 4 * nctx * 4);
+    // One token without SIMD (or an odd head size) still picks S for the items (at least 4 per thread).
+    let items_wanted = if nt == 1 { 1 } else { 4 * nth.max(1) as usize };
+    let mut sub = 1;
+    for s in [4usize, 2] {
+        if group % s == 0 && nt * nkv * (group / s) >= items_wanted {
+            sub = s;
+            break;
+        }
+    }
+    let per = group / sub;
+    for_chunks(nt * nkv * per, 1, nth, |s, en| {
+        for it in s..en {
+            let (t, rest) = (it / (nkv * per), it % (nkv * per));
+            let (kh, part) = (rest / per, rest % per);
+            let h0 = kh * group + part * sub;
+            let p = AttnHead { head_dim: hd, n_kv: pos0 + t + 1, kv_stride: nkv * hd, kv_off: kh * hd, scale: a.scale, batched: nt > 1 };
+            let qh = |g: usize| qv.sub(((t * nh) + h0 + g) * hd * 4, hd * 4);
+            let oh = |g: usize| ov.sub(((t * nh) + h0 + g) * hd * 4, hd * 4);
+            if !simd || hd % 16 != 0 {
+                for g in 0..sub {
+                    crate::scalar_fast::attention_head(qh(g), kv, vv, oh(g), e, &p);
+                }
+                continue;
+            }
+            match sub {
+                4 => simd128::fast_misc::attention_group_rmadd::<4>(core::array::from_fn(qh), kv, vv, core::array::from_fn(oh), e, nctx, &p),
+                2 => simd128::fast_misc::attention_group_rmadd::<2>(core::array::from_fn(qh), kv, vv, core::array::from_fn(oh), e, nctx, &p),
+                _ => simd128::fast_misc::attention_group_rmadd::<1>([qh(0)], kv, vv, [oh(0)], e, nctx, &p),
+            }
+        }
+    });
+}
+
+/// `fast.swiglu` (`scalar_fast::swiglu`).
+pub fn swiglu_fast(simd: bool, a: u32, b: u32, y: u32, n: u32, nth: u32) {
+    const N: &str = "fast.swiglu";
+    let n = n as usize;
+    let av = Mem::arg(N, "g", a, sz(&[n, 4]));
+    let bv = Mem::arg(N, "u", b, sz(&[n, 4]));
+    let yv = Mem::arg(N, "y", y, sz(&[n, 4]));
+    for_chunks(n, 4096, nth, |s, e| {
+        if simd {
+            simd128::fast_misc::swiglu_rmadd(av, bv, yv, s, e)
+        } else {
+            crate::scalar_fast::swiglu(av, bv, yv, s, e)
+        }
+    });
+}
+
 pub fn binary(simd: bool, op: Unary, a: u32, b: u32, y: u32, n: u32, nth: u32) {
     let name = match op {
         Unary::SwiGlu => "swiglu",
@@ -361,4 +602,29 @@ pub fn v_expf_in_place(x: u32, n: u32) {
         xv.set_f32_at(i, crate::ggml::v_expf(xv.f32_at(i)));
         i += 1;
     }
+}
+
+
+
+/// `probe.read`: streams `n` bytes at `x` (n % 64 == 0; 64 KiB chunks over the threads) and adds the wrapping
+/// sum of their u32 words to the u32 at `out` (atomically: the result does not depend on the split). The
+/// memory-bandwidth probe of the benchmarks: four independent 16-byte loads per 64 bytes, one add each.
+pub fn probe_read(x: u32, n: u32, out: u32, nth: u32) {
+    const N: &str = "probe.read";
+    let n = n as usize;
+    require(N, n % 64 == 0, format_args!("n = {n} is not a multiple of 64. fix: round the byte count"));
+    let xv = Mem::arg(N, "x", x, n as u64);
+    let ov = Mem::arg(N, "out", out, 4);
+    require(N, out % 4 == 0, format_args!("out = {out} is not 4-byte aligned. fix: allocate it with alloc()"));
+    for_chunks(n / 64, 1024, nth, |s, e| {
+        let mut a = [core::arch::wasm32::i32x4_splat(0); 4];
+        for c in xv.sub(s * 64, (e - s) * 64).chunks(64) {
+            for (m, am) in a.iter_mut().enumerate() {
+                *am = core::arch::wasm32::i32x4_add(*am, c.v128(16 * m));
+            }
+        }
+        use core::arch::wasm32::i32x4_add;
+        let v = simd128::hsum_i32(i32x4_add(i32x4_add(a[0], a[1]), i32x4_add(a[2], a[3])));
+        ov.atomic_add_u32(0, v as u32);
+    });
 }

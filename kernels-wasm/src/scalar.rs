@@ -210,7 +210,7 @@ fn gemm_ternary(w: Mem, x: Mem, y: Mem, dims: Dims, r0: usize, r1: usize, bytes:
 
 /// The codes (0..=3) of a TQ2_0 block in element order: byte `(e/128)*32 + e%32`, bits `2*((e%128)/32)`
 /// (ggml-common.h:283-288).
-fn tq2_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
+pub fn tq2_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
     for e in 0..QK_K {
         out[e] = (wb.u8((e / 128) * 32 + e % 32) >> (2 * ((e % 128) / 32))) & 3;
     }
@@ -232,7 +232,7 @@ pub fn tq1_trit(q: u8, n: usize) -> i32 {
 
 /// The trits (0..=2) of a TQ1_0 block in element order (ggml-common.h:274-280, quants.c:481-531):
 /// qs[0..32] trit l of byte m -> element l*32 + m; qs[32..48] -> 160 + l*16 + m; qh[j] -> 240 + l*4 + j.
-fn tq1_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
+pub fn tq1_0_codes(wb: Mem, out: &mut [u8; QK_K]) {
     for l in 0..5 {
         for m in 0..32 {
             out[l * 32 + m] = tq1_trit(wb.u8(m), l) as u8;

@@ -172,6 +172,17 @@ impl Mem {
         unsafe { (*(self.ptr.add(i) as *const AtomicU32)).load(Ordering::SeqCst) }
     }
 
+    /// Atomically adds `v` (wrapping) to the u32 at byte offset `i` (4-byte aligned).
+    #[inline(always)]
+    pub fn atomic_add_u32(&self, i: usize, v: u32) {
+        self.check(i, 4);
+        if (self.ptr as usize + i) % 4 != 0 {
+            outside(i, 4, self.len);
+        }
+        // SAFETY: as in `atomic_u32`.
+        unsafe { (*(self.ptr.add(i) as *const AtomicU32)).fetch_add(v, Ordering::SeqCst) };
+    }
+
     /// 8 bytes at byte offset `i` into the low half of a v128 (high half zero).
     #[inline(always)]
     pub fn v64(&self, i: usize) -> v128 {
@@ -194,6 +205,37 @@ impl Mem {
         self.check(i, 16);
         // SAFETY: as in `set_u8`; v128_store emits an alignment-1 store.
         unsafe { v128_store(self.ptr.add(i) as *mut v128, v) }
+    }
+}
+
+/// Consecutive `size`-byte sub-views of a region (`Mem::chunks`): one length test per step, no panics.
+#[derive(Clone, Copy)]
+pub struct Chunks {
+    ptr: *mut u8,
+    left: usize,
+    size: usize,
+}
+
+impl Iterator for Chunks {
+    type Item = Mem;
+    #[inline(always)]
+    fn next(&mut self) -> Option<Mem> {
+        if self.left < self.size {
+            return None;
+        }
+        let m = Mem { ptr: self.ptr, len: self.size };
+        // SAFETY: size <= left, so [ptr, ptr + size) lies inside the region the iterator was made from.
+        self.ptr = unsafe { self.ptr.add(self.size) };
+        self.left -= self.size;
+        Some(m)
+    }
+}
+
+impl Mem {
+    /// The region as consecutive `size`-byte views (a shorter tail is not visited). `size` must be > 0.
+    #[inline(always)]
+    pub fn chunks(&self, size: usize) -> Chunks {
+        Chunks { ptr: self.ptr, left: if size == 0 { 0 } else { self.len }, size: size.max(1) }
     }
 }
 

@@ -19,9 +19,10 @@ import {
 } from "./kernels_gemm.ts";
 import { GEMM_I2_S_F32 } from "./kernels_i2s_f32.ts";
 import { ADD, COPY, GET_ROWS, MUL_SCALAR, RELU2_GLU, RMS_NORM, ROPE, SWIGLU } from "./kernels_ops.ts";
+import { REFUSED } from "./kernels_refused.ts";
 import { QUANTIZE_BF16, QUANTIZE_F16, QUANTIZE_I8_S, QUANTIZE_Q8_0, QUANTIZE_Q8_K } from "./kernels_quantize.ts";
 
-/** Every kernel id with its WGSL kernel. */
+/** Every kernel id with its WGSL kernel, or its refusal (`kernels_refused.ts`). */
 export const GPU_KERNELS: Readonly<Record<KernelId, GpuKernel>> = Object.fromEntries(
   [
     QUANTIZE_Q8_K,
@@ -47,5 +48,6 @@ export const GPU_KERNELS: Readonly<Record<KernelId, GpuKernel>> = Object.fromEnt
     ADD,
     MUL_SCALAR,
     COPY,
+    ...REFUSED,
   ].map((k) => [k.id, k]),
 ) as Record<KernelId, GpuKernel>;

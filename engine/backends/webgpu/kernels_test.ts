@@ -3,7 +3,7 @@
  * edges (block tails, all-zero blocks, extreme magnitudes, subnormal scales, unaligned rows and pointers, token
  * tiles that do not divide the batch, more (token, head) pairs than attention workgroups). Quantizers and integer
  * kernels must match byte for byte; float kernels are compared in ulps against the tolerance rows of the WebGPU
- * block in `kernels-wasm/_tolerances.ts` (ggml's float order is kept, so the rows are near zero).
+ * block in `engine/backends/tolerances.ts` (ggml's float order is kept, so the rows are near zero).
  *
  * Runs on Mesa llvmpipe where there is no GPU.
  */
@@ -294,6 +294,25 @@ Deno.test("every kernel variant compiles without a message, with and without dot
     using t = await Twin.create({ dot4 });
     deepEqual(await t.gpu.compileAll(), []);
   }
+});
+
+Deno.test("the fast profile's kernels and the bandwidth probe are refused, naming what to use instead", async () => {
+  const t = await twin();
+  const a = t.alloc(4096);
+  const calls: [KernelId, number[]][] = [
+    ["fast.gemm.tq2_0x2_q8_k", [a.gpu, a.gpu, a.gpu, 1, 256, 1]],
+    ["fast.gemm.f16_f32", [a.gpu, a.gpu, a.gpu, 1, 32, 1]],
+    ["fast.gemm.bf16_f32", [a.gpu, a.gpu, a.gpu, 1, 32, 1]],
+    ["fast.attention", [a.gpu, a.gpu, a.gpu, a.gpu, a.gpu, 1, 0, 1, 1, 16, 1, 1]],
+    ["fast.swiglu", [a.gpu, a.gpu, a.gpu, 4]],
+    ["fast.repack.tq2_0x2", [a.gpu, 2, 256]],
+    ["fast.repack.tq1_0_tq2_0x2", [a.gpu, a.gpu + 2048, 1, 256]],
+  ];
+  for (const [id, args] of calls) {
+    throws(() => t.gpu.run(id, ...args), new RegExp(`${id.replaceAll(".", "\\.")} on the webgpu backend: .*numerics`));
+  }
+  throws(() => t.gpu.run("probe.read", a.gpu, 64, a.gpu), /probe\.read on the webgpu backend: .*bench\/bandwidth\.ts/);
+  equal(calls.length + 1, KERNEL_IDS.filter((id) => id.startsWith("fast.") || id.startsWith("probe.")).length);
 });
 
 Deno.test("kernel calls are checked: unknown id, argument count, regions outside the arena", async () => {

@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { NumericsProfile } from "../type_kernels.ts";
 import type { KernelBackend } from "../backend.ts";
 import { checkKernelCall, type KernelId, type ScratchShape } from "../kernel_table.ts";
 import { KernelRecorder } from "../recorder.ts";
@@ -98,6 +99,11 @@ export class WebGpuBackend implements KernelBackend {
   readonly id = "webgpu";
   /** Kernels are not split on the host. */
   readonly threads = 1;
+  /**
+   * One kernel set, ggml's order in WGSL (native FMA where the adapter fuses): the engine runs `numerics: "fast"`
+   * with it too; the `fast.*` kernel ids are the CPU backends' and are refused (`kernels_refused.ts`, ADR 0013).
+   */
+  readonly numerics: readonly NumericsProfile[] = ["exact"];
   /** Every launch, as `webgpu.<kernel id>[.<variant>]`. */
   readonly recorder: KernelRecorder = new KernelRecorder();
   /** The device (adapter report, probes). */

@@ -29,7 +29,7 @@ const XS: usize = 16384;
 
 /// The 8 f16 weights of `h` as two f32x4 of their value times 2^-112 (sign kept).
 #[inline(always)]
-fn f16x8_scaled(h: v128) -> (v128, v128) {
+pub fn f16x8_scaled(h: v128) -> (v128, v128) {
     let lo = i16x8_shl(h, 13);
     let hi = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
     (i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(lo, hi), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(lo, hi))
@@ -97,8 +97,9 @@ impl FloatKind for F16 {
     }
     #[inline(always)]
     fn mac(_: F64Fma, acc: v128, w: v128, x: v128) -> v128 {
-        // Exact products: the FMA is a multiply then an add.
-        f32x4_add(acc, f32x4_mul(w, x))
+        // Exact products (11-bit significands): a fused multiply-add rounds once, exactly as the multiply then the
+        // add does, so `f32x4.relaxed_madd` (one instruction where the CPU has FMA) gives ggml's bits on every CPU.
+        super::madd(w, x, acc)
     }
     fn twin(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize) {
         crate::scalar::gemm_f16_f16(w, x, y, dm, r0, r1)
@@ -148,10 +149,10 @@ pub fn reduce16_v(r: &[v128; 4]) -> f32 {
     (l[0] + l[2]) + (l[1] + l[3])
 }
 
-/// Tile: rows o0..o0+R x tokens t0..t0+T with LANES (64 or 16) lanes, `PV` f32x4 of them per pass;
+/// Tile (`_rmadd`: F16's `mac` is `simd128::madd`): rows o0..o0+R x tokens t0..t0+T with LANES (64 or 16) lanes, `PV` f32x4 of them per pass;
 /// activations already converted into `xs` (`[T][K]` f32).
 #[inline(never)]
-fn tile<W: FloatKind, const LANES: usize, const PV: usize, const R: usize, const T: usize>(
+fn tile_rmadd<W: FloatKind, const LANES: usize, const PV: usize, const R: usize, const T: usize>(
     w: Mem,
     xs: Mem,
     y: Mem,
@@ -285,11 +286,11 @@ pub fn gemm<W: FloatKind>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize
                 let xj = xs.sub(tj * k * 4, k * 4);
                 let mut o = r0;
                 while o + GEMV_ROWS <= r1 {
-                    tile::<W, 64, GEMV_PV, GEMV_ROWS, 1>(w, xj, y, dm, o, t + tj);
+                    tile_rmadd::<W, 64, GEMV_PV, GEMV_ROWS, 1>(w, xj, y, dm, o, t + tj);
                     o += GEMV_ROWS;
                 }
                 while o < r1 {
-                    tile::<W, 64, GEMV_PV, 1, 1>(w, xj, y, dm, o, t + tj);
+                    tile_rmadd::<W, 64, GEMV_PV, 1, 1>(w, xj, y, dm, o, t + tj);
                     o += 1;
                 }
             }
@@ -297,19 +298,19 @@ pub fn gemm<W: FloatKind>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize
             let mut o = r0;
             while o + 2 <= r1 {
                 match nt {
-                    1 => tile::<W, 16, 2, 2, 1>(w, xs, y, dm, o, t),
-                    2 => tile::<W, 16, 2, 2, 2>(w, xs, y, dm, o, t),
-                    3 => tile::<W, 16, 2, 2, 3>(w, xs, y, dm, o, t),
-                    _ => tile::<W, 16, 2, 2, 4>(w, xs, y, dm, o, t),
+                    1 => tile_rmadd::<W, 16, 2, 2, 1>(w, xs, y, dm, o, t),
+                    2 => tile_rmadd::<W, 16, 2, 2, 2>(w, xs, y, dm, o, t),
+                    3 => tile_rmadd::<W, 16, 2, 2, 3>(w, xs, y, dm, o, t),
+                    _ => tile_rmadd::<W, 16, 2, 2, 4>(w, xs, y, dm, o, t),
                 }
                 o += 2;
             }
             if o < r1 {
                 match nt {
-                    1 => tile::<W, 16, 2, 1, 1>(w, xs, y, dm, o, t),
-                    2 => tile::<W, 16, 2, 1, 2>(w, xs, y, dm, o, t),
-                    3 => tile::<W, 16, 2, 1, 3>(w, xs, y, dm, o, t),
-                    _ => tile::<W, 16, 2, 1, 4>(w, xs, y, dm, o, t),
+                    1 => tile_rmadd::<W, 16, 2, 1, 1>(w, xs, y, dm, o, t),
+                    2 => tile_rmadd::<W, 16, 2, 1, 2>(w, xs, y, dm, o, t),
+                    3 => tile_rmadd::<W, 16, 2, 1, 3>(w, xs, y, dm, o, t),
+                    _ => tile_rmadd::<W, 16, 2, 1, 4>(w, xs, y, dm, o, t),
                 }
             }
         }

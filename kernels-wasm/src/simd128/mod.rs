@@ -20,6 +20,9 @@ macro_rules! unroll {
     }};
 }
 
+pub mod fast_float;
+pub mod fast_misc;
+pub mod fast_ternary;
 pub mod float;
 pub mod misc;
 pub mod quant;
@@ -70,8 +73,10 @@ impl TernaryDot for Widen {
     }
 }
 
-/// Relaxed SIMD: `i16x8.relaxed_dot_i8x16_i7x16_s` (pmaddubsw on x64), exact because the second operand
-/// (the codes) is in [0, 127]. i16 lane i holds byte lanes 2i and 2i+1.
+/// Relaxed SIMD: `i32x4.relaxed_dot_i8x16_i7x16_add_s` (one `vpdpbusd` on x64 with AVX-VNNI, else pmaddubsw +
+/// pmaddwd + paddd), exact because the second operand (the codes) is in [0, 127]; i32 lane g gains the products
+/// of byte lanes 4g..4g+3, which is `Widen::finish`'s grouping. Only inside functions whose name contains `_rdot`
+/// (see `relaxed3`).
 #[cfg(relaxed)]
 pub struct Relaxed;
 
@@ -89,22 +94,12 @@ impl TernaryDot for Relaxed {
     }
     #[inline(always)]
     fn acc(acc: v128, y: v128, c: v128) -> v128 {
-        i16x8_add(acc, relaxed_dot_i8x16_i7x16(y, c))
+        relaxed3(y, c, acc)
     }
     #[inline(always)]
     fn finish(acc: v128) -> v128 {
-        i32x4_extadd_pairwise_i16x8(acc)
+        acc
     }
-}
-
-/// Rust 1.63 has no relaxed-SIMD intrinsics. This emits `i16x8.q15mulr_sat_s` (same operand and result
-/// types) as a placeholder; build.ts rewrites every such instruction of the relaxed build into
-/// `i16x8.relaxed_dot_i8x16_i7x16_s` (opcode 0xfd 0x112, same encoded length) and checks that the SIMD128
-/// build contains none. Operand order matters: `a` = int8 activations, `b` = codes in [0, 127].
-#[cfg(relaxed)]
-#[inline(always)]
-fn relaxed_dot_i8x16_i7x16(a: v128, b: v128) -> v128 {
-    i16x8_q15mulr_sat(a, b)
 }
 
 /// The ternary strategy the exported SIMD kernels use in this build.
@@ -112,6 +107,102 @@ fn relaxed_dot_i8x16_i7x16(a: v128, b: v128) -> v128 {
 pub type Fast = Relaxed;
 #[cfg(not(relaxed))]
 pub type Fast = Widen;
+
+/// Placeholder of the three-operand relaxed instruction `op(a, b, c)` (c the accumulator): `v128.bitselect(c, a,
+/// b)`, the only SIMD128 instruction with the stack signature (v128, v128, v128) -> v128, which LLVM 14 keeps
+/// as an opaque intrinsic. build.ts rewrites every one inside a function whose name contains `_rdot` into
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s`, and inside one whose name contains `_rmadd` into `f32x4.relaxed_madd`
+/// (reordering the operands through locals); it checks that the SIMD128 build has no bitselect in such
+/// functions. Only call it (through `DotAdd`/`madd`) from functions named that way.
+#[cfg(relaxed)]
+#[inline(always)]
+fn relaxed3(a: v128, b: v128, c: v128) -> v128 {
+    v128_bitselect(c, a, b)
+}
+
+/// `a * b + c` on 4 f32 lanes: `f32x4.relaxed_madd` in the relaxed build (one rounding where the CPU has FMA,
+/// V8 emits vfmadd on x64), a multiply then an add in the SIMD128 build. Only for the `fast` numerics profile,
+/// and only inside functions whose name contains `_rmadd`.
+#[inline(always)]
+pub fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(relaxed)]
+    {
+        relaxed3(a, b, c)
+    }
+    #[cfg(not(relaxed))]
+    {
+        f32x4_add(f32x4_mul(a, b), c)
+    }
+}
+
+/// Integer dot product with i32 accumulation for the fast ternary kernels: i32 lane g of the result gains the
+/// four products of byte lanes 4g..4g+3 of `y` (i8) and `c` (0..=127). Exact, whatever the build.
+pub trait DotAdd {
+    type A: Copy;
+    /// An accumulator holding `v` in i32 lane 0 and zeros elsewhere.
+    fn init(v: i32) -> Self::A;
+    fn acc(a: Self::A, y: v128, c: v128) -> Self::A;
+    /// The i32x4 sums.
+    fn finish(a: Self::A) -> v128;
+}
+
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s` (one `vpdpbusd` on x64 with AVX-VNNI, else pmaddubsw + pmaddwd +
+/// paddd). Only inside functions whose name contains `_rdot` (see `relaxed3`).
+#[cfg(relaxed)]
+pub struct RDot;
+
+#[cfg(relaxed)]
+impl fast_ternary::Wide for RDot {
+    const WIDE: bool = true;
+}
+
+impl fast_ternary::Wide for WDot {
+    const WIDE: bool = false;
+}
+
+#[cfg(relaxed)]
+impl DotAdd for RDot {
+    type A = v128;
+    #[inline(always)]
+    fn init(v: i32) -> v128 {
+        i32x4(v, 0, 0, 0)
+    }
+    #[inline(always)]
+    fn acc(a: v128, y: v128, c: v128) -> v128 {
+        relaxed3(y, c, a)
+    }
+    #[inline(always)]
+    fn finish(a: v128) -> v128 {
+        a
+    }
+}
+
+/// SIMD128: i16 extending multiplies (`Widen`), finished per block (each i16 lane takes at most 16 products of
+/// |code * q| <= 381 before `finish`).
+pub struct WDot;
+
+impl DotAdd for WDot {
+    type A = (v128, v128, v128);
+    #[inline(always)]
+    fn init(v: i32) -> (v128, v128, v128) {
+        (i32x4_splat(0), i32x4_splat(0), i32x4(v, 0, 0, 0))
+    }
+    #[inline(always)]
+    fn acc(a: (v128, v128, v128), y: v128, c: v128) -> (v128, v128, v128) {
+        let (lo, hi) = Widen::acc((a.0, a.1), y, c);
+        (lo, hi, a.2)
+    }
+    #[inline(always)]
+    fn finish(a: (v128, v128, v128)) -> v128 {
+        i32x4_add(Widen::finish((a.0, a.1)), a.2)
+    }
+}
+
+/// The DotAdd strategy of this build.
+#[cfg(relaxed)]
+pub type FastDot = RDot;
+#[cfg(not(relaxed))]
+pub type FastDot = WDot;
 
 /// Sum of the four i32 lanes.
 #[inline(always)]

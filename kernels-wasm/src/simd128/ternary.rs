@@ -91,7 +91,7 @@ fn tq2_half<D: TernaryDot, const H: usize, const R: usize, const T: usize>(wb: &
 /// 16 TQ1_0 trits (0..=2) from 16 bytes already multiplied by 3^n (mod 256): top 2 bits of 3*v,
 /// computed as in ggml's AVX2 kernel (ggml-cpu/arch/x86/quants.c:1400-1420) with averaging adds.
 #[inline(always)]
-fn trit(v: v128) -> v128 {
+pub fn trit(v: v128) -> v128 {
     let v = u8x16_sub_sat(v, u8x16_splat(1));
     let h = u8x16_avgr(v, u8x16_avgr(v, zero()));
     v128_and(u16x8_shr(h, 6), u8x16_splat(3))
@@ -100,19 +100,19 @@ fn trit(v: v128) -> v128 {
 /// v * 3 (mod 256) per byte: v + 2v, the doubling as a 16-bit shift with the carried bit masked off.
 /// (Written with i8x16 adds only, LLVM folds it into an i8 multiply, which wasm lacks, and scalarizes it.)
 #[inline(always)]
-fn times3(v: v128) -> v128 {
+pub fn times3(v: v128) -> v128 {
     u8x16_add(v, v128_and(i16x8_shl(v, 1), u8x16_splat(0xfe)))
 }
 
 /// v * 9 (mod 256) per byte.
 #[inline(always)]
-fn times9(v: v128) -> v128 {
+pub fn times9(v: v128) -> v128 {
     u8x16_add(v128_and(i16x8_shl(v, 3), u8x16_splat(0xf8)), v)
 }
 
 /// The 16 trits of qh[0..4]: lane l*4 + j = trit l of qh[j] (elements 240 + 4l + j, all in the hi half).
 #[inline(always)]
-fn trits_qh(wb: Mem) -> v128 {
+pub fn trits_qh(wb: Mem) -> v128 {
     let q = u32x4_splat(wb.u32(TQ1_0_QH));
     let m1 = times3(q);
     let t0 = trit(q);
@@ -216,7 +216,7 @@ const TILE_SCRATCH: usize = GEMM_ROWS * (GEMM_TOKENS + 1) / 2 * GEMM_BLOCKS * RE
 /// core idle), the accumulators in registers. Interleaving the two phases (R x T x 4 f64 accumulators live
 /// across the integer work) spills most of them and ran 25% slower.
 #[inline(never)]
-fn tq_tile<F: TqFormat, D: TernaryDot, const R: usize, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, o0: usize, t0: usize, sc: Mem) {
+fn tq_tile_rdot<F: TqFormat, D: TernaryDot, const R: usize, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, o0: usize, t0: usize, sc: Mem) {
     let nb = dm.k / QK_K;
     let bytes = F::BYTES;
     let np = (T + 1) / 2;
@@ -341,7 +341,7 @@ impl RowSums {
 /// even two rows block by block halves a core's streaming bandwidth on these machines; see
 /// kernels-wasm/README.md). The 8 float lanes stay in 4 f64x2 registers.
 #[inline(never)]
-fn tq_gemv_row<F: TqFormat, D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, o: usize, t: usize, rs: &RowSums) {
+fn tq_gemv_row_rdot<F: TqFormat, D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, o: usize, t: usize, rs: &RowSums) {
     let nb = dm.k / QK_K;
     let bytes = F::BYTES;
     let row = w.sub(o * nb * bytes, nb * bytes);
@@ -370,7 +370,7 @@ pub fn gemm_tq<F: TqFormat, D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, r0:
     if dm.n_tok == 1 && dm.k / QK_K <= MAX_GEMV_BLOCKS {
         let rs = RowSums::new(x, 0, dm.k / QK_K);
         for o in r0..r1 {
-            tq_gemv_row::<F, D>(w, x, y, dm, o, 0, &rs);
+            tq_gemv_row_rdot::<F, D>(w, x, y, dm, o, 0, &rs);
         }
         return;
     }
@@ -395,11 +395,11 @@ pub fn gemm_tq<F: TqFormat, D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, r0:
 fn tq_rows<F: TqFormat, D: TernaryDot, const RM: usize, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, t: usize, sc: Mem) {
     let mut o = r0;
     while o + RM <= r1 {
-        tq_tile::<F, D, RM, T>(w, x, y, dm, o, t, sc);
+        tq_tile_rdot::<F, D, RM, T>(w, x, y, dm, o, t, sc);
         o += RM;
     }
     while o < r1 {
-        tq_tile::<F, D, 1, T>(w, x, y, dm, o, t, sc);
+        tq_tile_rdot::<F, D, 1, T>(w, x, y, dm, o, t, sc);
         o += 1;
     }
 }
@@ -409,7 +409,7 @@ fn tq_rows<F: TqFormat, D: TernaryDot, const RM: usize, const T: usize>(w: Mem, 
 
 /// I2_S tile: rows o0..o0+R, tokens t0..t0+T. Per 128-element block the i16 sums are widened into i32.
 #[inline(never)]
-fn i2_s_tile<D: TernaryDot, const R: usize, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, o0: usize, t0: usize) {
+fn i2_s_tile_rdot<D: TernaryDot, const R: usize, const T: usize>(w: Mem, x: Mem, y: Mem, dm: Dims, o0: usize, t0: usize) {
     let k = dm.k;
     let nb = k / QK_I2_S;
     let stride = k + I8_S_ROW_EXTRA;
@@ -451,15 +451,15 @@ pub fn gemm_i2_s<D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1:
         let mut o = r0;
         if nt == 1 {
             while o + 8 <= r1 {
-                i2_s_tile::<D, 8, 1>(w, x, y, dm, o, t);
+                i2_s_tile_rdot::<D, 8, 1>(w, x, y, dm, o, t);
                 o += 8;
             }
             while o + 4 <= r1 {
-                i2_s_tile::<D, 4, 1>(w, x, y, dm, o, t);
+                i2_s_tile_rdot::<D, 4, 1>(w, x, y, dm, o, t);
                 o += 4;
             }
             while o < r1 {
-                i2_s_tile::<D, 1, 1>(w, x, y, dm, o, t);
+                i2_s_tile_rdot::<D, 1, 1>(w, x, y, dm, o, t);
                 o += 1;
             }
             t += 1;
@@ -467,17 +467,17 @@ pub fn gemm_i2_s<D: TernaryDot>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1:
         }
         while o + 2 <= r1 {
             match nt {
-                2 => i2_s_tile::<D, 2, 2>(w, x, y, dm, o, t),
-                3 => i2_s_tile::<D, 2, 3>(w, x, y, dm, o, t),
-                _ => i2_s_tile::<D, 2, 4>(w, x, y, dm, o, t),
+                2 => i2_s_tile_rdot::<D, 2, 2>(w, x, y, dm, o, t),
+                3 => i2_s_tile_rdot::<D, 2, 3>(w, x, y, dm, o, t),
+                _ => i2_s_tile_rdot::<D, 2, 4>(w, x, y, dm, o, t),
             }
             o += 2;
         }
         if o < r1 {
             match nt {
-                2 => i2_s_tile::<D, 1, 2>(w, x, y, dm, o, t),
-                3 => i2_s_tile::<D, 1, 3>(w, x, y, dm, o, t),
-                _ => i2_s_tile::<D, 1, 4>(w, x, y, dm, o, t),
+                2 => i2_s_tile_rdot::<D, 1, 2>(w, x, y, dm, o, t),
+                3 => i2_s_tile_rdot::<D, 1, 3>(w, x, y, dm, o, t),
+                _ => i2_s_tile_rdot::<D, 1, 4>(w, x, y, dm, o, t),
             }
         }
         t += 4;

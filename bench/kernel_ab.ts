@@ -1,0 +1,86 @@
+/**
+ * Before/after timing of one kernel change: `deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N]`.
+ * Each root is a checkout of this repository (the `before` one e.g. `git archive HEAD kernels-wasm
+ * engine/backends/kernel_table.ts | tar -x -C /tmp/before`); both kernel modules are loaded into this process (2
+ * threads each) and every case runs interleaved, before then after, so a busy machine slows both alike. Shapes are
+ * the 2B4T decode shapes: `fast.attention` and `attention` for one token at cache positions 0, 512 and 2048 (20/5
+ * heads of 128, f32 cache), over the 30 layers' caches in turn (324 MB: read from DRAM, as in a real decode step, not
+ * from the last-level cache), and the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB: as uncached as
+ * the full 128256 rows). Prints the median milliseconds of each side and the median of the per-pair after/before
+ * time ratios (docs/performance.md "Kernel log").
+ *
+ * @module
+ */
+
+/** A kernel module as the loader exposes it. */
+interface Kernels {
+  readonly buffer: SharedArrayBuffer;
+  alloc(bytes: number, align?: number): number;
+  run(id: string, ...args: number[]): void;
+}
+
+const N_HEAD = 20, N_HEAD_KV = 5, HEAD_DIM = 128, N_CTX = 2112, N_LAYER = 30, VOCAB = 32768, K = 2560, THREADS = 2;
+
+function values(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+}
+
+async function setup(root: string) {
+  const { WasmKernels } = await import(`${root}/kernels-wasm/wasm_kernels.ts`);
+  const m: Kernels = await WasmKernels.create({ threads: THREADS });
+  const put = (a: ArrayBufferView) => {
+    const p = m.alloc(a.byteLength);
+    new Uint8Array(m.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return p;
+  };
+  const kv = N_CTX * N_HEAD_KV * HEAD_DIM;
+  const layer = values(kv);
+  const q = put(values(N_HEAD * HEAD_DIM));
+  const k = Array.from({ length: N_LAYER }, () => put(layer)), v = Array.from({ length: N_LAYER }, () => put(layer));
+  const out = m.alloc(4 * N_HEAD * HEAD_DIM), scratch = m.alloc(4 * N_CTX * Math.max(4 * THREADS, N_HEAD));
+  const f16 = Uint16Array.from({ length: VOCAB * K }, (_, i) => 0x3000 + ((i * 2654435761) >>> 22));
+  const w = put(f16), x = put(values(K)), xq = m.alloc(2 * K), y = m.alloc(4 * VOCAB);
+  m.run("quantize.f16", x, xq, K, 1);
+  return { m, q, k, v, out, scratch, w, x, xq, y };
+}
+
+if (import.meta.main) {
+  const [before, after] = Deno.args;
+  if (!before || !after) {
+    console.error("usage: deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N]");
+    Deno.exit(2);
+  }
+  const i = Deno.args.indexOf("--reps");
+  const reps = i >= 0 ? Number(Deno.args[i + 1]) : 15;
+  const sides = [await setup(before), await setup(after)];
+  type Side = (typeof sides)[number];
+  const cases: [string, (s: Side) => void][] = [];
+  for (const pos of [0, 512, 2048]) {
+    for (const id of ["fast.attention", "attention"]) {
+      const args = [1, pos, N_HEAD, N_HEAD_KV, HEAD_DIM, N_CTX, 1 / Math.sqrt(HEAD_DIM)];
+      cases.push([`${id} @${pos} x${N_LAYER}`, (s) => {
+        for (let l = 0; l < N_LAYER; l++) s.m.run(id, s.q, s.k[l], s.v[l], s.out, s.scratch, ...args);
+      }]);
+    }
+  }
+  cases.push([`gemm.f16_f16 ${VOCAB}x${K}`, (s) => s.m.run("gemm.f16_f16", s.w, s.xq, s.y, VOCAB, K, 1)]);
+  cases.push([`fast.gemm.f16_f32 ${VOCAB}x${K}`, (s) => s.m.run("fast.gemm.f16_f32", s.w, s.x, s.y, VOCAB, K, 1)]);
+  const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
+  for (const [name, f] of cases) {
+    const t: number[][] = [[], []];
+    for (let r = -2; r < reps; r++) {
+      for (let j = 0; j < 2; j++) {
+        const t0 = performance.now();
+        f(sides[j]);
+        if (r >= 0) t[j].push(performance.now() - t0);
+      }
+    }
+    const ratio = median(t[1].map((x, r) => x / t[0][r]));
+    console.log(
+      `${name.padEnd(30)} before ${median(t[0]).toFixed(3).padStart(8)} ms  after ${
+        median(t[1]).toFixed(3).padStart(8)
+      } ms  after/before ${ratio.toFixed(3)}`,
+    );
+  }
+  Deno.exit(0);
+}
