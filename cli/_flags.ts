@@ -170,6 +170,43 @@ export function intListOption(
   return defaultValue === undefined ? o : o.default(defaultValue, defaultValue.join(","));
 }
 
+/**
+ * `--reference <ref>`: which C++ reference a command compares with (parity/reference_plan.ts `selectReference`); the
+ * same option on every command that runs a reference.
+ *
+ * @returns The option.
+ * @example
+ * ```ts
+ * import { referenceOption } from "./_flags.ts";
+ * console.log(referenceOption().long); // "--reference"
+ * ```
+ */
+export function referenceOption(): Option {
+  return new Option(
+    "--reference <ref>",
+    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
+      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
+  );
+}
+
+/**
+ * `--ik-format <format>`: what ik_llama.cpp is fed, the lossless F32 transcode or its own IQ2_BN.
+ *
+ * @returns The option.
+ * @example
+ * ```ts
+ * import { ikFormatOption } from "./_flags.ts";
+ * console.log(ikFormatOption().argChoices); // ["f32", "iq2_bn"]
+ * ```
+ */
+export function ikFormatOption(): Option {
+  return new Option(
+    "--ik-format <format>",
+    "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)",
+  )
+    .choices(["f32", "iq2_bn"]);
+}
+
 /** The kernel sets `--numerics` names (engine/backends/type_kernels.ts `NUMERICS_PROFILES`). */
 const NUMERICS = ["exact", "fast"] as const;
 

@@ -12,6 +12,7 @@ import { exitCodeOf, formatError, UsageError } from "./_errors.ts";
 import { exitOnInterrupt } from "./_interrupt.ts";
 import {
   activeUsageLine,
+  ikFormatOption,
   installUsageLines,
   intListOption,
   intOption,
@@ -19,6 +20,7 @@ import {
   numericsListOption,
   numericsOption,
   RANGES,
+  referenceOption,
 } from "./_flags.ts";
 
 let exitCode = 0;
@@ -127,16 +129,8 @@ program.command("ref-run")
   .addOption(intOption("--threads <n>", "llama.cpp threads (default: core count)", RANGES.threads))
   .addOption(intOption("--ctx <n>", "context length (default: min(training context, 4096))", RANGES.ctx))
   .option("--parity", "F32 KV cache and no flash attention, as the parity harness runs it")
-  .option(
-    "--reference <ref>",
-    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
-  )
-  .addOption(
-    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
-      "f32",
-      "iq2_bn",
-    ]),
-  )
+  .addOption(referenceOption())
+  .addOption(ikFormatOption())
   .option("--verbose", "stream the reference's own log to stderr")
   .option("--json", "machine-readable output")
   .action(async (opts) => done(await (await import("./ref_run.ts")).refRunCommand(opts)));
@@ -198,15 +192,8 @@ program.command("parity")
   .addOption(
     intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
   )
-  .option(
-    "--reference <ref>",
-    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
-      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
-  )
-  .addOption(
-    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
-      .choices(["f32", "iq2_bn"]),
-  )
+  .addOption(referenceOption())
+  .addOption(ikFormatOption())
   .option(
     "--lockfile <path>",
     "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
@@ -260,15 +247,8 @@ program.command("validate")
   .addOption(
     intOption("--timeout <s>", "time budget for all reference calls, seconds (default 300)", RANGES.timeoutSeconds),
   )
-  .option(
-    "--reference <ref>",
-    "reference: llama.cpp (pinned), ik_llama (built from source), or a path (llama.cpp build dir, source checkout); " +
-      "default by architecture: bitnet, llama -> llama.cpp; bitnet-b1.58 -> ik_llama",
-  )
-  .addOption(
-    new Option("--ik-format <format>", "ik_llama.cpp's input: lossless F32 transcode, or its own IQ2_BN (rows >= 512)")
-      .choices(["f32", "iq2_bn"]),
-  )
+  .addOption(referenceOption())
+  .addOption(ikFormatOption())
   .option(
     "--lockfile <path>",
     "lockfile (default: BITNET_LOCKFILE, else ./crossval-models.lock.json, else the packaged one)",
@@ -331,16 +311,8 @@ program.command("bench")
   )
   .option("--no-roofline", "skip the streaming-read bandwidth probes (the decode roofline)")
   .addOption(intOption("--seed <n>", "seed of the random token ids", RANGES.seed, 1))
-  .option(
-    "--reference <ref>",
-    "llama.cpp (pinned), ik_llama (built from source) or a path (default by architecture, as parity chooses)",
-  )
-  .addOption(
-    new Option("--ik-format <format>", "ik_llama.cpp's input: the lossless F32 transcode or its IQ2_BN").choices([
-      "f32",
-      "iq2_bn",
-    ]),
-  )
+  .addOption(referenceOption())
+  .addOption(ikFormatOption())
   .option("--out-dir <dir>", "where bench_<name>.json receipts go", "ci")
   .option(
     "--lockfile <path>",
