@@ -1,12 +1,14 @@
 /**
- * Before/after timing of one kernel change: `deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N]`.
+ * Before/after timing of one kernel change: `deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N] [--only <text>]`
+ * (`--only` runs the cases whose name contains the text).
  * Each root is a checkout of this repository (the `before` one e.g. `git archive HEAD kernels-wasm
  * engine/backends/kernel_table.ts | tar -x -C /tmp/before`); both kernel modules are loaded into this process (2
  * threads each) and every case runs interleaved, before then after, so a busy machine slows both alike. Shapes are
  * the 2B4T decode shapes: `fast.attention` and `attention` for one token at cache positions 0, 512 and 2048 (20/5
  * heads of 128, f32 cache), over the 30 layers' caches in turn (324 MB: read from DRAM, as in a real decode step, not
  * from the last-level cache), and the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB: as uncached as
- * the full 128256 rows). Prints the median milliseconds of each side and the median of the per-pair after/before
+ * the full 128256 rows), and the ternary GEMV of the 2B4T shape (`fast.gemm.tq2_0x2_q8_k`, `gemm.tq2_0_q8_k`) over 30
+ * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM). Prints the median milliseconds of each side and the median of the per-pair after/before
  * time ratios (docs/performance.md "Kernel log").
  *
  * @module
@@ -20,6 +22,22 @@ interface Kernels {
 }
 
 const N_HEAD = 20, N_HEAD_KV = 5, HEAD_DIM = 128, N_CTX = 2112, N_LAYER = 30, VOCAB = 32768, K = 2560, THREADS = 2;
+/** Rows of the ternary matrices (up and gate fused, as a decode step runs them). */
+const TERNARY_ROWS = 13824;
+/** TQ2_0 block: 64 bytes of codes, then the f16 scale. */
+const TQ2_0_BYTES = 66, QK_K = 256;
+
+/** Random TQ2_0 (or TQ2_0x2: the same blocks, in another order) rows with scale 1.0 in every block. */
+function ternary(rows: number, k: number): Uint8Array {
+  const b = new Uint8Array(rows * (k / QK_K) * TQ2_0_BYTES);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < b.length; i++) {
+    s ^= s << 13, s ^= s >>> 17, s ^= s << 5;
+    b[i] = s & 0xff;
+  }
+  for (let o = 64; o < b.length; o += TQ2_0_BYTES) b[o] = 0x00, b[o + 1] = 0x3c;
+  return b;
+}
 
 function values(n: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
@@ -41,17 +59,23 @@ async function setup(root: string) {
   const f16 = Uint16Array.from({ length: VOCAB * K }, (_, i) => 0x3000 + ((i * 2654435761) >>> 22));
   const w = put(f16), x = put(values(K)), xq = m.alloc(2 * K), y = m.alloc(4 * VOCAB);
   m.run("quantize.f16", x, xq, K, 1);
-  return { m, q, k, v, out, scratch, w, x, xq, y };
+  const t = ternary(TERNARY_ROWS, K);
+  const tw = Array.from({ length: N_LAYER }, () => put(t));
+  const x8 = m.alloc((K / QK_K) * 292), ty = m.alloc(4 * TERNARY_ROWS);
+  m.run("quantize.q8_k", x, x8, K, 1);
+  return { m, q, k, v, out, scratch, w, x, xq, y, tw, x8, ty };
 }
 
 if (import.meta.main) {
   const [before, after] = Deno.args;
   if (!before || !after) {
-    console.error("usage: deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N]");
+    console.error("usage: deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N] [--only <text>]");
     Deno.exit(2);
   }
   const i = Deno.args.indexOf("--reps");
   const reps = i >= 0 ? Number(Deno.args[i + 1]) : 15;
+  const o = Deno.args.indexOf("--only");
+  const only = o >= 0 ? Deno.args[o + 1] : "";
   const sides = [await setup(before), await setup(after)];
   type Side = (typeof sides)[number];
   const cases: [string, (s: Side) => void][] = [];
@@ -65,8 +89,17 @@ if (import.meta.main) {
   }
   cases.push([`gemm.f16_f16 ${VOCAB}x${K}`, (s) => s.m.run("gemm.f16_f16", s.w, s.xq, s.y, VOCAB, K, 1)]);
   cases.push([`fast.gemm.f16_f32 ${VOCAB}x${K}`, (s) => s.m.run("fast.gemm.f16_f32", s.w, s.x, s.y, VOCAB, K, 1)]);
+  for (const id of ["fast.gemm.tq2_0x2_q8_k", "gemm.tq2_0_q8_k"]) {
+    cases.push([`${id} ${TERNARY_ROWS}x${K} x${N_LAYER}`, (s) => {
+      for (let l = 0; l < N_LAYER; l++) s.m.run(id, s.tw[l], s.x8, s.ty, TERNARY_ROWS, K, 1);
+    }]);
+    // The same work on 1/16 of one matrix (576 KB, cache-resident): the kernel's speed without DRAM.
+    cases.push([`${id} ${TERNARY_ROWS / 16}x${K} x${N_LAYER * 16} cached`, (s) => {
+      for (let l = 0; l < N_LAYER * 16; l++) s.m.run(id, s.tw[0], s.x8, s.ty, TERNARY_ROWS / 16, K, 1);
+    }]);
+  }
   const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
-  for (const [name, f] of cases) {
+  for (const [name, f] of cases.filter(([name]) => name.includes(only))) {
     const t: number[][] = [[], []];
     for (let r = -2; r < reps; r++) {
       for (let j = 0; j < 2; j++) {

@@ -214,3 +214,38 @@ export async function locateLlamaLibrary(opts: { cppDir?: string } = {}): Promis
     importError ? { cause: importError } : undefined,
   );
 }
+
+/** glibc's `RTLD_NOW | RTLD_NODELETE`. */
+const RTLD_NOW_NODELETE = 0x0002 | 0x1000;
+
+/**
+ * Keep a shared library mapped until the process ends, whatever later closes it. `Deno.dlopen` handles are
+ * closed when the JavaScript scope that opened them ends (a worker, a test module), and ggml must not be unloaded
+ * and loaded again in one process: its static initializers run again (ggml.cpp's terminate-handler setup asserts
+ * `prev != ggml_uncaught_exception` and aborts), and the process keeps pointers into the unloaded copy. A second
+ * `dlopen` of the same file with `RTLD_NODELETE` pins it (glibc). Does nothing where libc cannot be opened as
+ * `libc.so.6` (not glibc Linux), where libraries are not unloaded this way.
+ *
+ * @param path A library that is (or is about to be) loaded.
+ * @throws {LibraryLoadError} When glibc cannot open the library.
+ */
+export function pinLibrary(path: string): void {
+  if (Deno.build.os !== "linux") return;
+  let libc: Deno.DynamicLibrary<{ dlopen: { parameters: ["buffer", "i32"]; result: "pointer" } }>;
+  try {
+    libc = Deno.dlopen("libc.so.6", { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
+  } catch {
+    return; // musl and other libcs: no libc.so.6
+  }
+  try {
+    const h = libc.symbols.dlopen(new TextEncoder().encode(path + "\0"), RTLD_NOW_NODELETE);
+    if (h === null) {
+      throw new LibraryLoadError(
+        `Cannot keep "${path}" loaded (dlopen with RTLD_NODELETE failed). Check that the file is a complete ` +
+          `shared library for this machine, or reinstall the npm dependencies (rm -rf node_modules).`,
+      );
+    }
+  } finally {
+    libc.close();
+  }
+}

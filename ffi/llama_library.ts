@@ -11,7 +11,13 @@
  */
 
 import { compareAbi, probeAbi } from "./abi_probe.ts";
-import { LibraryLoadError, type LlamaLibraryLocation, locateLlamaLibrary, PINNED_LLAMA } from "./library.ts";
+import {
+  LibraryLoadError,
+  type LlamaLibraryLocation,
+  locateLlamaLibrary,
+  pinLibrary,
+  PINNED_LLAMA,
+} from "./library.ts";
 import { LlamaLog } from "./llama_log.ts";
 import { GGML_BASE_SYMBOLS, GGML_SYMBOLS, LLAMA_SYMBOLS, type LlamaSymbols } from "./_symbols.ts";
 
@@ -106,6 +112,19 @@ function loadedCpuVariant(dir: string): string | undefined {
   return undefined;
 }
 
+/**
+ * When this JavaScript scope ends (process exit, or the end of a worker or test module that loaded the library),
+ * give llama.cpp back its default logger before the callback goes away with the scope: the library stays mapped
+ * for the life of the process, so a later log line (another module, a destructor at exit) must not call into a
+ * freed callback.
+ */
+function detachLogAtUnload(s: LlamaSymbols): void {
+  if (typeof globalThis.addEventListener !== "function") return;
+  globalThis.addEventListener("unload", () => {
+    s.llama.llama_log_set(null, null);
+  }, { once: true });
+}
+
 function cBytes(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");
 }
@@ -128,6 +147,8 @@ function openAll(loc: LlamaLibraryLocation): LlamaSymbols {
   const base = open(loc.ggmlBase, GGML_BASE_SYMBOLS);
   const ggml = open(loc.ggml, GGML_SYMBOLS);
   const llama = open(loc.llama, LLAMA_SYMBOLS);
+  // Loaded once per process for good: ggml cannot be unloaded and loaded again (see pinLibrary).
+  for (const p of [loc.ggmlBase, loc.ggml, loc.llama]) pinLibrary(p);
   const missing = [
     ...Object.keys(LLAMA_SYMBOLS).filter((k) => !llama[k]).map((k) => `${k} (libllama)`),
     ...Object.keys(GGML_SYMBOLS).filter((k) => !ggml[k]).map((k) => `${k} (libggml)`),
@@ -265,6 +286,7 @@ export class LlamaLibrary {
     );
     LOG_CALLBACKS.push(cb);
     s.llama.llama_log_set(cb.pointer, null);
+    detachLogAtUnload(s);
     s.llama.llama_backend_init();
     // ggml registers a backend again each time it is loaded (ggml-backend-reg.cpp, load_backend has no
     // de-duplication). Skip when this libggml already has devices: the same file reached through another path

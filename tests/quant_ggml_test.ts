@@ -4,7 +4,7 @@
  * quantizers it really runs on activations). Every comparison is bit for bit.
  */
 import assert from "node:assert/strict";
-import { LibraryLoadError, locateLlamaLibrary } from "../ffi/library.ts";
+import { LibraryLoadError, locateLlamaLibrary, pinLibrary } from "../ffi/library.ts";
 import {
   bf16ToF32Row,
   f16ToF32Row,
@@ -169,6 +169,8 @@ const BLOCK_CASES: BlockCase[] = [
 Deno.test("engine/quant is bit-exact with ggml (llama.cpp v0.5.0 libggml-base and CPU backend)", async (t) => {
   const loc = await locateLlamaLibrary();
   const base: Base = open(loc.ggmlBase, BASE_SYMBOLS);
+  // Probing the CPU variants loads and unloads each; ggml-base itself must stay loaded (see pinLibrary).
+  pinLibrary(loc.ggmlBase);
   const cpu = openBestCpu(loc.dir);
   const cpuLib: Cpu = cpu.lib;
   const g = base.symbols;

@@ -20,7 +20,11 @@ let shared: Promise<WebGpuDevice> | undefined;
  * tests need only Mesa's llvmpipe, not a GPU.
  */
 export function testDevice(): Promise<WebGpuDevice> {
-  shared ??= WebGpuDevice.open({ timeoutMs: 60_000 }).catch((e) => {
+  shared ??= WebGpuDevice.open({ timeoutMs: 60_000 }).then((dev) => {
+    // Destroy the device when the test file ends, instead of leaving the driver's threads to the process exit.
+    globalThis.addEventListener("unload", () => dev.close(), { once: true });
+    return dev;
+  }, (e) => {
     throw new Error(
       `The WebGPU tests need an adapter; llvmpipe is enough (Debian/Ubuntu: apt-get install mesa-vulkan-drivers ` +
         `libgl1-mesa-dri libegl1). ${(e as Error).message}`,
