@@ -1,18 +1,21 @@
 /**
- * Before/after timing of one kernel change: `deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N] [--only <text>]`
- * (`--only` runs the cases whose name contains the text).
- * Each root is a checkout of this repository (the `before` one e.g. `git archive HEAD kernels-wasm
- * engine/backends/kernel_table.ts | tar -x -C /tmp/before`); both kernel modules are loaded into this process (2
- * threads each) and every case runs interleaved, before then after, so a busy machine slows both alike. Shapes are
- * the 2B4T decode shapes: `fast.attention` and `attention` for one token at cache positions 0, 512 and 2048 (20/5
- * heads of 128, f32 cache), over the 30 layers' caches in turn (324 MB: read from DRAM, as in a real decode step, not
- * from the last-level cache), and the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB: as uncached as
- * the full 128256 rows), and the ternary GEMV of the 2B4T shape (`fast.gemm.tq2_0x2_q8_k`, `gemm.tq2_0_q8_k`) over 30
- * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM). Prints the median milliseconds of each side and the median of the per-pair after/before
- * time ratios (docs/performance.md "Kernel log").
+ * Before/after timing of one kernel change:
+ * `deno run -A bench/kernel_ab.ts <before-root> <after-root> [--reps N] [--only <text>]` (`--only` runs the cases
+ * whose name contains the text). Each root is a checkout of this repository (the `before` one e.g. `git archive HEAD
+ * kernels-wasm engine/backends/kernel_table.ts | tar -x -C /tmp/before`); both kernel modules are loaded into this
+ * process (2 threads each) and every case runs interleaved, before then after, so a busy machine slows both alike.
+ * Shapes are the 2B4T decode shapes: `fast.attention` and `attention` for one token at cache positions 0, 512 and
+ * 2048 (20/5 heads of 128, f32 cache), over the 30 layers' caches in turn (324 MB: read from DRAM, as in a real
+ * decode step, not from the last-level cache); the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB:
+ * as uncached as the full 128256 rows); and the ternary GEMV (`fast.gemm.tq2_0x2_q8_k`, `gemm.tq2_0_q8_k`) over 30
+ * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM) and over a cache-resident slice.
+ * Prints the median milliseconds of each side and the median of the per-pair after/before time ratios
+ * (docs/performance.md "Kernel log").
  *
  * @module
  */
+
+import { blockBytes, ggmlTensorBytes, GgmlType } from "../engine/quant/ggml_type.ts";
 
 /** A kernel module as the loader exposes it. */
 interface Kernels {
@@ -24,18 +27,18 @@ interface Kernels {
 const N_HEAD = 20, N_HEAD_KV = 5, HEAD_DIM = 128, N_CTX = 2112, N_LAYER = 30, VOCAB = 32768, K = 2560, THREADS = 2;
 /** Rows of the ternary matrices (up and gate fused, as a decode step runs them). */
 const TERNARY_ROWS = 13824;
-/** TQ2_0 block: 64 bytes of codes, then the f16 scale. */
-const TQ2_0_BYTES = 66, QK_K = 256;
+/** A TQ2_0 block (64 bytes of codes, then the f16 scale), from the type table. */
+const TQ2_0_BYTES = blockBytes(GgmlType.TQ2_0);
 
 /** Random TQ2_0 (or TQ2_0x2: the same blocks, in another order) rows with scale 1.0 in every block. */
 function ternary(rows: number, k: number): Uint8Array {
-  const b = new Uint8Array(rows * (k / QK_K) * TQ2_0_BYTES);
+  const b = new Uint8Array(ggmlTensorBytes(GgmlType.TQ2_0, rows * k));
   let s = 0x9e3779b9;
   for (let i = 0; i < b.length; i++) {
     s ^= s << 13, s ^= s >>> 17, s ^= s << 5;
     b[i] = s & 0xff;
   }
-  for (let o = 64; o < b.length; o += TQ2_0_BYTES) b[o] = 0x00, b[o + 1] = 0x3c;
+  for (let o = TQ2_0_BYTES - 2; o < b.length; o += TQ2_0_BYTES) b[o] = 0x00, b[o + 1] = 0x3c;
   return b;
 }
 
@@ -61,7 +64,7 @@ async function setup(root: string) {
   m.run("quantize.f16", x, xq, K, 1);
   const t = ternary(TERNARY_ROWS, K);
   const tw = Array.from({ length: N_LAYER }, () => put(t));
-  const x8 = m.alloc((K / QK_K) * 292), ty = m.alloc(4 * TERNARY_ROWS);
+  const x8 = m.alloc(ggmlTensorBytes(GgmlType.Q8_K, K)), ty = m.alloc(4 * TERNARY_ROWS);
   m.run("quantize.q8_k", x, x8, K, 1);
   return { m, q, k, v, out, scratch, w, x, xq, y, tw, x8, ty };
 }

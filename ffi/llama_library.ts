@@ -119,7 +119,6 @@ function loadedCpuVariant(dir: string): string | undefined {
  * freed callback.
  */
 function detachLogAtUnload(s: LlamaSymbols): void {
-  if (typeof globalThis.addEventListener !== "function") return;
   globalThis.addEventListener("unload", () => {
     s.llama.llama_log_set(null, null);
   }, { once: true });
