@@ -4,6 +4,8 @@
  * - the lockfile's CI-tier model, generated and verified against its pinned SHA-256;
  * - the pinned llama.cpp source (tokenizer test vectors, `llama.h` for the struct-layout proof), from npm;
  * - the Debian Rust->WASM toolchain, for the check that the committed kernels rebuild byte-identically;
+ * - a Vulkan driver for the WebGPU tests (Mesa's lavapipe where there is no GPU; `deno task test` runs them on
+ *   Vulkan, not EGL: tests/_vulkan.ts says why);
  * - the ik_llama.cpp reference, built from its source archive into the cache with its protocol driver (once per
  *   machine: minutes the first time, docs/references.md; then found in the cache). Without the archive the setup
  *   goes on and the tests that need the reference fail naming how to provide it. `BITNET_SKIP_IK_BUILD=1`
@@ -22,6 +24,7 @@ import {
 } from "../ffi/references/mod.ts";
 import { ensureToolchain } from "../kernels-wasm/build.ts";
 import { defaultLockfilePath, fetchModels, Lockfile } from "../lock/mod.ts";
+import { ensureVulkan } from "./_vulkan.ts";
 
 const t0 = performance.now();
 const src = await llamaSourceDir();
@@ -30,6 +33,11 @@ const report = await fetchModels(await Lockfile.load(defaultLockfilePath()), { t
 if (!report.ok) throw new Error(`Cannot provision the CI model: ${JSON.stringify(report.models)}`);
 await ensureToolchain();
 console.error(`setup: llama.cpp source at ${src}; toolchain ready (${Math.round(performance.now() - t0)} ms)`);
+try {
+  console.error(`setup: ${await ensureVulkan()}`);
+} catch (e) {
+  console.error(`setup: ${(e as Error).message}\nsetup: the WebGPU tests will fail until then.`);
+}
 
 /** Phases and every tenth of the compile on stderr: enough to see a long first build move, quiet otherwise. */
 function progress(e: ReferenceBuildEvent): void {

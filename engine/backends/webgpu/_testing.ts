@@ -1,7 +1,7 @@
 /**
- * Test helpers for the WebGPU backend: one shared device per test file (Mesa llvmpipe on machines without a GPU),
- * a rig that runs the same kernel call on the reference backend and on WebGPU with identical inputs, seeded random
- * data, and a runner for single WGSL expressions.
+ * Test helpers for the WebGPU backend: one shared device per test file (Mesa's lavapipe, Vulkan on llvmpipe, on
+ * machines without a GPU), a rig that runs the same kernel call on the reference backend and on WebGPU with
+ * identical inputs, seeded random data, and a runner for single WGSL expressions.
  *
  * @module
  */
@@ -17,7 +17,7 @@ let shared: Promise<WebGpuDevice> | undefined;
 
 /**
  * The device of this test process (opened once). Fails, naming the fix, when there is no adapter at all: these
- * tests need only Mesa's llvmpipe, not a GPU.
+ * tests need only Mesa's lavapipe, not a GPU.
  */
 export function testDevice(): Promise<WebGpuDevice> {
   shared ??= WebGpuDevice.open({ timeoutMs: 60_000 }).then((dev) => {
@@ -26,8 +26,10 @@ export function testDevice(): Promise<WebGpuDevice> {
     return dev;
   }, (e) => {
     throw new Error(
-      `The WebGPU tests need an adapter; llvmpipe is enough (Debian/Ubuntu: apt-get install mesa-vulkan-drivers ` +
-        `libgl1-mesa-dri libegl1). ${(e as Error).message}`,
+      `The WebGPU tests need a Vulkan adapter; Mesa's lavapipe is enough (Debian/Ubuntu, as root: apt-get install ` +
+        `mesa-vulkan-drivers libvulkan1; tests/setup.ts installs it), and run them with deno task test, which sets ` +
+        `DENO_WEBGPU_BACKEND=vulkan. ` +
+        (e as Error).message,
     );
   });
   return shared;

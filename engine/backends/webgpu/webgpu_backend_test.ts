@@ -24,6 +24,20 @@ Deno.test("describeWebGpu() names the adapter and its limits without creating a 
   console.log(`adapter: ${r.label}; fused fma: ${(await testDevice()).probe.fusedFma}`);
 });
 
+Deno.test("the test process runs WebGPU on Vulkan and never loads libEGL (its exit-time double free)", async () => {
+  // deno task test sets DENO_WEBGPU_BACKEND=vulkan: tests/_vulkan.ts says why EGL aborts the process at exit.
+  await testDevice();
+  equal(
+    Deno.env.get("DENO_WEBGPU_BACKEND"),
+    "vulkan",
+    "DENO_WEBGPU_BACKEND is not vulkan: run the suite with deno task test, which sets it (tests/_vulkan.ts says why)",
+  );
+  if (Deno.build.os === "linux") {
+    const egl = Deno.readTextFileSync("/proc/self/maps").split("\n").find((l) => /\/libEGL\.so/.test(l));
+    equal(egl, undefined, "libEGL is mapped into the test process");
+  }
+});
+
 Deno.test("reads return the bytes at their place in the queue; writes wait for queued kernels", async () => {
   using be = await WebGpuBackend.create({ device: await testDevice() });
   const x = be.alloc(8), y = be.alloc(8);
