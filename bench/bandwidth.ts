@@ -21,6 +21,33 @@
 import { cacheRoot } from "../lock/cache_dir.ts";
 import { WasmKernels } from "../kernels-wasm/mod.ts";
 
+/**
+ * Size of this machine's last-level data cache (Linux sysfs: the highest-level data or unified cache of CPU 0), or
+ * null where it cannot be read. A model whose decode reads fewer bytes per token than this is served from the cache,
+ * so its read rate says nothing about DRAM: the benchmark table shows no share of the roofline for it.
+ *
+ * @param root The sysfs directory of CPU 0's caches (for tests).
+ * @returns Bytes, or null.
+ */
+export function lastLevelCacheBytes(root = "/sys/devices/system/cpu/cpu0/cache"): number | null {
+  let best: { level: number; bytes: number } | null = null;
+  try {
+    for (const e of Deno.readDirSync(root)) {
+      if (!/^index\d+$/.test(e.name)) continue;
+      const read = (f: string) => Deno.readTextFileSync(`${root}/${e.name}/${f}`).trim();
+      if (read("type") === "Instruction") continue;
+      const m = /^(\d+)([KMG]?)$/.exec(read("size"));
+      const level = Number(read("level"));
+      if (!m || !Number.isInteger(level)) continue;
+      const bytes = Number(m[1]) * ({ "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]];
+      if (!best || level > best.level) best = { level, bytes };
+    }
+  } catch {
+    return null; // not Linux, or no sysfs
+  }
+  return best?.bytes ?? null;
+}
+
 /** Options of both probes. */
 export interface BandwidthOptions {
   /** Threads reading at once (each its contiguous share). Default: `navigator.hardwareConcurrency`. */

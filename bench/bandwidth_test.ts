@@ -1,5 +1,5 @@
 import { equal, ok, rejects } from "node:assert/strict";
-import { buildNativeProbe, nativeBandwidth, wasmBandwidth } from "./bandwidth.ts";
+import { buildNativeProbe, lastLevelCacheBytes, nativeBandwidth, wasmBandwidth } from "./bandwidth.ts";
 import { WasmKernels } from "../kernels-wasm/mod.ts";
 
 Deno.test("nativeBandwidth builds the C probe once into the cache and reports every repetition", async () => {
@@ -54,4 +54,29 @@ Deno.test("probe.read sums the bytes it streams (any thread count), and wasmBand
     equal(r.threads, threads);
     ok(r.gbPerSecond > 0);
   }
+});
+
+Deno.test("lastLevelCacheBytes() takes the highest-level data or unified cache from sysfs, null without one", () => {
+  const root = Deno.makeTempDirSync({ prefix: "crossval-sysfs-" });
+  try {
+    const cache = (i: number, level: number, type: string, size: string) => {
+      Deno.mkdirSync(`${root}/index${i}`);
+      for (const [f, v] of [["level", level], ["type", type], ["size", size]]) {
+        Deno.writeTextFileSync(`${root}/index${i}/${f}`, `${v}\n`);
+      }
+    };
+    equal(lastLevelCacheBytes(root), null);
+    cache(0, 1, "Data", "48K");
+    cache(1, 1, "Instruction", "32K");
+    cache(2, 2, "Unified", "2048K");
+    equal(lastLevelCacheBytes(root), 2048 * 1024);
+    cache(3, 3, "Unified", "32768K");
+    cache(4, 4, "Instruction", "64M"); // no instruction cache counts, whatever its level
+    equal(lastLevelCacheBytes(root), 32 * 1024 * 1024);
+    equal(lastLevelCacheBytes(`${root}/missing`), null);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+  const here = lastLevelCacheBytes();
+  ok(here === null || here >= 1024, `this machine: ${here}`);
 });

@@ -24,6 +24,7 @@ import type { BenchBandwidth, BenchReceipt } from "../receipts/bench_receipt.ts"
 import { isNumericsProfile, type NumericsProfile } from "../engine/backends/type_kernels.ts";
 import type { ReceiptProblem } from "../receipts/problem.ts";
 import type { BenchEvent, BenchLoadEvent } from "../bench/mod.ts";
+import { lastLevelCacheBytes } from "../bench/bandwidth.ts";
 import { formatProblem, humanBytes, printJson, renderTable } from "./_output.ts";
 import { UsageError } from "./_errors.ts";
 import { type BackendKind, isBackendKind } from "../engine/backends/backend.ts";
@@ -87,9 +88,16 @@ const f1 = (x: number) => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.
  * The llama-bench-style table of one or more receipts.
  *
  * @param receipts Bench receipts.
+ * @param opts `lastLevelCacheBytes`: the size of the machine's last-level cache (default: read from this machine):
+ *   a decode that reads fewer bytes per token than this runs from the cache, and its row shows no share of the DRAM
+ *   roofline.
  * @returns The table, then one line naming the machine and the runtimes.
  */
-export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
+export function renderBenchTable(
+  receipts: readonly BenchReceipt[],
+  opts: { readonly lastLevelCacheBytes?: number | null } = {},
+): string {
+  const llc = opts.lastLevelCacheBytes === undefined ? lastLevelCacheBytes() : opts.lastLevelCacheBytes;
   const rows: (string | number)[][] = [];
   for (const r of receipts) {
     for (const res of r.results) {
@@ -107,7 +115,7 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
         ...side(res.engine),
         ...side(res.reference),
         q ? `${q.median.toFixed(2)} [${q.low.toFixed(2)}, ${q.high.toFixed(2)}]` : "",
-        rooflineCell(r, res),
+        rooflineCell(r, res, llc),
       ]);
     }
   }
@@ -147,20 +155,33 @@ export function renderBenchTable(receipts: readonly BenchReceipt[]): string {
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
   const bw = receipts.find((r) => r.roofline)?.roofline;
+  const cached = llc !== null && rows.some((row) => String(row[row.length - 1]).endsWith(IN_CACHE));
   const roof = bw
     ? `\nroofline: streaming reads ${bw.native_gbps.toFixed(1)} GB/s native, ${bw.wasm_gbps.toFixed(1)} GB/s ` +
-      `WebAssembly (${bw.threads} thread${bw.threads > 1 ? "s" : ""}, measured in this run)`
+      `WebAssembly (${bw.threads} thread${bw.threads > 1 ? "s" : ""}, measured in this run)` +
+      (cached
+        ? `; "${IN_CACHE}": a token reads less than the ${
+          humanBytes(llc!)
+        } last-level cache, so its rate is no share of DRAM bandwidth`
+        : "")
     : "";
   return `${renderTable(head, rows)}\n${machine}${roof}`;
 }
 
-/** Read bandwidth of a generation test's decode on both sides, and its share of the native roofline. */
-function rooflineCell(r: BenchReceipt, res: BenchReceipt["results"][number]): string {
+/** What the roofline cell says instead of a share when the weights fit the last-level cache. */
+const IN_CACHE = "in cache";
+
+/**
+ * Read bandwidth of a generation test's decode on both sides, and its share of the native roofline; no share when
+ * both sides read less per token than the last-level cache holds (the reads are served by the cache, not DRAM).
+ */
+function rooflineCell(r: BenchReceipt, res: BenchReceipt["results"][number], llc: number | null): string {
   const bpt = res.bytes_per_token;
   if (!bpt || !res.engine || !res.reference) return "";
   const gbps = (bytes: number, ts: number) => (bytes * ts) / 1e9;
   const e = gbps(bpt.engine, res.engine.stats_ts.median), l = gbps(bpt.reference, res.reference.stats_ts.median);
   if (!r.roofline) return `${e.toFixed(1)}, ${l.toFixed(1)}`;
+  if (llc !== null && Math.max(bpt.engine, bpt.reference) < llc) return `${e.toFixed(1)}, ${l.toFixed(1)} ${IN_CACHE}`;
   const pct = (x: number) => `${Math.round((100 * x) / r.roofline!.native_gbps)}%`;
   return `${e.toFixed(1)} (${pct(e)}), ${l.toFixed(1)} (${pct(l)})`;
 }

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { crossval } from "../cli/_testing.ts";
+import { renderBenchTable } from "../cli/bench.ts";
 import { fixtureModel } from "./_fixtures.ts";
 
 const cli = (...args: string[]) => crossval(args);
@@ -29,6 +30,18 @@ Deno.test("crossval bench --json writes a receipt that crossval receipt verify a
   assert.equal(printed.settings.threads, 1);
   const v = await cli("receipt", "verify", file);
   assert.equal(v.code, 0, v.stdout + v.stderr);
+
+  // The read-rate column: a share of the DRAM roofline, unless a token's bytes fit the last-level cache.
+  assert.ok(printed.roofline, "the run measured the roofline");
+  const tg = (t: string) => t.split("\n").find((l) => l.includes(" tg4 "))!;
+  const dram = renderBenchTable([printed], { lastLevelCacheBytes: 1024 });
+  assert.match(tg(dram), /\d+\.\d \(\d+%\), \d+\.\d \(\d+%\)/);
+  assert.doesNotMatch(dram, /in cache/);
+  const cached = renderBenchTable([printed], { lastLevelCacheBytes: 2 ** 30 });
+  assert.match(tg(cached), /\d+\.\d, \d+\.\d in cache/);
+  assert.doesNotMatch(tg(cached), /%/);
+  assert.match(cached, /"in cache": a token reads less than the 1(\.0+)? GiB last-level cache/);
+  assert.match(tg(renderBenchTable([printed], { lastLevelCacheBytes: null })), /\(\d+%\)/);
 });
 
 Deno.test("crossval bench prints a llama-bench-style table for both engines and names the machine", async () => {
