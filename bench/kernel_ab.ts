@@ -9,8 +9,9 @@
  * decode step, not from the last-level cache); the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB:
  * as uncached as the full 128256 rows); and the ternary GEMV (`fast.gemm.tq2_0x2_q8_k`, `gemm.tq2_0_q8_k`) over 30
  * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM) and over a cache-resident slice.
- * Prints the median milliseconds of each side and the median of the per-pair after/before time ratios
- * (docs/performance.md "Kernel log").
+ * Prints the median milliseconds of each side, the median of the per-pair after/before time ratios
+ * (docs/performance.md "Kernel log"), and whether both sides wrote the same output bytes (`same bits`, or the
+ * number of differing f32 values and the largest difference): both get identical inputs.
  *
  * @module
  */
@@ -81,28 +82,44 @@ if (import.meta.main) {
   const only = o >= 0 ? Deno.args[o + 1] : "";
   const sides = [await setup(before), await setup(after)];
   type Side = (typeof sides)[number];
-  const cases: [string, (s: Side) => void][] = [];
+  /** Name, the work, and where its f32 output lies (offset, count) in a side's memory. */
+  const cases: [string, (s: Side) => void, (s: Side) => [number, number]][] = [];
   for (const pos of [0, 512, 2048]) {
     for (const id of ["fast.attention", "attention"]) {
       const args = [1, pos, N_HEAD, N_HEAD_KV, HEAD_DIM, N_CTX, 1 / Math.sqrt(HEAD_DIM)];
       cases.push([`${id} @${pos} x${N_LAYER}`, (s) => {
         for (let l = 0; l < N_LAYER; l++) s.m.run(id, s.q, s.k[l], s.v[l], s.out, s.scratch, ...args);
-      }]);
+      }, (s) => [s.out, N_HEAD * HEAD_DIM]]);
     }
   }
-  cases.push([`gemm.f16_f16 ${VOCAB}x${K}`, (s) => s.m.run("gemm.f16_f16", s.w, s.xq, s.y, VOCAB, K, 1)]);
-  cases.push([`fast.gemm.f16_f32 ${VOCAB}x${K}`, (s) => s.m.run("fast.gemm.f16_f32", s.w, s.x, s.y, VOCAB, K, 1)]);
+  const y = (s: Side): [number, number] => [s.y, VOCAB];
+  cases.push([`gemm.f16_f16 ${VOCAB}x${K}`, (s) => s.m.run("gemm.f16_f16", s.w, s.xq, s.y, VOCAB, K, 1), y]);
+  cases.push([`fast.gemm.f16_f32 ${VOCAB}x${K}`, (s) => s.m.run("fast.gemm.f16_f32", s.w, s.x, s.y, VOCAB, K, 1), y]);
   for (const id of ["fast.gemm.tq2_0x2_q8_k", "gemm.tq2_0_q8_k"]) {
     cases.push([`${id} ${TERNARY_ROWS}x${K} x${N_LAYER}`, (s) => {
       for (let l = 0; l < N_LAYER; l++) s.m.run(id, s.tw[l], s.x8, s.ty, TERNARY_ROWS, K, 1);
-    }]);
+    }, (s) => [s.ty, TERNARY_ROWS]]);
     // The same work on 1/16 of one matrix (576 KB, cache-resident): the kernel's speed without DRAM.
     cases.push([`${id} ${TERNARY_ROWS / 16}x${K} x${N_LAYER * 16} cached`, (s) => {
       for (let l = 0; l < N_LAYER * 16; l++) s.m.run(id, s.tw[0], s.x8, s.ty, TERNARY_ROWS / 16, K, 1);
-    }]);
+    }, (s) => [s.ty, TERNARY_ROWS / 16]]);
   }
+  /** `same bits`, or how many f32 outputs differ between the sides and by how much at most. */
+  const compare = (where: (s: Side) => [number, number]): string => {
+    const [a, b] = sides.map((s) => {
+      const [p, n] = where(s);
+      return new Float32Array(s.m.buffer, p, n);
+    });
+    let differ = 0, max = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (Object.is(a[i], b[i])) continue;
+      differ++;
+      max = Math.max(max, Math.abs(a[i] - b[i]));
+    }
+    return differ === 0 ? "same bits" : `${differ} of ${a.length} outputs differ (max |d| ${max.toPrecision(3)})`;
+  };
   const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
-  for (const [name, f] of cases.filter(([name]) => name.includes(only))) {
+  for (const [name, f, where] of cases.filter(([name]) => name.includes(only))) {
     const t: number[][] = [[], []];
     for (let r = -2; r < reps; r++) {
       for (let j = 0; j < 2; j++) {
@@ -115,7 +132,7 @@ if (import.meta.main) {
     console.log(
       `${name.padEnd(30)} before ${median(t[0]).toFixed(3).padStart(8)} ms  after ${
         median(t[1]).toFixed(3).padStart(8)
-      } ms  after/before ${ratio.toFixed(3)}`,
+      } ms  after/before ${ratio.toFixed(3)}  ${compare(where)}`,
     );
   }
   Deno.exit(0);

@@ -471,7 +471,7 @@ pub fn attention(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
 /// `fast.attention` (`scalar_fast::attention_head` per head): work items are (token, KV head, S query heads of
 /// its group); the S heads of an item share each K and V row read (S = the largest of 4, 2, 1 dividing the group
 /// that still gives at least 4 items per thread in prefill). Decode with SIMD walks the cache once per thread for
-/// a range of KV heads instead (`attention_decode_rmadd`, the same bits). `scratch` holds
+/// a range of units of S heads instead (`attention_decode_rmadd`, the same bits). `scratch` holds
 /// `max(nth * 4, n_head) * n_ctx` f32.
 pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u32) {
     const N: &str = "fast.attention";
@@ -487,19 +487,24 @@ pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u3
     let vv = Mem::arg(N, "v", v, sz(&[nctx, nkv, hd, 4]));
     let group = nh / nkv;
     if nt == 1 && simd && hd % 16 == 0 && nh <= simd128::fast_misc::DECODE_MAX_HEADS {
-        // Decode: each thread walks the cache rows once for a contiguous range of KV heads (a score row per query
-        // head in scratch); the same bits as the per-group items below.
+        // Decode: each thread walks the cache rows once for a contiguous range of units of `sub` query heads (a
+        // score row per query head in scratch); the same bits as the per-group items below.
         let rows = nh.max(4 * nth.max(1) as usize);
         let sv = Mem::arg(N, "scratch", scratch, sz(&[rows, nctx, 4]));
         let n1 = nth.max(1) as usize;
         // Four query heads per pass when the group allows (measured faster than two, whose 8 accumulators would fit
-        // x64's 16 SIMD registers: each K/V vector then feeds twice as many multiply-adds).
-        let sub = if group % 4 == 0 { 4 } else if group % 2 == 0 { 2 } else { 1 };
+        // x64's 16 SIMD registers: each K/V vector then feeds twice as many multiply-adds), unless only two per
+        // pass split the units evenly over the threads: 2B4T's 5 KV heads on 2 threads are 3 + 2 units of four
+        // heads but 5 + 5 of two, 0.96-0.98x time at positions 512-2048 (docs/performance.md "Kernel log").
+        let fits = |s: usize| group % s == 0;
+        let even = |s: usize| fits(s) && (nkv * group / s) % n1 == 0;
+        let sub = [4, 2].into_iter().find(|&s| even(s)).or_else(|| [4, 2].into_iter().find(|&s| fits(s))).unwrap_or(1);
+        let units = nkv * group / sub;
         let p = AttnHead { head_dim: hd, n_kv: pos0 + 1, kv_stride: nkv * hd, kv_off: 0, scale: a.scale, batched: false };
-        for_chunks(nkv, (nkv + n1 - 1) / n1, nth, |k0, k1| match sub {
-            4 => simd128::fast_misc::attention_decode_rmadd::<4>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
-            2 => simd128::fast_misc::attention_decode_rmadd::<2>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
-            _ => simd128::fast_misc::attention_decode_rmadd::<1>(qv, kv, vv, ov, sv, nctx, group, k0, k1, &p),
+        for_chunks(units, (units + n1 - 1) / n1, nth, |u0, u1| match sub {
+            4 => simd128::fast_misc::attention_decode_rmadd::<4, 2>(qv, kv, vv, ov, sv, nctx, group, u0, u1, &p),
+            2 => simd128::fast_misc::attention_decode_rmadd::<2, 4>(qv, kv, vv, ov, sv, nctx, group, u0, u1, &p),
+            _ => simd128::fast_misc::attention_decode_rmadd::<1, 8>(qv, kv, vv, ov, sv, nctx, group, u0, u1, &p),
         });
         return;
     }

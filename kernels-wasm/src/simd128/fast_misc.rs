@@ -169,16 +169,17 @@ pub fn attention_group_rmadd<const S: usize>(q: [Mem; S], k: Mem, v: Mem, out: [
 /// Most query heads [`attention_decode_rmadd`] takes (its per-head `1 / sum` live on the stack).
 pub const DECODE_MAX_HEADS: usize = 256;
 
-/// Decode attention (one token) for the KV heads `k0..k1`, each with its `group` query heads in sub-groups of S:
-/// the same sums in the same order per head as [`attention_group_rmadd`] (so the same bits), but the cache rows
-/// are walked once for the whole range, each row's K (then V) slices of the range's KV heads read together. A
+/// Decode attention (one token) for the work units `u0..u1`: unit `u` is the S query heads `u * S .. u * S + S`,
+/// all of KV head `u / (group / S)` (a KV head has `group` query heads, so `group / S` units). The same sums in the
+/// same order per head as [`attention_group_rmadd`] (so the same bits, whatever S and the units), but the cache
+/// rows are walked once for the whole range, each row's K (then V) slices of the range's KV heads read together. A
 /// thread then streams its contiguous part of every cache row instead of one head's `head_dim * 4` bytes per
 /// `n_head_kv * head_dim * 4`-byte row, which the hardware prefetcher does not follow across pages (2B4T shape,
 /// 30 layers at position 2048: 4-5 GB/s per-head, docs/performance.md "Kernel log"). `q`, `out`: the token's
 /// `n_head * head_dim` f32; `e`: one `n_ctx` f32 score row per query head. `head_dim % 16 == 0`.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-pub fn attention_decode_rmadd<const S: usize>(
+pub fn attention_decode_rmadd<const S: usize, const R: usize>(
     q: Mem,
     k: Mem,
     v: Mem,
@@ -186,61 +187,62 @@ pub fn attention_decode_rmadd<const S: usize>(
     e: Mem,
     n_ctx: usize,
     group: usize,
-    k0: usize,
-    k1: usize,
+    u0: usize,
+    u1: usize,
     p: &crate::scalar::AttnHead,
 ) {
     let (hd, n, stride) = (p.head_dim, p.n_kv, p.kv_stride);
     let z = f32x4_splat(0.0);
     let parts = group / S;
-    // Scores, two cache rows per pass and one lane group m (lanes 4m..4m+3 of the 16-lane chains) at a time: the
-    // rows' K vectors feed the S heads' chains of that group, 2 * S accumulators (8 at S = 4) plus two K vectors
-    // and a q vector, which fit x64's 16 SIMD registers (all four groups at once, 16 accumulators per row, spill).
-    // Each chain still sees the same multiply-adds in the same order (the bits of `attention_group_rmadd`).
+    // Scores, R cache rows per pass and one lane group m (lanes 4m..4m+3 of the 16-lane chains) at a time: the
+    // rows' K vectors feed the S heads' chains of that group, R * S accumulators (8: R = 2 at S = 4, R = 4 at
+    // S = 2) plus R K vectors and a q vector, which fit x64's 16 SIMD registers (all four groups at once, 16
+    // accumulators per row, spill), and 8 independent chains keep both FMA pipes busy. Each chain still sees the
+    // same multiply-adds in the same order (the bits of `attention_group_rmadd`). Past the last row, a pass
+    // repeats row j and drops those sums.
     let mut j = 0;
     while j < n {
-        let two = j + 1 < n;
-        for kh in k0..k1 {
-            let ka = k.sub((j * stride + kh * hd) * 4, hd * 4);
-            let kb = if two { k.sub(((j + 1) * stride + kh * hd) * 4, hd * 4) } else { ka };
-            for part in 0..parts {
-                let h0 = kh * group + part * S;
-                let qh: [Mem; S] = core::array::from_fn(|g| q.sub((h0 + g) * hd * 4, hd * 4));
-                let mut fa = [[z; 4]; S];
-                let mut fb = [[z; 4]; S];
-                for m in 0..4 {
-                    let mut aa = [z; S];
-                    let mut ab = [z; S];
-                    let mut i = 4 * m;
-                    while i < hd {
-                        let (x, y) = (ka.v128(4 * i), kb.v128(4 * i));
-                        unroll!(S, g => {
-                            let qv = qh[g].v128(4 * i);
-                            aa[g] = madd(x, qv, aa[g]);
-                            ab[g] = madd(y, qv, ab[g]);
-                        });
-                        i += 16;
-                    }
-                    for g in 0..S {
-                        fa[g][m] = aa[g];
-                        fb[g][m] = ab[g];
-                    }
+        let nr = if n - j >= R { R } else { n - j };
+        for u in u0..u1 {
+            let (kh, part) = (u / parts, u % parts);
+            let kr: [Mem; R] = core::array::from_fn(|r| {
+                let jr = if r < nr { j + r } else { j };
+                k.sub((jr * stride + kh * hd) * 4, hd * 4)
+            });
+            let h0 = kh * group + part * S;
+            let qh: [Mem; S] = core::array::from_fn(|g| q.sub((h0 + g) * hd * 4, hd * 4));
+            let mut f = [[[z; 4]; S]; R];
+            for m in 0..4 {
+                let mut acc = [[z; S]; R];
+                let mut i = 4 * m;
+                while i < hd {
+                    let x: [v128; R] = core::array::from_fn(|r| kr[r].v128(4 * i));
+                    unroll!(S, g => {
+                        let qv = qh[g].v128(4 * i);
+                        for r in 0..R {
+                            acc[r][g] = madd(x[r], qv, acc[r][g]);
+                        }
+                    });
+                    i += 16;
                 }
-                for g in 0..S {
-                    let a = f32x4_add(f32x4_add(fa[g][0], fa[g][1]), f32x4_add(fa[g][2], fa[g][3]));
-                    e.set_f32_at((h0 + g) * n_ctx + j, super::fast_ternary::hsum4(a) * p.scale);
-                    if two {
-                        let b = f32x4_add(f32x4_add(fb[g][0], fb[g][1]), f32x4_add(fb[g][2], fb[g][3]));
-                        e.set_f32_at((h0 + g) * n_ctx + j + 1, super::fast_ternary::hsum4(b) * p.scale);
+                for r in 0..R {
+                    for g in 0..S {
+                        f[r][g][m] = acc[r][g];
                     }
                 }
             }
+            for r in 0..nr {
+                for g in 0..S {
+                    let a = f32x4_add(f32x4_add(f[r][g][0], f[r][g][1]), f32x4_add(f[r][g][2], f[r][g][3]));
+                    e.set_f32_at((h0 + g) * n_ctx + j + r, super::fast_ternary::hsum4(a) * p.scale);
+                }
+            }
         }
-        j += 2;
+        j += R;
     }
     let n4 = n / 4 * 4;
     let mut inv = [0.0f32; DECODE_MAX_HEADS];
-    for h in k0 * group..k1 * group {
+    for h in u0 * S..u1 * S {
         let eg = e.sub(h * n_ctx * 4, n_ctx * 4);
         let mut mx = f32::NEG_INFINITY;
         for jj in 0..n {
@@ -273,42 +275,41 @@ pub fn attention_decode_rmadd<const S: usize>(
             d += 4;
         }
     }
-    // Weighted sum in blocks of JB cache rows (the block's V slices of the range, JB * (k1 - k0) * head_dim * 4
-    // bytes, stay in L1 while each 16-output slice runs its chain over them; the chains are parked in `out`
+    // Weighted sum in blocks of JB cache rows (the block's V slices of the range's KV heads, at most
+    // JB * (u1 - u0) * head_dim * 4 bytes, stay in L1 while each 16-output slice runs its chain over them; the chains are parked in `out`
     // between blocks, so each output is one chain in row order, as in `attention_group_rmadd`).
     const JB: usize = 16;
     let mut jb = 0;
     while jb < n {
         let je = if n - jb > JB { jb + JB } else { n };
-        for kh in k0..k1 {
-            for part in 0..parts {
-                let h0 = kh * group + part * S;
-                let mut d = 0;
-                while d < hd {
-                    let mut acc: [[v128; 4]; S] =
-                        core::array::from_fn(|g| core::array::from_fn(|m| out.v128(((h0 + g) * hd + d) * 4 + 16 * m)));
-                    for j in jb..je {
-                        let vj = v.sub((j * stride + kh * hd + d) * 4, 64);
-                        let vv: [v128; 4] = core::array::from_fn(|m| vj.v128(16 * m));
-                        unroll!(S, g => {
-                            let pj = f32x4_splat(e.f32_at((h0 + g) * n_ctx + j));
-                            for m in 0..4 {
-                                acc[g][m] = madd(vv[m], pj, acc[g][m]);
-                            }
-                        });
-                    }
-                    for g in 0..S {
+        for u in u0..u1 {
+            let (kh, part) = (u / parts, u % parts);
+            let h0 = kh * group + part * S;
+            let mut d = 0;
+            while d < hd {
+                let mut acc: [[v128; 4]; S] =
+                    core::array::from_fn(|g| core::array::from_fn(|m| out.v128(((h0 + g) * hd + d) * 4 + 16 * m)));
+                for j in jb..je {
+                    let vj = v.sub((j * stride + kh * hd + d) * 4, 64);
+                    let vv: [v128; 4] = core::array::from_fn(|m| vj.v128(16 * m));
+                    unroll!(S, g => {
+                        let pj = f32x4_splat(e.f32_at((h0 + g) * n_ctx + j));
                         for m in 0..4 {
-                            out.set_v128(((h0 + g) * hd + d) * 4 + 16 * m, acc[g][m]);
+                            acc[g][m] = madd(vv[m], pj, acc[g][m]);
                         }
-                    }
-                    d += 16;
+                    });
                 }
+                for g in 0..S {
+                    for m in 0..4 {
+                        out.set_v128(((h0 + g) * hd + d) * 4 + 16 * m, acc[g][m]);
+                    }
+                }
+                d += 16;
             }
         }
         jb = je;
     }
-    for h in k0 * group..k1 * group {
+    for h in u0 * S..u1 * S {
         let vi = f32x4_splat(inv[h]);
         let oh = out.sub(h * hd * 4, hd * 4);
         let mut d = 0;
