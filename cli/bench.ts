@@ -99,11 +99,14 @@ export function renderBenchTable(
 ): string {
   const llc = opts.lastLevelCacheBytes === undefined ? lastLevelCacheBytes() : opts.lastLevelCacheBytes;
   const rows: (string | number)[][] = [];
+  let inCache = false;
   for (const r of receipts) {
     for (const res of r.results) {
       const side = (x: typeof res.engine) =>
         x ? [`${f1(x.avg_ts)} ± ${f1(x.stddev_ts)}`, f1(x.stats_ts.median)] : ["not run", ""];
       const q = res.ratio;
+      const roofCell = rooflineCell(r, res, llc);
+      if (roofCell.endsWith(IN_CACHE)) inCache = true;
       rows.push([
         r.name,
         humanBytes(r.model.size_bytes),
@@ -115,7 +118,7 @@ export function renderBenchTable(
         ...side(res.engine),
         ...side(res.reference),
         q ? `${q.median.toFixed(2)} [${q.low.toFixed(2)}, ${q.high.toFixed(2)}]` : "",
-        rooflineCell(r, res, llc),
+        roofCell,
       ]);
     }
   }
@@ -155,13 +158,12 @@ export function renderBenchTable(
       `${receipts[0].settings.reps} reps, interleaved`
     : "";
   const bw = receipts.find((r) => r.roofline)?.roofline;
-  const cached = llc !== null && rows.some((row) => String(row[row.length - 1]).endsWith(IN_CACHE));
   const roof = bw
     ? `\nroofline: streaming reads ${bw.native_gbps.toFixed(1)} GB/s native, ${bw.wasm_gbps.toFixed(1)} GB/s ` +
       `WebAssembly (${bw.threads} thread${bw.threads > 1 ? "s" : ""}, measured in this run)` +
-      (cached
+      (inCache && llc !== null
         ? `; "${IN_CACHE}": a token reads less than the ${
-          humanBytes(llc!)
+          humanBytes(llc)
         } last-level cache, so its rate is no share of DRAM bandwidth`
         : "")
     : "";

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
+
 /** The apt-get line that provides lavapipe and the Vulkan loader. */
 export const VULKAN_INSTALL =
   "apt-get update && apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1";
@@ -21,12 +23,10 @@ export const VULKAN_INSTALL =
 /** Directories the Vulkan loader reads ICD manifests from on Linux (besides `$XDG_DATA_DIRS/vulkan/icd.d`). */
 const ICD_DIRS = ["/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d", "/usr/share/vulkan/icd.d"];
 
-/** Where Debian and Ubuntu put the loader. */
-const LOADERS = ["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/usr/lib/aarch64-linux-gnu/libvulkan.so.1"];
-
-function exists(path: string): boolean {
+/** Whether the dynamic loader finds the Vulkan loader library (wherever the distribution puts it). */
+function hasLoader(): boolean {
   try {
-    Deno.statSync(path);
+    Deno.dlopen(Deno.build.os === "darwin" ? "libvulkan.1.dylib" : "libvulkan.so.1", {}).close();
     return true;
   } catch {
     return false;
@@ -48,14 +48,14 @@ function manifests(dir: string): string[] {
  */
 export function vulkanDrivers(): string[] {
   const pinned = Deno.env.get("VK_DRIVER_FILES") ?? Deno.env.get("VK_ICD_FILENAMES");
-  if (pinned) return pinned.split(":").filter(exists);
+  if (pinned) return pinned.split(":").filter((p) => existsSync(p));
   const data = (Deno.env.get("XDG_DATA_DIRS") ?? "").split(":").filter(Boolean).map((d) => `${d}/vulkan/icd.d`);
   return [...new Set([...ICD_DIRS, ...data])].flatMap(manifests);
 }
 
 /** Whether a Vulkan loader and at least one driver are installed. */
 export function hasVulkan(): boolean {
-  return vulkanDrivers().length > 0 && (Deno.build.os !== "linux" || LOADERS.some(exists));
+  return vulkanDrivers().length > 0 && hasLoader();
 }
 
 async function aptGet(args: string[]): Promise<{ ok: boolean; out: string }> {

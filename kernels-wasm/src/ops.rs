@@ -495,7 +495,8 @@ pub fn attention_fast(simd: bool, ptrs: [u32; 5], a: AttnArgs, ith: u32, nth: u3
         // Four query heads per pass when the group allows (measured faster than two, whose 8 accumulators would fit
         // x64's 16 SIMD registers: each K/V vector then feeds twice as many multiply-adds), unless only two per
         // pass split the units evenly over the threads: 2B4T's 5 KV heads on 2 threads are 3 + 2 units of four
-        // heads but 5 + 5 of two, 0.96-0.98x time at positions 512-2048 (docs/performance.md "Kernel log").
+        // heads but 5 + 5 of two, each score pass then on four rows (0.86-0.90x time at position 512,
+        // docs/performance.md "Kernel log").
         let fits = |s: usize| group % s == 0;
         let even = |s: usize| fits(s) && (nkv * group / s) % n1 == 0;
         let sub = [4, 2].into_iter().find(|&s| even(s)).or_else(|| [4, 2].into_iter().find(|&s| fits(s))).unwrap_or(1);
