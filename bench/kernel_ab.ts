@@ -26,6 +26,8 @@ interface Kernels {
 }
 
 const N_HEAD = 20, N_HEAD_KV = 5, HEAD_DIM = 128, N_CTX = 2112, N_LAYER = 30, VOCAB = 32768, K = 2560, THREADS = 2;
+/** Tokens of the prefill (GEMM) cases. */
+const PREFILL = 64;
 /** Rows of the ternary matrices (up and gate fused, as a decode step runs them). */
 const TERNARY_ROWS = 13824;
 /** A TQ2_0 block (64 bytes of codes, then the f16 scale), from the type table. */
@@ -67,7 +69,10 @@ async function setup(root: string) {
   const tw = Array.from({ length: N_LAYER }, () => put(t));
   const x8 = m.alloc(ggmlTensorBytes(GgmlType.Q8_K, K)), ty = m.alloc(4 * TERNARY_ROWS);
   m.run("quantize.q8_k", x, x8, K, 1);
-  return { m, q, k, v, out, scratch, w, x, xq, y, tw, x8, ty };
+  const xp = put(values(PREFILL * K)), xp8 = m.alloc(ggmlTensorBytes(GgmlType.Q8_K, PREFILL * K));
+  m.run("quantize.q8_k", xp, xp8, K, PREFILL);
+  const typ = m.alloc(4 * TERNARY_ROWS * PREFILL);
+  return { m, q, k, v, out, scratch, w, x, xq, y, tw, x8, ty, xp8, typ };
 }
 
 if (import.meta.main) {
@@ -103,6 +108,10 @@ if (import.meta.main) {
     cases.push([`${id} ${TERNARY_ROWS / 16}x${K} x${N_LAYER * 16} cached`, (s) => {
       for (let l = 0; l < N_LAYER * 16; l++) s.m.run(id, s.tw[0], s.x8, s.ty, TERNARY_ROWS / 16, K, 1);
     }, (s) => [s.ty, TERNARY_ROWS / 16]]);
+    // Prefill: one matrix times a batch of tokens (a GEMM, as a prompt batch runs it).
+    cases.push([`${id} ${TERNARY_ROWS}x${K} x${PREFILL} tokens`, (s) => {
+      s.m.run(id, s.tw[0], s.xp8, s.typ, TERNARY_ROWS, K, PREFILL);
+    }, (s) => [s.typ, TERNARY_ROWS * PREFILL]]);
   }
   /** `same bits`, or how many f32 outputs differ between the sides and by how much at most. */
   const compare = (where: (s: Side) => [number, number]): string => {

@@ -3,10 +3,10 @@
  *
  * - `kernels.wasm`: SIMD128 + threads (shared imported memory).
  * - `kernels_relaxed.wasm`: the same crate built with `--cfg relaxed`, whose placeholder instructions
- *   (`v128.bitselect` inside functions named `*_rdot*` / `*_rmadd*`) are rewritten into
- *   `i32x4.relaxed_dot_i8x16_i7x16_add_s` / `f32x4.relaxed_madd` (see `RELAXED3`; the opcodes are one byte
- *   longer, so the code section is re-encoded by `spliceCode`). Rust 1.63 has no relaxed-SIMD intrinsics; the
- *   SIMD128 build is checked to have no bitselect in such functions.
+ *   (`i8x16.swizzle` inside functions named `*_rdot*`, `v128.bitselect` inside `*_rmadd*`) are rewritten into
+ *   `i16x8.relaxed_dot_i8x16_i7x16_s` / `f32x4.relaxed_madd` (see `RELAXED`; the opcodes are one byte longer, so
+ *   the code section is re-encoded by `spliceCode`). Rust 1.63 has no relaxed-SIMD intrinsics; the SIMD128 build
+ *   is checked to have no placeholder in such functions.
  * - In both modules, `f64x2.ceil` (0xfd 0x74) is the placeholder of `f32x4.demote_f64x2_zero` (0xfd 0x5e),
  *   which LLVM 14 would otherwise scalarize (see `src/simd128/mod.rs` `demote`).
  *
@@ -326,11 +326,14 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Every `v128.bitselect` of `file` with the name of the function it sits in. */
-async function bitselects(file: string): Promise<{ off: number; fn: string }[]> {
+/** The placeholder instructions (see RELAXED). */
+type Placeholder = "v128.bitselect" | "i8x16.swizzle";
+
+/** Every placeholder instruction of `file` with the name of the function it sits in. */
+async function placeholders(file: string): Promise<{ off: number; fn: string; op: Placeholder }[]> {
   const r = await run(OBJDUMP, ["-d", file], "/");
   if (!r.ok) throw new Error(`Cannot disassemble ${file}: ${r.out}`);
-  const found: { off: number; fn: string }[] = [];
+  const found: { off: number; fn: string; op: Placeholder }[] = [];
   let fn = "";
   for (const line of r.out.split("\n")) {
     const head = /^[0-9a-f]+ func\[\d+\] <(.*)>:$/.exec(line);
@@ -338,68 +341,74 @@ async function bitselects(file: string): Promise<{ off: number; fn: string }[]> 
       fn = head[1];
       continue;
     }
-    const m = /^\s*([0-9a-f]+):[0-9a-f ]+\|\s*v128\.bitselect\s*$/.exec(line);
-    if (m) found.push({ off: parseInt(m[1], 16), fn });
+    const m = /^\s*([0-9a-f]+):[0-9a-f ]+\|\s*(v128\.bitselect|i8x16\.swizzle)\s*$/.exec(line);
+    if (m) found.push({ off: parseInt(m[1], 16), fn, op: m[2] as Placeholder });
   }
   return found;
 }
 
 /**
- * The three-operand relaxed instructions. Rust 1.63 has no relaxed intrinsics, and `v128.bitselect` is the only
- * SIMD128 instruction with the same stack signature (v128, v128, v128 -> v128); LLVM 14 treats its intrinsic as
- * opaque (no folding, even of constant operands). So `simd128::relaxed3` emits bitselect as the placeholder, and
- * a function's name says which instruction its placeholders stand for: names containing `_rdot` hold
- * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (0xfd 0x113), names containing `_rmadd` `f32x4.relaxed_madd` (0xfd 0x105).
- * The placeholder takes the accumulator first, `bitselect(c, a, b)` for `op(a, b, c)`: LLVM emits operands in
- * order, so a chain of accumulations is then computed step by step (with the accumulator last, as the instruction
- * takes it, LLVM pushes every step's operands before the first step: 32 live vectors for one TQ2_0 block, which V8
- * spills). The rewrite moves the three values through added locals: `local.set t2; local.set t1; local.set t0;
- * local.get t1; local.get t2; local.get t0; op`.
+ * The relaxed instructions and their placeholders. Rust 1.63 has no relaxed-SIMD intrinsics, so `simd128` emits a
+ * SIMD128 instruction of the same stack signature that LLVM 14 keeps as an opaque intrinsic (no folding, even of
+ * constant operands), and a function's name says which relaxed instruction its placeholders stand for:
+ *
+ * - `_rdot`: `i8x16.swizzle(a, b)` (`simd128::relaxed2`) is `i16x8.relaxed_dot_i8x16_i7x16_s(a, b)` (0xfd 0x112).
+ *   Swizzle is not commutative, so LLVM keeps the operands in order.
+ * - `_rmadd`: `v128.bitselect(c, a, b)` (`simd128::relaxed3`) is `f32x4.relaxed_madd(a, b, c)` (0xfd 0x105).
+ *   The placeholder takes the accumulator first: LLVM emits operands in order, so a chain of accumulations is then
+ *   computed step by step (with the accumulator last, as the instruction takes it, LLVM pushes every step's operands
+ *   before the first step, which V8 spills). The rewrite moves the three values through added locals: `local.set
+ *   t2; local.set t1; local.set t0; local.get t1; local.get t2; local.get t0; op`.
+ *
+ * The relaxed opcodes are one byte longer than the placeholders, so the code section is re-encoded (`spliceCode`).
  */
-const RELAXED3: readonly { marker: string; name: string; bytes: readonly number[] }[] = [
-  { marker: "_rdot", name: "i32x4.relaxed_dot_i8x16_i7x16_add_s", bytes: [0xfd, 0x93, 0x02] },
-  { marker: "_rmadd", name: "f32x4.relaxed_madd", bytes: [0xfd, 0x85, 0x02] },
+const RELAXED: readonly { marker: string; placeholder: Placeholder; name: string; bytes: readonly number[] }[] = [
+  { marker: "_rdot", placeholder: "i8x16.swizzle", name: "i16x8.relaxed_dot_i8x16_i7x16_s", bytes: [0xfd, 0x92, 0x02] },
+  { marker: "_rmadd", placeholder: "v128.bitselect", name: "f32x4.relaxed_madd", bytes: [0xfd, 0x85, 0x02] },
 ];
 
-/** Function names of marked (placeholder) functions. */
-function markerOf(fn: string): (typeof RELAXED3)[number] | undefined {
-  const hits = RELAXED3.filter((r) => fn.includes(r.marker));
-  if (hits.length > 1) throw new Error(`Cannot build kernels-wasm: function ${fn} carries two relaxed markers.`);
-  return hits[0];
+/** The relaxed instruction that a placeholder of function `fn` stands for, if any. */
+function relaxedOf(p: { fn: string; op: Placeholder }): (typeof RELAXED)[number] | undefined {
+  const hits = RELAXED.filter((r) => p.fn.includes(r.marker));
+  if (hits.length > 1) throw new Error(`Cannot build kernels-wasm: function ${p.fn} carries two relaxed markers.`);
+  return hits[0]?.placeholder === p.op ? hits[0] : undefined;
 }
 
-/** Rewrites the placeholders of the relaxed build in place (see RELAXED3); returns how many. */
-async function rewriteRelaxed3(file: string): Promise<number> {
+/** Rewrites the placeholders of the relaxed build in place (see RELAXED); returns how many. */
+async function rewriteRelaxed(file: string): Promise<number> {
   const edits: Splice[] = [];
-  for (const b of await bitselects(file)) {
-    const m = markerOf(b.fn);
-    if (m) {
-      edits.push({
-        off: b.off,
-        len: 2,
-        locals: 3,
-        bytes: (t) => [
-          ...[0x21, ...leb(t + 2), 0x21, ...leb(t + 1), 0x21, ...leb(t)],
-          ...[0x20, ...leb(t + 1), 0x20, ...leb(t + 2), 0x20, ...leb(t)],
-          ...m.bytes,
-        ],
-      });
+  for (const p of await placeholders(file)) {
+    const m = relaxedOf(p);
+    if (m === undefined) continue;
+    if (m.placeholder === "i8x16.swizzle") {
+      edits.push({ off: p.off, len: 2, locals: 0, bytes: () => m.bytes });
+      continue;
     }
+    edits.push({
+      off: p.off,
+      len: 2,
+      locals: 3,
+      bytes: (t) => [
+        ...[0x21, ...leb(t + 2), 0x21, ...leb(t + 1), 0x21, ...leb(t)],
+        ...[0x20, ...leb(t + 1), 0x20, ...leb(t + 2), 0x20, ...leb(t)],
+        ...m.bytes,
+      ],
+    });
   }
   if (edits.length === 0) throw new Error(`Cannot build kernels-wasm: ${file} has no relaxed placeholder to rewrite.`);
   await Deno.writeFile(file, spliceCode(await Deno.readFile(file), edits));
-  const left = (await bitselects(file)).filter((b) => markerOf(b.fn) !== undefined);
+  const left = (await placeholders(file)).filter((p) => relaxedOf(p) !== undefined);
   if (left.length !== 0) throw new Error(`Cannot rewrite ${file}: ${left.length} placeholders left.`);
   return edits.length;
 }
 
-/** The SIMD128 build must not hold a bitselect inside a marked function (it would be taken for a placeholder). */
-async function checkNoMarkedBitselect(file: string): Promise<void> {
-  const bad = (await bitselects(file)).filter((b) => markerOf(b.fn) !== undefined);
+/** The SIMD128 build must not hold a placeholder inside a marked function (it would be taken for one). */
+async function checkNoMarkedPlaceholder(file: string): Promise<void> {
+  const bad = (await placeholders(file)).filter((p) => relaxedOf(p) !== undefined);
   if (bad.length !== 0) {
     throw new Error(
-      `Cannot build kernels-wasm: ${file} has ${bad.length} v128.bitselect in functions named with a relaxed marker ` +
-        `(${bad[0].fn}). Fix: move that code out of the marked function (RELAXED3 in build.ts).`,
+      `Cannot build kernels-wasm: ${file} has ${bad.length} ${bad[0].op} in functions named with a relaxed marker ` +
+        `(${bad[0].fn}). Fix: move that code out of the marked function (RELAXED in build.ts).`,
     );
   }
 }
@@ -414,8 +423,8 @@ export async function buildInto(dir: string): Promise<Map<string, string>> {
   await Promise.all([rustc(plain, []), rustc(relaxedRaw, ["--cfg", "relaxed"])]);
 
   await Deno.rename(relaxedRaw, relaxed);
-  await checkNoMarkedBitselect(plain);
-  await rewriteRelaxed3(relaxed);
+  await checkNoMarkedPlaceholder(plain);
+  await rewriteRelaxed(relaxed);
   for (const f of [plain, relaxed]) await rewriteDemote(f);
   for (const f of [plain, relaxed]) {
     const b = await Deno.readFile(f);

@@ -1,6 +1,6 @@
 //! `fast` numerics profile: ternary matrix products on the pair layout `TQ2_0x2` (TQ2_0 blocks, rows grouped in
-//! pairs, the two rows' blocks interleaved: one weight stream per row pair, see `scalar_fast::x2_block`), with i32
-//! accumulation (`DotAdd`: `i32x4.relaxed_dot_i8x16_i7x16_add_s` in the relaxed build).
+//! pairs, the two rows' blocks interleaved: one weight stream per row pair, see `scalar_fast::x2_block`), with exact
+//! integer sums per block (`DotAdd`: `i16x8.relaxed_dot_i8x16_i7x16_s` summed in i16 lanes in the relaxed build).
 //!
 //! Order (the definition, `scalar_fast::gemm_tq2_0x2`): per 256-block, four integer lanes, lane `g` summing
 //! `code(e) * q(e)` over the elements with `(e % 16) / 4 == g` (a 16-byte code vector covers 16 consecutive
@@ -9,14 +9,16 @@
 //! (no FMA: the same bits in both modules and on every CPU), over the blocks in order;
 //! `y = (acc_0 + acc_1) + (acc_2 + acc_3)`.
 //!
-//! Codes are taken from a 16-byte chunk `q` "masked in place": plane n (n < 3) is `q & (3 << 2n)` = code * 4^n,
-//! plane 3 is `(q >> 2) & 0x30` = code * 16 (5 operations for 4 planes instead of 7), each scale summed in its own
-//! accumulator and shifted back at the end of the block (exact: a sum of multiples of 4^n). Measured
+//! Codes are taken from a 16-byte chunk `q` "masked in place" (GEMV): planes 0 and 1 are `q & 3` = code and `q & 0xc`
+//! = code * 4, planes 2 and 3 the same masks of `q >> 4` (5 operations for 4 planes instead of 7), the code * 4
+//! planes summed in their own accumulator and shifted back at the end of the block (exact: a sum of multiples of
+//! 4). GEMM tiles take the planes shifted down (codes 0..=3, one accumulator per row and token: fewer live
+//! registers, the plane extraction shared by the tile's tokens). Measured
 //! (kernels-wasm/README.md, fast profile): masked planes +12% on a one-row GEMV, the pair layout +15-30% over one
 //! row at a time from DRAM (two separate row streams instead run at a third of the speed there).
 //!
 //! Per (token, block) the activation side is precomputed once per call (`fill_tab`: d and minus the block sum).
-//! Functions that call `DotAdd::acc` carry `_rdot` in their name (see `simd128::relaxed3`).
+//! Functions that call `DotAdd::acc` carry `_rdot` in their name (see `simd128::relaxed2`).
 
 use super::DotAdd;
 use crate::blocks::*;
@@ -40,11 +42,6 @@ pub fn fill_tab(x: Mem, tab: Mem, nb: usize, t0: usize, nt: usize) {
             e.set_u32(4, q.wrapping_neg() as u32);
         }
     }
-}
-
-/// Whether `D` accumulates in i32 (masked planes, values up to 48 * 128 per product, need it).
-pub trait Wide {
-    const WIDE: bool;
 }
 
 /// Codes of plane `N` as bytes 0..=3 (constant shift: a loop-variable one is scalarized, see ternary.rs).
@@ -74,16 +71,18 @@ fn step<D: DotAdd, const R: usize, const T: usize, const NA: usize, const A: usi
     });
 }
 
-/// One TQ2_0 block, masked planes, three accumulators (x1, x4, x16) per (row, token).
+/// One TQ2_0 block, masked planes, two accumulators (x1, x4) per (row, token): planes 0 and 1 are `q & 3` and
+/// `q & 0xc`, planes 2 and 3 the same masks of `q >> 4`.
 #[inline(always)]
-fn block_masked<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[Mem; T], acc: &mut [[[D::A; 3]; T]; R]) {
+fn block_masked<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[Mem; T], acc: &mut [[[D::A; 2]; T]; R]) {
     unroll!(4, j => {
         let q: [v128; R] = core::array::from_fn(|r| wb[r].v128(16 * j));
         let off = Q8_K_QS + (j / 2) * 128 + (j % 2) * 16;
-        step::<D, R, T, 3, 0>(&core::array::from_fn(|r| v128_and(q[r], u8x16_splat(0x03))), yb, off, acc);
-        step::<D, R, T, 3, 1>(&core::array::from_fn(|r| v128_and(q[r], u8x16_splat(0x0c))), yb, off + 32, acc);
-        step::<D, R, T, 3, 2>(&core::array::from_fn(|r| v128_and(q[r], u8x16_splat(0x30))), yb, off + 64, acc);
-        step::<D, R, T, 3, 2>(&core::array::from_fn(|r| v128_and(u16x8_shr(q[r], 2), u8x16_splat(0x30))), yb, off + 96, acc);
+        step::<D, R, T, 2, 0>(&core::array::from_fn(|r| v128_and(q[r], u8x16_splat(0x03))), yb, off, acc);
+        step::<D, R, T, 2, 1>(&core::array::from_fn(|r| v128_and(q[r], u8x16_splat(0x0c))), yb, off + 32, acc);
+        let h: [v128; R] = core::array::from_fn(|r| u16x8_shr(q[r], 4));
+        step::<D, R, T, 2, 0>(&core::array::from_fn(|r| v128_and(h[r], u8x16_splat(0x03))), yb, off + 64, acc);
+        step::<D, R, T, 2, 1>(&core::array::from_fn(|r| v128_and(h[r], u8x16_splat(0x0c))), yb, off + 96, acc);
     });
 }
 
@@ -98,13 +97,6 @@ fn block_plain<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[M
         step::<D, R, T, 1, 0>(&core::array::from_fn(|r| plane::<2>(q[r])), yb, off + 64, acc);
         step::<D, R, T, 1, 0>(&core::array::from_fn(|r| plane::<3>(q[r])), yb, off + 96, acc);
     });
-}
-
-/// The block's four integer lanes from the masked accumulators.
-#[inline(always)]
-fn combine<D: DotAdd>(a: [D::A; 3]) -> v128 {
-    let (a0, a1, a2) = (D::finish(a[0]), D::finish(a[1]), D::finish(a[2]));
-    i32x4_add(a0, i32x4_add(i32x4_shr(a1, 2), i32x4_shr(a2, 4)))
 }
 
 /// `(a0 + a1) + (a2 + a3)`.
@@ -132,7 +124,7 @@ pub fn x2_row(o: usize, n_out: usize, nb: usize, bytes: usize) -> (usize, usize)
 
 /// GEMV (one token) of rows r0..r1 (r0 even), a row pair per step: one weight stream, shared activation loads.
 #[inline(never)]
-pub fn gemv_x2_rdot<D: DotAdd + Wide>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, tab: Mem, t: usize) {
+pub fn gemv_x2_rdot<D: DotAdd>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, tab: Mem, t: usize) {
     let nb = dm.k / QK_K;
     let pb = 2 * TQ2_0_BYTES;
     let xr = x.sub(t * nb * Q8_K_BYTES, nb * Q8_K_BYTES);
@@ -165,27 +157,24 @@ pub fn gemv_x2_rdot<D: DotAdd + Wide>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usiz
     }
 }
 
-/// Integer lanes of one block for R rows x T tokens (`neg_q[t]`: minus token t's block sum of q).
+/// Integer lanes of one block for R rows x T tokens (`neg_q[t]`: minus token t's block sum of q, added to lane 0).
 #[inline(always)]
-fn lanes_of<D: DotAdd + Wide, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[Mem; T], neg_q: [i32; T]) -> [[v128; T]; R] {
-    if D::WIDE {
-        let z = D::init(0);
-        let mut acc: [[[D::A; 3]; T]; R] = [core::array::from_fn(|t| [D::init(neg_q[t]), z, z]); R];
+fn lanes_of<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[Mem; T], neg_q: [i32; T]) -> [[v128; T]; R] {
+    if D::MASKED {
+        let mut acc: [[[D::A; 2]; T]; R] = [[[D::zero(); 2]; T]; R];
         block_masked::<D, R, T>(wb, yb, &mut acc);
-        core::array::from_fn(|r| core::array::from_fn(|t| combine::<D>(acc[r][t])))
+        core::array::from_fn(|r| core::array::from_fn(|t| i32x4_add(D::masked(acc[r][t]), i32x4(neg_q[t], 0, 0, 0))))
     } else {
-        let mut acc: [[[D::A; 1]; T]; R] = [core::array::from_fn(|t| [D::init(neg_q[t])]); R];
-        block_plain::<D, R, T>(wb, yb, &mut acc);
-        core::array::from_fn(|r| core::array::from_fn(|t| D::finish(acc[r][t][0])))
+        lanes_plain::<D, R, T>(wb, yb, neg_q)
     }
 }
 
 /// Integer lanes of one block, one accumulator per (row, token) (GEMM tiles).
 #[inline(always)]
 fn lanes_plain<D: DotAdd, const R: usize, const T: usize>(wb: &[Mem; R], yb: &[Mem; T], neg_q: [i32; T]) -> [[v128; T]; R] {
-    let mut acc: [[[D::A; 1]; T]; R] = [core::array::from_fn(|t| [D::init(neg_q[t])]); R];
+    let mut acc: [[[D::A; 1]; T]; R] = [[[D::zero(); 1]; T]; R];
     block_plain::<D, R, T>(wb, yb, &mut acc);
-    core::array::from_fn(|r| core::array::from_fn(|t| D::finish(acc[r][t][0])))
+    core::array::from_fn(|r| core::array::from_fn(|t| i32x4_add(D::finish(acc[r][t][0]), i32x4(neg_q[t], 0, 0, 0))))
 }
 
 /// GEMM tile: R rows (a pair, or the last odd row) x T tokens; `tab` rows start at token `tt0`. The float
@@ -239,7 +228,7 @@ pub fn tile_x2_rdot<D: DotAdd, const R: usize, const T: usize>(
 pub const FAST_TOKENS: usize = 4;
 
 /// Rows r0..r1 (r0 even) x tokens t0..t1 of `fast.gemm.tq2_0x2_q8_k` (the table covers tokens from tt0).
-pub fn gemm_x2<D: DotAdd + Wide>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, t0: usize, t1: usize, tab: Mem, tt0: usize) {
+pub fn gemm_x2<D: DotAdd>(w: Mem, x: Mem, y: Mem, dm: Dims, r0: usize, r1: usize, t0: usize, t1: usize, tab: Mem, tt0: usize) {
     let nb = dm.k / QK_K;
     if t1 - t0 == 1 {
         let tr = tab.sub((t0 - tt0) * nb * TAB_ENTRY, nb * TAB_ENTRY);

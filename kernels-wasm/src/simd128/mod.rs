@@ -73,10 +73,13 @@ impl TernaryDot for Widen {
     }
 }
 
-/// Relaxed SIMD: `i32x4.relaxed_dot_i8x16_i7x16_add_s` (one `vpdpbusd` on x64 with AVX-VNNI, else pmaddubsw +
-/// pmaddwd + paddd), exact because the second operand (the codes) is in [0, 127]; i32 lane g gains the products
-/// of byte lanes 4g..4g+3, which is `Widen::finish`'s grouping. Only inside functions whose name contains `_rdot`
-/// (see `relaxed3`).
+/// Relaxed SIMD: `i16x8.relaxed_dot_i8x16_i7x16_s` summed in i16 lanes, widened by `finish` with
+/// `i32x4.extadd_pairwise_i16x8_s` (one `vpmaddubsw` and one `vpaddw` per 16 products on x64, against five
+/// instructions for `i32x4.relaxed_dot_i8x16_i7x16_add_s` where the CPU lacks AVX-VNNI, see `HDot`). Exact because
+/// the second operand (the codes, 0..=3) is in [0, 127] and every kernel finishes after at most 9 steps (a TQ1_0
+/// half-block; TQ2_0 and I2_S take 8), so an i16 lane holds at most 9 * 2 * 3 * 128 = 6912. i32 lane g gains the
+/// products of byte lanes 4g..4g+3, which is `Widen::finish`'s grouping. Only inside functions whose name contains
+/// `_rdot` (see `relaxed2`).
 #[cfg(relaxed)]
 pub struct Relaxed;
 
@@ -90,15 +93,15 @@ impl TernaryDot for Relaxed {
     }
     #[inline(always)]
     fn zero() -> v128 {
-        i32x4_splat(0)
+        i16x8_splat(0)
     }
     #[inline(always)]
     fn acc(acc: v128, y: v128, c: v128) -> v128 {
-        relaxed3(y, c, acc)
+        i16x8_add(acc, relaxed2(y, c))
     }
     #[inline(always)]
     fn finish(acc: v128) -> v128 {
-        acc
+        i32x4_extadd_pairwise_i16x8(acc)
     }
 }
 
@@ -108,12 +111,11 @@ pub type Fast = Relaxed;
 #[cfg(not(relaxed))]
 pub type Fast = Widen;
 
-/// Placeholder of the three-operand relaxed instruction `op(a, b, c)` (c the accumulator): `v128.bitselect(c, a,
-/// b)`, the only SIMD128 instruction with the stack signature (v128, v128, v128) -> v128, which LLVM 14 keeps
-/// as an opaque intrinsic. build.ts rewrites every one inside a function whose name contains `_rdot` into
-/// `i32x4.relaxed_dot_i8x16_i7x16_add_s`, and inside one whose name contains `_rmadd` into `f32x4.relaxed_madd`
-/// (reordering the operands through locals); it checks that the SIMD128 build has no bitselect in such
-/// functions. Only call it (through `DotAdd`/`madd`) from functions named that way.
+/// Placeholder of the three-operand relaxed instruction `f32x4.relaxed_madd(a, b, c)` (c the accumulator):
+/// `v128.bitselect(c, a, b)`, the only SIMD128 instruction with the stack signature (v128, v128, v128) -> v128,
+/// which LLVM 14 keeps as an opaque intrinsic. build.ts rewrites every one inside a function whose name contains
+/// `_rmadd` (reordering the operands through locals) and checks that the SIMD128 build has no bitselect in such
+/// functions. Only call it (through `madd`) from functions named that way.
 #[cfg(relaxed)]
 #[inline(always)]
 fn relaxed3(a: v128, b: v128, c: v128) -> v128 {
@@ -135,45 +137,64 @@ pub fn madd(a: v128, b: v128, c: v128) -> v128 {
     }
 }
 
-/// Integer dot product with i32 accumulation for the fast ternary kernels: i32 lane g of the result gains the
-/// four products of byte lanes 4g..4g+3 of `y` (i8) and `c` (0..=127). Exact, whatever the build.
+/// Integer dot product for the fast ternary kernels: `finish` returns an i32x4 whose lane g holds the products of
+/// byte lanes 4g..4g+3 of every `y` (i8) and `c` (0..=127) accumulated since `zero`. Exact, whatever the build,
+/// within the bounds each implementation states (the kernels finish once per 256-block).
 pub trait DotAdd {
     type A: Copy;
-    /// An accumulator holding `v` in i32 lane 0 and zeros elsewhere.
-    fn init(v: i32) -> Self::A;
+    /// Whether a GEMV block is taken in masked planes (`fast_ternary::block_masked`: codes times 1 and 4, two
+    /// accumulators) rather than shifted down (`block_plain`: codes 0..=3, one accumulator).
+    const MASKED: bool;
+    fn zero() -> Self::A;
     fn acc(a: Self::A, y: v128, c: v128) -> Self::A;
     /// The i32x4 sums.
     fn finish(a: Self::A) -> v128;
-}
-
-/// `i32x4.relaxed_dot_i8x16_i7x16_add_s` (one `vpdpbusd` on x64 with AVX-VNNI, else pmaddubsw + pmaddwd +
-/// paddd). Only inside functions whose name contains `_rdot` (see `relaxed3`).
-#[cfg(relaxed)]
-pub struct RDot;
-
-#[cfg(relaxed)]
-impl fast_ternary::Wide for RDot {
-    const WIDE: bool = true;
-}
-
-impl fast_ternary::Wide for WDot {
-    const WIDE: bool = false;
-}
-
-#[cfg(relaxed)]
-impl DotAdd for RDot {
-    type A = v128;
+    /// The block's i32x4 sums from the masked planes' accumulators (`a[1]` holds codes times 4).
     #[inline(always)]
-    fn init(v: i32) -> v128 {
-        i32x4(v, 0, 0, 0)
+    fn masked(a: [Self::A; 2]) -> v128 {
+        i32x4_add(Self::finish(a[0]), i32x4_shr(Self::finish(a[1]), 2))
+    }
+}
+
+/// Placeholder of the two-operand relaxed instruction `i16x8.relaxed_dot_i8x16_i7x16_s(a, b)`: `i8x16.swizzle(a,
+/// b)`, a SIMD128 instruction with the same stack signature that LLVM 14 keeps as an opaque, non-commutative
+/// intrinsic. build.ts rewrites every one inside a function whose name contains `_rdot` (`RELAXED` there) and checks
+/// that the SIMD128 build has no swizzle in such functions.
+#[cfg(relaxed)]
+#[inline(always)]
+fn relaxed2(a: v128, b: v128) -> v128 {
+    i8x16_swizzle(a, b)
+}
+
+/// `i16x8.relaxed_dot_i8x16_i7x16_s` summed in i16 lanes (one `vpmaddubsw` and one `vpaddw` on x64: V8 lowers
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s` without AVX-VNNI to pmaddubsw, a splat of ones built each time, pmaddwd and
+/// paddd), widened once per block by `i32x4.extadd_pairwise_i16x8_s` (i32 lane g = i16 lanes 2g, 2g + 1 = byte
+/// lanes 4g..4g+3). Bounds per i16 lane and block, for any codes 0..=3 (a corrupt file may hold code 3) and |y| <=
+/// 128: a dot product adds at most 2 * c * 128, so the masked planes reach 8 * 2 * 3 * 128 = 6144 (x1) and 8 * 2 *
+/// 12 * 128 = 24576 (x4), the plain planes 16 * 2 * 3 * 128 = 12288. `masked` shifts the x4 sums back in i16, exact
+/// because their lanes are multiples of 4. Only inside functions whose name contains `_rdot` (see `relaxed2`).
+#[cfg(relaxed)]
+pub struct HDot;
+
+#[cfg(relaxed)]
+impl DotAdd for HDot {
+    type A = v128;
+    const MASKED: bool = true;
+    #[inline(always)]
+    fn zero() -> v128 {
+        i16x8_splat(0)
     }
     #[inline(always)]
     fn acc(a: v128, y: v128, c: v128) -> v128 {
-        relaxed3(y, c, a)
+        i16x8_add(a, relaxed2(y, c))
     }
     #[inline(always)]
     fn finish(a: v128) -> v128 {
-        a
+        i32x4_extadd_pairwise_i16x8(a)
+    }
+    #[inline(always)]
+    fn masked(a: [v128; 2]) -> v128 {
+        i32x4_extadd_pairwise_i16x8(i16x8_add(a[0], i16x8_shr(a[1], 2)))
     }
 }
 
@@ -182,25 +203,25 @@ impl DotAdd for RDot {
 pub struct WDot;
 
 impl DotAdd for WDot {
-    type A = (v128, v128, v128);
+    type A = (v128, v128);
+    const MASKED: bool = false;
     #[inline(always)]
-    fn init(v: i32) -> (v128, v128, v128) {
-        (i32x4_splat(0), i32x4_splat(0), i32x4(v, 0, 0, 0))
+    fn zero() -> (v128, v128) {
+        Widen::zero()
     }
     #[inline(always)]
-    fn acc(a: (v128, v128, v128), y: v128, c: v128) -> (v128, v128, v128) {
-        let (lo, hi) = Widen::acc((a.0, a.1), y, c);
-        (lo, hi, a.2)
+    fn acc(a: (v128, v128), y: v128, c: v128) -> (v128, v128) {
+        Widen::acc(a, y, c)
     }
     #[inline(always)]
-    fn finish(a: (v128, v128, v128)) -> v128 {
-        i32x4_add(Widen::finish((a.0, a.1)), a.2)
+    fn finish(a: (v128, v128)) -> v128 {
+        Widen::finish(a)
     }
 }
 
 /// The DotAdd strategy of this build.
 #[cfg(relaxed)]
-pub type FastDot = RDot;
+pub type FastDot = HDot;
 #[cfg(not(relaxed))]
 pub type FastDot = WDot;
 
