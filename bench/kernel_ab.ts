@@ -8,7 +8,8 @@
  * 2048 (20/5 heads of 128, f32 cache), over the 30 layers' caches in turn (324 MB: read from DRAM, as in a real
  * decode step, not from the last-level cache); the F16 output GEMV on a 32768 x 2560 slice of the embedding (168 MB:
  * as uncached as the full 128256 rows); and the ternary GEMV (`fast.gemm.tq2_0x2_q8_k`, `gemm.tq2_0_q8_k`) over 30
- * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM) and over a cache-resident slice.
+ * matrices of the fused up/gate shape (13824 x 2560 TQ2_0, 274 MB: again from DRAM) and over a cache-resident slice;
+ * and the ternary GEMM of one such matrix times 64 tokens (a prompt batch).
  * Prints the median milliseconds of each side, the median of the per-pair after/before time ratios
  * (docs/performance.md "Kernel log"), and whether both sides wrote the same output bytes (`same bits`, or the
  * number of differing f32 values and the largest difference): both get identical inputs.

@@ -76,8 +76,8 @@ impl TernaryDot for Widen {
 /// Relaxed SIMD: `i16x8.relaxed_dot_i8x16_i7x16_s` summed in i16 lanes, widened by `finish` with
 /// `i32x4.extadd_pairwise_i16x8_s` (one `vpmaddubsw` and one `vpaddw` per 16 products on x64, against five
 /// instructions for `i32x4.relaxed_dot_i8x16_i7x16_add_s` where the CPU lacks AVX-VNNI, see `HDot`). Exact because
-/// the second operand (the codes, 0..=3) is in [0, 127] and every kernel finishes after at most 9 steps (a TQ1_0
-/// half-block; TQ2_0 and I2_S take 8), so an i16 lane holds at most 9 * 2 * 3 * 128 = 6912. i32 lane g gains the
+/// the second operand (the codes, 0..=3) is in [0, 127] and every kernel finishes after at most 8 steps (a TQ2_0 or
+/// TQ1_0 half-block, an I2_S block), so an i16 lane holds at most 8 * 2 * 3 * 128 = 6144. i32 lane g gains the
 /// products of byte lanes 4g..4g+3, which is `Widen::finish`'s grouping. Only inside functions whose name contains
 /// `_rdot` (see `relaxed2`).
 #[cfg(relaxed)]
