@@ -111,6 +111,23 @@ export class Rig implements Disposable {
 }
 
 /** Index of the first differing byte, or -1. */
+/**
+ * The inputs that give a ternary GEMM its largest integer sums: TQ2_0 rows of `nOut x 512` with every code 3 (which
+ * only a corrupt file holds) and scale 1.0, and `nTok` Q8_K activation rows at -127 and +127 (all-ones rows quantize
+ * to -127; a row of +1 with one -1, the block's max, to +127 elsewhere).
+ */
+export function largestTernarySums(rig: Rig, nOut: number, nTok: number): { w: Buf; xq: Buf; k: number } {
+  const k = 512;
+  const rows = new Uint8Array(nOut * k / 256 * 66).fill(0xff);
+  for (let o = 64; o < rows.length; o += 66) rows[o] = 0x00, rows[o + 1] = 0x3c;
+  const w = rig.alloc(rows.length, rows);
+  const x = Float32Array.from({ length: nTok * k }, (_, i) => (i % 256 === 0 && (i >> 8) % 2 ? -1 : 1));
+  const xf = rig.alloc(4 * x.length, x);
+  const xq = rig.alloc(nTok * k / 256 * 292);
+  rig.run("quantize.q8_k", [xf, xq, k, nTok]);
+  return { w, xq, k };
+}
+
 export function firstDiff(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;

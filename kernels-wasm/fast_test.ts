@@ -7,7 +7,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { assertSameBytes, type Buf, gauss, randomF16, Rig, rng } from "./_testing.ts";
+import { assertSameBytes, type Buf, gauss, largestTernarySums, randomF16, Rig, rng } from "./_testing.ts";
 import { TOLERANCES } from "../engine/backends/tolerances.ts";
 
 /** Random TQ2_0 rows: codes 0..2 (every 16th byte random, so code 3 too), some all-zero-weight blocks (code 1),
@@ -100,17 +100,9 @@ Deno.test("fast.gemm.tq2_0x2_q8_k and fast.repack.tq2_0x2 equal their scalar twi
     run(5, 8192, 260);
   });
   await t.step("the largest integer sums: every code 3 (a corrupt file), activations at -127 and +127", () => {
-    // All-ones activations quantize to -127; a row of +1 with one -1 (the block's max) to +127 elsewhere.
     for (const [nOut, nTok] of [[3, 1], [4, 4], [5, 9]]) {
-      const k = 512;
-      const rows = new Uint8Array(nOut * k / 256 * 66).fill(0xff);
-      for (let o = 64; o < rows.length; o += 66) rows[o] = 0x00, rows[o + 1] = 0x3c;
-      const w = rig.alloc(rows.length, rows);
+      const { w, xq, k } = largestTernarySums(rig, nOut, nTok);
       rig.run("fast.repack.tq2_0x2", [w, nOut, k]);
-      const x = Float32Array.from({ length: nTok * k }, (_, i) => (i % 256 === 0 && (i >> 8) % 2 ? -1 : 1));
-      const xf = rig.alloc(4 * x.length, x);
-      const xq = rig.alloc(nTok * k / 256 * 292);
-      rig.run("quantize.q8_k", [xf, xq, k, nTok]);
       const y = rig.alloc(4 * nOut * nTok), yRef = rig.alloc(4 * nOut * nTok);
       rig.runBoth("fast.gemm.tq2_0x2_q8_k", [w, xq], y, yRef, [nOut, k, nTok]);
       assertSameBytes(rig, y, yRef, `fast.gemm.tq2_0x2_q8_k all codes 3 n_out=${nOut} n_tok=${nTok}`);

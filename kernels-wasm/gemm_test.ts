@@ -4,7 +4,7 @@
  */
 
 import { equal, ok } from "node:assert/strict";
-import { assertSameBytes, type Buf, gauss, q8kRef, randomF16, Rig, rint, rng } from "./_testing.ts";
+import { assertSameBytes, type Buf, gauss, largestTernarySums, q8kRef, randomF16, Rig, rint, rng } from "./_testing.ts";
 import type { KernelId } from "./mod.ts";
 
 const f32 = Math.fround;
@@ -201,16 +201,8 @@ Deno.test("gemm kernels equal their scalar twins on every backend, shape and thr
     }
   });
   await t.step("the largest integer sums: every code 3 (a corrupt file), activations at -127 and +127", () => {
-    // All-ones activations quantize to -127; a row of +1 with one -1 (the block's max) to +127 elsewhere.
     for (const [nOut, nTok] of [[3, 1], [5, 9]]) {
-      const k = 512;
-      const rows = new Uint8Array(nOut * k / 256 * 66).fill(0xff);
-      for (let o = 64; o < rows.length; o += 66) rows[o] = 0x00, rows[o + 1] = 0x3c;
-      const w = rig.alloc(rows.length, rows);
-      const x = Float32Array.from({ length: nTok * k }, (_, i) => (i % 256 === 0 && (i >> 8) % 2 ? -1 : 1));
-      const xf = rig.alloc(4 * x.length, x);
-      const xq = rig.alloc(nTok * k / 256 * 292);
-      rig.run("quantize.q8_k", [xf, xq, k, nTok]);
+      const { w, xq, k } = largestTernarySums(rig, nOut, nTok);
       const y = rig.alloc(4 * nOut * nTok), yRef = rig.alloc(4 * nOut * nTok);
       rig.runBoth("gemm.tq2_0_q8_k", [w, xq], y, yRef, [nOut, k, nTok]);
       assertSameBytes(rig, y, yRef, `gemm.tq2_0_q8_k all codes 3 n_out=${nOut} n_tok=${nTok}`);
